@@ -1,0 +1,35 @@
+//! Board-independent firmware logic for picospike.
+//!
+//! Every board crate under `boards/` is thin glue around this crate: it hands over its
+//! peripherals through embedded-hal / embedded-io traits and a [`TickCounter`], and this crate
+//! does the rest.
+//!
+//! - [`classifier`]: the [`Classifier`] trait that the firmware runs inference through, and (feature
+//!   `runtime`) its implementation for `picospike_runtime::Network`.
+//! - [`runner`]: run a model over the samples embedded in flash and emit one machine-readable
+//!   [`report`] line per sample plus a summary (the QEMU boards use this).
+//! - [`protocol`]: the UART protocol of the real boards, COBS-framed postcard messages
+//!   (wire format in `boards/PROTOCOL.md`), with a [`protocol::Server`] that answers them.
+//! - [`leds`]: show the predicted class on GPIO pins.
+//! - [`ticks`]: measure cost through a small tick counter trait.
+//! - [`cortex_m`] (feature `cortex-m`): stack painting and a 64-bit SysTick counter.
+//!
+//! The crate is `no_std` and allocation-free; its unit tests run on the host.
+#![cfg_attr(not(any(test, feature = "std")), no_std)]
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod classifier;
+#[cfg(feature = "cortex-m")]
+pub mod cortex_m;
+pub mod leds;
+pub mod protocol;
+pub mod report;
+pub mod runner;
+pub mod ticks;
+
+pub use classifier::{Classifier, Inference};
+pub use leds::ClassLeds;
+pub use report::{SampleReport, Summary};
+pub use runner::{run_samples, RunConfig};
+pub use ticks::{Ratio, TickCounter};

@@ -1,0 +1,170 @@
+//! Run the model over samples stored in flash and report each result (the QEMU boards' job).
+
+use core::fmt;
+
+use crate::{Classifier, Ratio, SampleReport, Summary, TickCounter};
+
+/// One stored sample: its input bytes and, if known, its label.
+pub trait Sample {
+    /// Input bytes, `Classifier::input_size` of them.
+    fn input(&self) -> &[u8];
+    /// Expected class.
+    fn label(&self) -> Option<u16>;
+}
+
+/// The layout of the exporter's generated `SAMPLES: &[(&[u8], u8)]`.
+impl Sample for (&[u8], u8) {
+    fn input(&self) -> &[u8] {
+        self.0
+    }
+    fn label(&self) -> Option<u16> {
+        Some(u16::from(self.1))
+    }
+}
+
+/// An unlabelled sample.
+impl Sample for &[u8] {
+    fn input(&self) -> &[u8] {
+        self
+    }
+    fn label(&self) -> Option<u16> {
+        None
+    }
+}
+
+impl<S: Sample + ?Sized> Sample for &S {
+    fn input(&self) -> &[u8] {
+        (**self).input()
+    }
+    fn label(&self) -> Option<u16> {
+        (**self).label()
+    }
+}
+
+/// How to run the samples.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunConfig {
+    /// Timesteps per inference; `None` uses the model's default.
+    pub steps: Option<u16>,
+    /// Board calibration, to report instructions besides ticks.
+    pub instructions_per_tick: Option<Ratio>,
+}
+
+/// Classify every sample, writing one [`SampleReport`] line per sample and a final [`Summary`]
+/// line to `out`, and calling `on_class` with each predicted class (to drive LEDs).
+///
+/// A failed inference prints `sample=<i> error="<message>"` and counts in
+/// [`Summary::errors`]; the run goes on with the next sample.
+///
+/// # Errors
+///
+/// Only if writing to `out` fails.
+pub fn run_samples<C, T, W, I>(
+    classifier: &mut C,
+    samples: I,
+    config: RunConfig,
+    ticks: &mut T,
+    out: &mut W,
+    mut on_class: impl FnMut(u16),
+) -> Result<Summary, fmt::Error>
+where
+    C: Classifier,
+    T: TickCounter,
+    W: fmt::Write,
+    I: IntoIterator,
+    I::Item: Sample,
+{
+    let steps = config.steps.unwrap_or_else(|| classifier.default_timesteps());
+    let mut summary = Summary {
+        steps,
+        instructions_per_tick: config.instructions_per_tick,
+        ..Summary::default()
+    };
+    for (index, sample) in samples.into_iter().enumerate() {
+        summary.samples += 1;
+        let label = sample.label();
+        let start = ticks.now();
+        let result = classifier.classify(sample.input(), steps);
+        let elapsed = ticks.now().saturating_sub(start);
+        match result {
+            Ok(inference) => {
+                summary.ticks_total += elapsed;
+                summary.ticks_max = summary.ticks_max.max(elapsed);
+                if label == Some(inference.class) {
+                    summary.correct += 1;
+                }
+                on_class(inference.class);
+                let report = SampleReport {
+                    index,
+                    label,
+                    inference,
+                    ticks: elapsed,
+                    instructions_per_tick: config.instructions_per_tick,
+                };
+                writeln!(out, "{report}")?;
+            }
+            Err(err) => {
+                summary.errors += 1;
+                writeln!(out, "sample={index} error=\"{err}\"")?;
+            }
+        }
+    }
+    writeln!(out, "{summary}")?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::tests::Scripted;
+
+    struct Clock(u64);
+    impl TickCounter for Clock {
+        fn now(&mut self) -> u64 {
+            self.0 += 50;
+            self.0
+        }
+    }
+
+    static SAMPLES: &[(&[u8], u8)] = &[(&[1, 2, 3], 1), (&[6, 0, 0], 1), (&[7, 7], 3)];
+
+    #[test]
+    fn reports_every_sample_and_a_summary() {
+        let mut out = String::new();
+        let mut classes = Vec::new();
+        let config = RunConfig { steps: Some(2), instructions_per_tick: Some(Ratio::new(40, 1)) };
+        let summary = run_samples(&mut Scripted::new(), SAMPLES, config, &mut Clock(0), &mut out, |c| {
+            classes.push(c)
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            "sample=0 label=1 class=1 outputs=0,131072,-1,0 spikes=4,3 events=20 ticks=50 instructions=2000\n\
+             sample=1 label=1 class=2 outputs=0,0,131072,-1 spikes=0,0 events=20 ticks=50 instructions=2000\n\
+             sample=2 error=\"input has 2 bytes, expected 3\"\n\
+             summary samples=3 correct=1 errors=1 steps=2 ticks_total=100 ticks_max=50 \
+             instructions_per_inference=2000 instructions_per_step=1000\n"
+        );
+        assert_eq!(classes, [1, 2]);
+        assert_eq!(summary.correct, 1);
+        assert!(!summary.all_correct());
+    }
+
+    #[test]
+    fn default_steps_and_unlabelled_samples() {
+        let inputs: [&[u8]; 1] = [&[4, 1, 1]];
+        let mut out = String::new();
+        let s = run_samples(
+            &mut Scripted::new(),
+            &inputs,
+            RunConfig::default(),
+            &mut crate::ticks::NoTicks,
+            &mut out,
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(s.steps, 16);
+        assert!(out.starts_with("sample=0 class=0 "), "{out}");
+        assert_eq!(s.correct, 0);
+    }
+}
