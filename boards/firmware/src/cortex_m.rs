@@ -1,1 +1,132 @@
+//! Cortex-M helpers shared by the board crates: stack painting and a 64-bit SysTick counter.
+//!
+//! Both rely on cortex-m-rt's memory layout: the stack grows down from `_stack_start` towards
+//! `_stack_end`, which is the end of `.bss`/`.uninit` (nothing else lives there, the firmware
+//! has no heap).
+#![allow(unsafe_code)]
 
+use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::{syst::SystClkSource, SYST};
+
+use crate::TickCounter;
+
+/// The word written over the free stack at boot.
+pub const STACK_PAINT: u32 = 0x5A5A_A5A5;
+
+/// Bytes just below the stack pointer that [`paint_stack`] leaves alone, for its own frame.
+const PAINT_MARGIN: usize = 64;
+
+extern "C" {
+    /// Highest stack address (initial SP), from cortex-m-rt's `link.x`.
+    static _stack_start: u32;
+    /// Lowest address the stack may use (end of `.bss` and `.uninit`), from `link.x`.
+    static mut _stack_end: u32;
+}
+
+fn stack_top() -> usize {
+    // Taking the address of an extern static is safe; the symbol is never read.
+    addr_of!(_stack_start) as usize
+}
+
+fn stack_bottom() -> *mut u32 {
+    // Taking the address of an extern static is safe; no reference to it is created.
+    addr_of_mut!(_stack_end)
+}
+
+/// Fill the unused stack with [`STACK_PAINT`], so that [`stack_peak`] can later tell how deep it
+/// was used. Call it first thing in `main`, before enabling interrupts.
+#[inline(never)]
+pub fn paint_stack() {
+    let sp = cortex_m::register::msp::read() as usize;
+    let mut word = stack_bottom();
+    let end = sp.saturating_sub(PAINT_MARGIN);
+    while (word as usize) < end {
+        // SAFETY: `word` lies in [_stack_end, sp - margin): RAM reserved for the stack by the
+        // linker script, below the live frames, holding no Rust object (the firmware has no
+        // heap and no interrupts are enabled yet), and 4-byte aligned (link.x asserts it).
+        unsafe {
+            word.write_volatile(STACK_PAINT);
+            word = word.add(1);
+        }
+    }
+}
+
+/// Peak stack use in bytes since [`paint_stack`]: the distance from the top of the stack to the
+/// lowest word that no longer holds the paint. Includes the frames above `main` (reset
+/// handler), which were live before painting.
+pub fn stack_peak() -> usize {
+    let top = stack_top();
+    let mut word = stack_bottom();
+    while (word as usize) < top {
+        // SAFETY: `word` lies in [_stack_end, _stack_start), the stack region, which is mapped
+        // RAM; reading a stale stack word is fine, it is only compared.
+        let value = unsafe { word.read_volatile() };
+        if value != STACK_PAINT {
+            break;
+        }
+        // SAFETY: still within the same region, bounded by `top` above.
+        word = unsafe { word.add(1) };
+    }
+    top - word as usize
+}
+
+/// Size of the stack region in bytes (from `_stack_end` to `_stack_start`).
+pub fn stack_size() -> usize {
+    stack_top() - stack_bottom() as usize
+}
+
+/// SysTick wraps counted by [`SysTickCounter::on_wrap`].
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+/// SysTick extended to 64 bits by counting its wraps in the SysTick exception.
+///
+/// SysTick counts the core clock down from `0xFF_FFFF`; the board's SysTick handler must call
+/// [`SysTickCounter::on_wrap`]:
+///
+/// ```ignore
+/// #[cortex_m_rt::exception]
+/// fn SysTick() {
+///     picospike_firmware::cortex_m::SysTickCounter::on_wrap();
+/// }
+/// ```
+pub struct SysTickCounter {
+    _syst: SYST,
+}
+
+/// SysTick reload value: the full 24 bits.
+const RELOAD: u32 = 0x00FF_FFFF;
+
+impl SysTickCounter {
+    /// Start SysTick on the core clock with the full 24-bit period and its interrupt enabled.
+    pub fn start(mut syst: SYST) -> Self {
+        syst.disable_counter();
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(RELOAD);
+        syst.clear_current();
+        syst.enable_interrupt();
+        syst.enable_counter();
+        Self { _syst: syst }
+    }
+
+    /// Count one wrap; call from the SysTick exception handler and nowhere else.
+    pub fn on_wrap() {
+        // Only this handler writes WRAPS and it cannot preempt itself, so load + store is
+        // atomic enough (and works on thumbv6m, which has no read-modify-write atomics).
+        WRAPS.store(WRAPS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+    }
+}
+
+impl TickCounter for SysTickCounter {
+    fn now(&mut self) -> u64 {
+        loop {
+            let before = WRAPS.load(Ordering::Relaxed);
+            let current = SYST::get_current();
+            if WRAPS.load(Ordering::Relaxed) == before {
+                let elapsed_in_period = u64::from(RELOAD - current);
+                return (u64::from(before) << 24) + elapsed_in_period;
+            }
+        }
+    }
+}
