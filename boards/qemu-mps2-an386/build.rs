@@ -1,7 +1,5 @@
-use std::{env, fs, path::PathBuf};
+//! Link with `memory.x` and embed the model from `PICOSPIKE_MODEL_DIR` (default `../models/demo`).
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    fs::copy("memory.x", out.join("memory.x")).unwrap();
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rerun-if-changed=memory.x");
+    picospike_board_build::memory_x();
+    picospike_board_build::model();
 }

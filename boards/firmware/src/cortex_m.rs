@@ -10,6 +10,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use cortex_m::peripheral::{syst::SystClkSource, SYST};
 
+use crate::ticks::Calibration;
 use crate::TickCounter;
 
 /// The word written over the free stack at boot.
@@ -128,5 +129,36 @@ impl TickCounter for SysTickCounter {
                 return (u64::from(before) << 24) + elapsed_in_period;
             }
         }
+    }
+}
+
+/// Run a loop of exactly `2 * iterations` instructions (`subs` + `bne`), plus a constant
+/// overhead that [`calibrate`] cancels out. `iterations` must be at least 1.
+#[inline(never)]
+pub fn spin(iterations: u32) {
+    let n = iterations.max(1);
+    // SAFETY: the loop only decrements a scratch register; it touches no memory and no stack
+    // and leaves the flags clobbered, which `asm!` assumes by default.
+    unsafe {
+        core::arch::asm!(
+            "2:",
+            "subs {0}, #1",
+            "bne 2b",
+            inout(reg) n => _,
+            options(nomem, nostack),
+        );
+    }
+}
+
+/// Measure instructions per tick: time [`spin`] loops of `short` and `long` iterations and
+/// divide the difference in instructions by the difference in ticks (the call overhead
+/// cancels). Only meaningful where an instruction takes a fixed time, as in QEMU with
+/// `-icount`; on silicon, branches cost extra cycles.
+pub fn calibrate(ticks: &mut impl TickCounter, short: u32, long: u32) -> Calibration {
+    let ((), t_short) = ticks.measure(|| spin(short));
+    let ((), t_long) = ticks.measure(|| spin(long));
+    Calibration {
+        instructions: 2 * u64::from(long.saturating_sub(short)),
+        ticks: t_long.saturating_sub(t_short),
     }
 }

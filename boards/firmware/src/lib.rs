@@ -30,6 +30,6 @@ pub mod ticks;
 
 pub use classifier::{Classifier, Inference};
 pub use leds::ClassLeds;
-pub use report::{SampleReport, Summary};
+pub use report::{LineWriter, SampleReport, Summary};
 pub use runner::{run_samples, RunConfig};
-pub use ticks::{Ratio, TickCounter};
+pub use ticks::{Calibration, Ratio, TickCounter};

@@ -126,9 +126,85 @@ impl fmt::Display for Summary {
     }
 }
 
+/// A `fmt::Write` that collects text and passes it on one whole line at a time.
+///
+/// Semihosting and RTT pay per write call, and `write!` makes one call per formatted piece; this
+/// turns a report line into one call. Lines longer than `N` bytes are passed on in `N`-byte
+/// pieces.
+pub struct LineWriter<W: fmt::Write, const N: usize> {
+    inner: W,
+    line: heapless::String<N>,
+}
+
+impl<W: fmt::Write, const N: usize> LineWriter<W, N> {
+    /// Buffer lines for `inner`.
+    pub fn new(inner: W) -> Self {
+        Self { inner, line: heapless::String::new() }
+    }
+
+    /// Pass on whatever is buffered.
+    ///
+    /// # Errors
+    ///
+    /// The inner writer's error.
+    pub fn flush(&mut self) -> fmt::Result {
+        if !self.line.is_empty() {
+            self.inner.write_str(&self.line)?;
+            self.line.clear();
+        }
+        Ok(())
+    }
+
+    /// Flush and give the inner writer back.
+    ///
+    /// # Errors
+    ///
+    /// The inner writer's error.
+    pub fn into_inner(mut self) -> Result<W, fmt::Error> {
+        self.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: fmt::Write, const N: usize> fmt::Write for LineWriter<W, N> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.line.push(c).is_err() {
+                self.flush()?;
+                self.line.push(c).map_err(|_| fmt::Error)?;
+            }
+            if c == '\n' {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records each write call separately.
+    #[derive(Default)]
+    struct Calls(Vec<String>);
+    impl fmt::Write for Calls {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.push(s.to_owned());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn line_writer_makes_one_call_per_line() {
+        use fmt::Write as _;
+        let mut w = LineWriter::<_, 8>::new(Calls::default());
+        write!(w, "a={} b={}\nlong line here", 1, 2).unwrap();
+        writeln!(w, "!").unwrap();
+        write!(w, "tail").unwrap();
+        let calls = w.into_inner().unwrap().0;
+        assert_eq!(calls, ["a=1 b=2\n", "long lin", "e here!\n", "tail"]);
+    }
 
     #[test]
     fn sample_line_golden() {

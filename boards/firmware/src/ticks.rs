@@ -83,6 +83,48 @@ impl core::fmt::Display for Ratio {
     }
 }
 
+/// Result of timing two loops of known instruction count against a tick counter
+/// (`cortex_m::calibrate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calibration {
+    /// Instructions the longer loop ran beyond the shorter one.
+    pub instructions: u64,
+    /// Ticks the longer loop took beyond the shorter one.
+    pub ticks: u64,
+}
+
+impl Calibration {
+    /// Instructions per tick: the measured fraction snapped to the nearest `n / d` with
+    /// `d <= 8` when that is within the measurement's resolution (the two ends of a measurement
+    /// can each be off by part of a tick, so `ticks` is only known to about ±1), the exact
+    /// reduced fraction otherwise; `None` if no tick elapsed.
+    pub fn instructions_per_tick(&self) -> Option<Ratio> {
+        if self.ticks == 0 {
+            return None;
+        }
+        let (instructions, ticks) = (u128::from(self.instructions), u128::from(self.ticks));
+        for den in 1..=8u128 {
+            let num = (instructions * den + ticks / 2) / ticks;
+            // |num/den - i/t| <= 1.5 * (i/t) / t  <=>  2 * |num*t - i*den| * t <= 3 * i * den
+            let diff = (num * ticks).abs_diff(instructions * den);
+            if num > 0 && 2 * diff * ticks <= 3 * instructions * den {
+                return Some(Ratio::new(u32::try_from(num).ok()?, den as u32));
+            }
+        }
+        let g = gcd(self.instructions, self.ticks);
+        let num = u32::try_from(self.instructions / g).ok()?;
+        let den = u32::try_from(self.ticks / g).ok()?;
+        Some(Ratio::new(num, den))
+    }
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,7 +142,7 @@ mod tests {
         let mut t = Stepper(0);
         let (r, dt) = t.measure(|| 5);
         assert_eq!((r, dt), (5, 7));
-        let mut by_ref = &mut t;
+        let by_ref = &mut t;
         assert_eq!(by_ref.measure(|| ()).1, 7);
         assert_eq!(NoTicks.measure(|| ()).1, 0);
     }
@@ -112,5 +154,14 @@ mod tests {
         assert_eq!(Ratio::new(u32::MAX, 1).apply(u64::MAX), u64::MAX);
         assert_eq!(format!("{}", Ratio::new(40, 1)), "40");
         assert_eq!(format!("{}", Ratio::new(125, 2)), "125/2");
+    }
+
+    #[test]
+    fn calibration_snaps_to_small_fractions() {
+        let per_tick = |instructions, ticks| Calibration { instructions, ticks }.instructions_per_tick();
+        assert_eq!(per_tick(2_000_000, 49_999), Some(Ratio::new(40, 1)));
+        assert_eq!(per_tick(2_000_000, 32_001), Some(Ratio::new(125, 2)));
+        assert_eq!(per_tick(1_000_500, 100_000), Some(Ratio::new(2001, 200)));
+        assert_eq!(per_tick(1000, 0), None);
     }
 }

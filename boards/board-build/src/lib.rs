@@ -1,0 +1,85 @@
+//! Build-script helpers shared by the picospike board crates.
+//!
+//! A board's `build.rs` is two calls:
+//!
+//! ```no_run
+//! picospike_board_build::memory_x();
+//! picospike_board_build::model();
+//! ```
+//!
+//! and its `main.rs` embeds the model with
+//!
+//! ```ignore
+//! mod model {
+//!     include!(env!("PICOSPIKE_MODEL_RS"));
+//! }
+//! ```
+//!
+//! # The model directory
+//!
+//! `PICOSPIKE_MODEL_DIR` names a directory written by `picospike export ... --rust-module` (or by
+//! `boards/demo-model`): a `model.rs` with `pub static MODEL: &[u8] = include_bytes!("model.pspk");`,
+//! `pub const STATE_WORDS: usize`, `pub const INPUT_SIZE: usize` and
+//! `pub static SAMPLES: &[(&[u8], u8)]`, next to the `model.pspk` it includes. A relative path is
+//! taken from the board crate's directory. Unset, it is `boards/models/demo`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+/// Environment variable naming the model directory.
+pub const MODEL_DIR_VAR: &str = "PICOSPIKE_MODEL_DIR";
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo"))
+}
+
+/// Put the crate's `memory.x` where the linker (cortex-m-rt's `link.x`) finds it.
+///
+/// # Panics
+///
+/// If `memory.x` is missing or `OUT_DIR` is not writable.
+pub fn memory_x() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let source = manifest_dir().join("memory.x");
+    fs::copy(&source, out.join("memory.x"))
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", source.display()));
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=memory.x");
+}
+
+/// Resolve the model directory and hand it to the crate as `PICOSPIKE_MODEL_RS` (path of
+/// `model.rs`) and `PICOSPIKE_MODEL_NAME` (the directory's name), rebuilding when the variable
+/// or the files change. Returns the directory.
+///
+/// # Panics
+///
+/// With a message naming the directory if it has no `model.rs`.
+pub fn model() -> PathBuf {
+    println!("cargo:rerun-if-env-changed={MODEL_DIR_VAR}");
+    let dir = match env::var_os(MODEL_DIR_VAR) {
+        Some(dir) => manifest_dir().join(dir),
+        None => manifest_dir().join("../models/demo"),
+    };
+    let dir = dir.canonicalize().unwrap_or_else(|e| {
+        panic!("{MODEL_DIR_VAR}: model directory {} not found: {e}", dir.display())
+    });
+    let module = dir.join("model.rs");
+    if !module.is_file() {
+        panic!(
+            "{MODEL_DIR_VAR}: {} has no model.rs (write one with `picospike export ... --rust-module`)",
+            dir.display()
+        );
+    }
+    for file in ["model.rs", "model.pspk"] {
+        println!("cargo:rerun-if-changed={}", dir.join(file).display());
+    }
+    println!("cargo:rustc-env=PICOSPIKE_MODEL_RS={}", module.display());
+    println!("cargo:rustc-env=PICOSPIKE_MODEL_NAME={}", name(&dir));
+    dir
+}
+
+fn name(dir: &Path) -> String {
+    dir.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned())
+}
