@@ -1,0 +1,384 @@
+//! The model container: framing, header, checksum, and the writer that produces it.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic "PSPK"
+//! 4       2     format version, u16 little-endian (currently 1)
+//! 6       var   header (postcard): layer kind set u32, layer count u8, state words u32, body length u32
+//! ...     var   body (postcard): dt f32, input encoding, layers
+//! end-4   4     CRC-32 (ISO-HDLC, as zlib) of every byte before it, u32 little-endian
+//! ```
+//!
+//! `runtime/FORMAT.md` specifies every field; the golden-byte tests pin it. The loader checks,
+//! in this order, magic, version, header, known layer kinds and capacity, length, checksum, and
+//! only then decodes the body and validates every layer, so an older runtime rejects a newer
+//! model by its kind set before it touches any state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EncodeError, LoadError};
+use crate::layer::{Layer, SUPPORTED_KINDS};
+use crate::neuron::{Dynamics, Neuron};
+
+/// The first four bytes of every model.
+pub const MAGIC: [u8; 4] = *b"PSPK";
+
+/// The format version this runtime reads and writes.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Default layer capacity of [`Model`] and [`crate::Network`].
+pub const DEFAULT_MAX_LAYERS: usize = 8;
+
+const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
+/// Bytes before the postcard header: magic and version.
+const PREAMBLE_LEN: usize = 6;
+
+/// Bytes of the trailing checksum.
+const CRC_LEN: usize = 4;
+
+/// Longest encoding of the header (varints: 5 + 1 + 5 + 5 bytes).
+const MAX_HEADER_LEN: usize = 16;
+
+/// How the device's raw input bytes map to the trained network's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct InputEncoding {
+    /// Number of input values (bytes) per sample.
+    pub size: u16,
+    /// The raw value that means 1.0 to the trained network (16 for the 8x8 digits, 255 for MNIST).
+    pub full_scale: u16,
+    /// The number of time steps the model was converted and checked for.
+    pub timesteps: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Header {
+    layer_kinds: u32,
+    layer_count: u8,
+    state_words: u32,
+    body_len: u32,
+}
+
+#[derive(Serialize)]
+struct BodyRef<'b, 'a> {
+    dt: f32,
+    input: InputEncoding,
+    #[serde(borrow)]
+    layers: &'b [Layer<'a>],
+}
+
+#[derive(Deserialize)]
+struct Body<'a, const L: usize> {
+    dt: f32,
+    input: InputEncoding,
+    #[serde(borrow)]
+    layers: heapless::Vec<Layer<'a>, L>,
+}
+
+/// Load-time constants of one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LayerConstants {
+    pub(crate) dynamics: Dynamics,
+    /// Q16.16 `1 - exp(-dt/tau)` of the input synapse, `None` when unfiltered.
+    pub(crate) synapse_gain: Option<i32>,
+}
+
+/// A validated model whose weights borrow the blob it was loaded from.
+///
+/// `MAX_LAYERS` is the capacity for layers, fixed at compile time.
+#[derive(Clone, Debug)]
+pub struct Model<'a, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
+    dt: f32,
+    input: InputEncoding,
+    state_words: usize,
+    layers: heapless::Vec<Layer<'a>, MAX_LAYERS>,
+    constants: heapless::Vec<LayerConstants, MAX_LAYERS>,
+}
+
+impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
+    /// Check a model blob completely and borrow its weights.
+    ///
+    /// # Errors
+    /// A [`LoadError`] naming the first problem found; any byte sequence either loads or returns
+    /// an error, none panics.
+    pub fn from_bytes(blob: &'a [u8]) -> Result<Self, LoadError> {
+        if blob.len() < PREAMBLE_LEN {
+            let mut found = [0u8; 4];
+            for (dst, src) in found.iter_mut().zip(blob) {
+                *dst = *src;
+            }
+            let present = blob.len().min(MAGIC.len());
+            if found[..present] != MAGIC[..present] {
+                return Err(LoadError::BadMagic { found });
+            }
+            return Err(LoadError::Truncated {
+                needed: PREAMBLE_LEN,
+                available: blob.len(),
+            });
+        }
+        let (preamble, rest) = blob.split_at(PREAMBLE_LEN);
+        let magic = [preamble[0], preamble[1], preamble[2], preamble[3]];
+        if magic != MAGIC {
+            return Err(LoadError::BadMagic { found: magic });
+        }
+        let version = u16::from_le_bytes([preamble[4], preamble[5]]);
+        if version != FORMAT_VERSION {
+            return Err(LoadError::UnsupportedVersion {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let (header, body_and_crc) =
+            postcard::take_from_bytes::<Header>(rest).map_err(|e| match e {
+                postcard::Error::DeserializeUnexpectedEnd => LoadError::Truncated {
+                    needed: blob.len() + 1,
+                    available: blob.len(),
+                },
+                _ => LoadError::Malformed { part: "header" },
+            })?;
+        let unknown = header.layer_kinds & !SUPPORTED_KINDS;
+        if unknown != 0 {
+            return Err(LoadError::UnknownLayerKind {
+                kind: unknown.trailing_zeros() as u8,
+            });
+        }
+        let layer_count = usize::from(header.layer_count);
+        if layer_count > MAX_LAYERS {
+            return Err(LoadError::TooManyLayers {
+                found: layer_count,
+                capacity: MAX_LAYERS,
+            });
+        }
+        let header_end = blob.len() - body_and_crc.len();
+        let body_len = header.body_len as usize;
+        let needed = header_end
+            .saturating_add(body_len)
+            .saturating_add(CRC_LEN);
+        if blob.len() < needed {
+            return Err(LoadError::Truncated {
+                needed,
+                available: blob.len(),
+            });
+        }
+        if blob.len() > needed {
+            return Err(LoadError::TrailingBytes {
+                extra: blob.len() - needed,
+            });
+        }
+        let (payload, crc_bytes) = blob.split_at(needed - CRC_LEN);
+        let stored = crate::layer::read_i32(crc_bytes) as u32;
+        let computed = CRC32.checksum(payload);
+        if stored != computed {
+            return Err(LoadError::ChecksumMismatch { stored, computed });
+        }
+        let body_bytes = &payload[header_end..];
+        let body = match postcard::take_from_bytes::<Body<'a, MAX_LAYERS>>(body_bytes) {
+            Ok((body, [])) => body,
+            _ => return Err(LoadError::Malformed { part: "body" }),
+        };
+        Self::validate(header, body)
+    }
+
+    fn validate(header: Header, body: Body<'a, MAX_LAYERS>) -> Result<Self, LoadError> {
+        let model_parameter = |parameter| LoadError::ParameterOutOfRange {
+            layer: None,
+            parameter,
+        };
+        if body.layers.len() != usize::from(header.layer_count) {
+            return Err(LoadError::Malformed { part: "body" });
+        }
+        if !(body.dt.is_finite() && body.dt > 0.0 && body.dt <= 1.0) {
+            return Err(model_parameter("dt"));
+        }
+        if body.input.full_scale == 0 {
+            return Err(model_parameter("full_scale"));
+        }
+        let last = body.layers.len().checked_sub(1).ok_or(model_parameter("layer_count"))?;
+        let mut constants = heapless::Vec::new();
+        let mut kinds = 0u32;
+        let mut fed = body.input.size;
+        let mut state_words = 0usize;
+        for (index, layer) in body.layers.iter().enumerate() {
+            let layer_index = index as u8;
+            let parameter = |parameter| LoadError::ParameterOutOfRange {
+                layer: Some(layer_index),
+                parameter,
+            };
+            if layer.inputs() != fed {
+                return Err(LoadError::ShapeMismatch {
+                    layer: layer_index,
+                    found: layer.inputs(),
+                    expected: fed,
+                });
+            }
+            layer.validate(layer_index)?;
+            // Only the last layer reads out, and it must: the class is taken from it.
+            if (index == last) != (layer.neuron() == Neuron::Readout) {
+                return Err(parameter("neuron"));
+            }
+            let dynamics = layer
+                .neuron()
+                .dynamics(body.dt)
+                .map_err(|bad| parameter(bad.name()))?;
+            let synapse_gain = layer
+                .synapse()
+                .fixed_gain(body.dt)
+                .map_err(|()| parameter("synapse"))?
+                .map(|gain| gain.to_bits());
+            if constants
+                .push(LayerConstants {
+                    dynamics,
+                    synapse_gain,
+                })
+                .is_err()
+            {
+                return Err(LoadError::TooManyLayers {
+                    found: body.layers.len(),
+                    capacity: MAX_LAYERS,
+                });
+            }
+            kinds |= layer.kind().bit();
+            state_words = state_words.saturating_add(layer.state_words());
+            fed = layer.outputs();
+        }
+        if kinds != header.layer_kinds {
+            return Err(LoadError::Malformed { part: "header" });
+        }
+        if state_words != header.state_words as usize {
+            return Err(model_parameter("state_words"));
+        }
+        Ok(Model {
+            dt: body.dt,
+            input: body.input,
+            state_words,
+            layers: body.layers,
+            constants,
+        })
+    }
+
+    /// Time step in seconds.
+    pub fn dt(&self) -> f32 {
+        self.dt
+    }
+
+    /// The input encoding recorded by the exporter.
+    pub fn input(&self) -> InputEncoding {
+        self.input
+    }
+
+    /// Number of input bytes per sample.
+    pub fn input_size(&self) -> usize {
+        usize::from(self.input.size)
+    }
+
+    /// Number of output values (classes).
+    pub fn output_size(&self) -> usize {
+        self.layers.last().map_or(0, |l| usize::from(l.outputs()))
+    }
+
+    /// Number of time steps the model was converted for.
+    pub fn default_timesteps(&self) -> u16 {
+        self.input.timesteps
+    }
+
+    /// Exact size of the state buffer [`crate::Network::new`] needs, in `i32` words.
+    pub fn state_words(&self) -> usize {
+        self.state_words
+    }
+
+    /// The layers, first to last.
+    pub fn layers(&self) -> &[Layer<'a>] {
+        &self.layers
+    }
+
+    pub(crate) fn constants(&self) -> &[LayerConstants] {
+        &self.constants
+    }
+}
+
+/// Writes a model in the container format; the host tools and the tests share it.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelBuilder<'b, 'a> {
+    /// Time step in seconds.
+    pub dt: f32,
+    /// How raw input bytes map to the network's input.
+    pub input: InputEncoding,
+    /// The layers, first to last.
+    pub layers: &'b [Layer<'a>],
+}
+
+impl ModelBuilder<'_, '_> {
+    /// State words the encoded model will declare.
+    pub fn state_words(&self) -> usize {
+        self.layers.iter().map(Layer::state_words).sum()
+    }
+
+    /// Encode the model into `out`, returning the written prefix.
+    ///
+    /// The result is loaded back with [`Model::from_bytes`] before it is returned, so a model
+    /// this function writes is one the runtime accepts.
+    ///
+    /// # Errors
+    /// [`EncodeError::BufferTooSmall`] if `out` is too short, [`EncodeError::Invalid`] with the
+    /// loader's reason if the model is not valid.
+    pub fn to_slice<'o>(&self, out: &'o mut [u8]) -> Result<&'o mut [u8], EncodeError> {
+        let body_start = PREAMBLE_LEN + MAX_HEADER_LEN;
+        let body = BodyRef {
+            dt: self.dt,
+            input: self.input,
+            layers: self.layers,
+        };
+        let body_len = {
+            let space = out
+                .get_mut(body_start..)
+                .ok_or(EncodeError::BufferTooSmall)?;
+            postcard::to_slice(&body, space)
+                .map_err(|_| EncodeError::BufferTooSmall)?
+                .len()
+        };
+        let layer_count = u8::try_from(self.layers.len()).map_err(|_| {
+            EncodeError::Invalid(LoadError::TooManyLayers {
+                found: self.layers.len(),
+                capacity: usize::from(u8::MAX),
+            })
+        })?;
+        let header = Header {
+            layer_kinds: self.layers.iter().fold(0, |k, l| k | l.kind().bit()),
+            layer_count,
+            state_words: u32::try_from(self.state_words()).unwrap_or(u32::MAX),
+            body_len: u32::try_from(body_len).map_err(|_| EncodeError::BufferTooSmall)?,
+        };
+        let mut header_bytes = [0u8; MAX_HEADER_LEN];
+        let header_len = postcard::to_slice(&header, &mut header_bytes)
+            .map_err(|_| EncodeError::BufferTooSmall)?
+            .len();
+        let header_end = PREAMBLE_LEN + header_len;
+        let total = header_end + body_len + CRC_LEN;
+        if out.len() < total.max(body_start + body_len) {
+            return Err(EncodeError::BufferTooSmall);
+        }
+        out.copy_within(body_start..body_start + body_len, header_end);
+        out[..4].copy_from_slice(&MAGIC);
+        out[4..PREAMBLE_LEN].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[PREAMBLE_LEN..header_end].copy_from_slice(&header_bytes[..header_len]);
+        let crc = CRC32.checksum(&out[..header_end + body_len]);
+        out[header_end + body_len..total].copy_from_slice(&crc.to_le_bytes());
+        let blob = &mut out[..total];
+        Model::<'_, { u8::MAX as usize }>::from_bytes(blob).map_err(EncodeError::Invalid)?;
+        Ok(blob)
+    }
+
+    /// Encode the model into a new vector (host only).
+    ///
+    /// # Errors
+    /// [`EncodeError::Invalid`] if the loader would reject the model.
+    #[cfg(feature = "std")]
+    pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, EncodeError> {
+        let params: usize = self.layers.iter().map(Layer::parameter_bytes).sum();
+        let mut out = std::vec![0u8; PREAMBLE_LEN + MAX_HEADER_LEN + params + 64 * self.layers.len() + 64];
+        let len = self.to_slice(&mut out)?.len();
+        out.truncate(len);
+        Ok(out)
+    }
+}

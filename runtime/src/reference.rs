@@ -1,0 +1,228 @@
+//! The float reference simulator (host only): Nengo's exact dynamics in `f64`.
+//!
+//! It runs the *unquantized* network with Nengo's reference semantics (exact exponential
+//! integration, fractional refractory time, exact spike times, no cap on spikes per step), so
+//! comparing it with [`crate::Network`] measures exactly what quantization and the documented
+//! fixed-point deviations cost. Its rate mode (LIFRate / RectifiedLinear) is the "rate float"
+//! stage of the NengoDL recipe.
+
+use serde::{Deserialize, Serialize};
+use std::vec::Vec;
+
+use crate::format::InputEncoding;
+use crate::neuron::Neuron;
+use crate::synapse::Synapse;
+
+/// A network in float, with Nengo's gain and bias folded into each layer's weights and biases.
+///
+/// Layer `l` computes the current `J_i = sum_j x_j W[j][i] + b_i`, where `x` is the input
+/// (`raw / full_scale`) for the first layer and the previous layer's output otherwise: its rate
+/// times `amplitude` in rate mode, `amplitude / dt` per spike (through this layer's synapse)
+/// in spiking mode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatNetwork {
+    /// Time step in seconds.
+    pub dt: f32,
+    /// How raw input bytes map to the network's input.
+    pub input: InputEncoding,
+    /// The layers, first to last; the last one is a [`Neuron::Readout`].
+    pub layers: Vec<FloatLayer>,
+}
+
+/// One fully connected layer of a [`FloatNetwork`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FloatLayer {
+    /// Number of inputs.
+    pub inputs: usize,
+    /// Number of outputs.
+    pub outputs: usize,
+    /// Row-major `[input][output]` weights (`x @ W`).
+    pub weights: Vec<f32>,
+    /// One bias per output, in units of neuron current.
+    pub biases: Vec<f32>,
+    /// The neurons.
+    pub neuron: Neuron,
+    /// The filter on this layer's input.
+    pub synapse: Synapse,
+}
+
+/// What one spiking simulation of the reference produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FloatRun {
+    /// The readout's values at the last step.
+    pub outputs: Vec<f64>,
+    /// Index of the largest output (lowest index on a tie).
+    pub class: usize,
+    /// Spikes per layer over the run (0 for the readout).
+    pub spike_counts: Vec<u64>,
+    /// Spikes per neuron over the run, per layer.
+    pub neuron_spikes: Vec<Vec<u32>>,
+}
+
+/// Nengo's `LIFRate` curve: steady-state rate in Hz (times `amplitude`) for constant current `j`.
+pub fn lif_rate(j: f64, tau_rc: f64, tau_ref: f64, amplitude: f64) -> f64 {
+    if j > 1.0 {
+        amplitude / (tau_ref + tau_rc * (1.0 / (j - 1.0)).ln_1p())
+    } else {
+        0.0
+    }
+}
+
+/// Index of the largest value, the lowest index on a tie.
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+impl FloatLayer {
+    /// `J = x @ W + b`.
+    fn currents(&self, x: &[f64]) -> Vec<f64> {
+        let mut j: Vec<f64> = self.biases.iter().map(|&b| f64::from(b)).collect();
+        for (&xi, row) in x.iter().zip(self.weights.chunks_exact(self.outputs)) {
+            if xi != 0.0 {
+                for (ji, &w) in j.iter_mut().zip(row) {
+                    *ji += xi * f64::from(w);
+                }
+            }
+        }
+        j
+    }
+}
+
+impl FloatNetwork {
+    /// The first layer's input for raw bytes: `raw / full_scale`.
+    pub fn input_values(&self, raw: &[u8]) -> Vec<f64> {
+        let scale = 1.0 / f64::from(self.input.full_scale.max(1));
+        raw.iter().map(|&x| f64::from(x) * scale).collect()
+    }
+
+    /// Rate-mode forward pass: each layer's output (rates times amplitude, or the readout).
+    pub fn rate_activities(&self, raw: &[u8]) -> Vec<Vec<f64>> {
+        let mut x = self.input_values(raw);
+        let mut all = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let j = layer.currents(&x);
+            let out: Vec<f64> = match layer.neuron {
+                Neuron::Lif {
+                    tau_rc,
+                    tau_ref,
+                    amplitude,
+                    ..
+                } => j
+                    .iter()
+                    .map(|&j| {
+                        lif_rate(j, f64::from(tau_rc), f64::from(tau_ref), f64::from(amplitude))
+                    })
+                    .collect(),
+                Neuron::SpikingRectifiedLinear { amplitude } => {
+                    j.iter().map(|&j| f64::from(amplitude) * j.max(0.0)).collect()
+                }
+                Neuron::Readout => j,
+            };
+            all.push(out.clone());
+            x = out;
+        }
+        all
+    }
+
+    /// Rate-mode outputs (the readout of [`FloatNetwork::rate_activities`]).
+    pub fn rate_outputs(&self, raw: &[u8]) -> Vec<f64> {
+        self.rate_activities(raw).pop().unwrap_or_default()
+    }
+
+    /// Spiking simulation for `steps` steps from rest, with Nengo's exact LIF dynamics.
+    pub fn simulate(&self, raw: &[u8], steps: usize) -> FloatRun {
+        let dt = f64::from(self.dt);
+        let n = self.layers.len();
+        let mut voltage: Vec<Vec<f64>> = self.layers.iter().map(|l| vec![0.0; l.outputs]).collect();
+        let mut refractory = voltage.clone();
+        let mut filter = voltage.clone();
+        let mut neuron_spikes: Vec<Vec<u32>> =
+            self.layers.iter().map(|l| vec![0; l.outputs]).collect();
+        let mut outputs = Vec::new();
+        let static_input = self.input_values(raw);
+        for _ in 0..steps {
+            // Layer 0 sees the static input; later layers the previous layer's spike output.
+            let mut x = static_input.clone();
+            for (l, layer) in self.layers.iter().enumerate() {
+                // Filter the weighted input without the bias (the bias is not synaptic).
+                let mut drive = layer.currents(&x);
+                for (d, &b) in drive.iter_mut().zip(&layer.biases) {
+                    *d -= f64::from(b);
+                }
+                if let Synapse::Lowpass { tau } = layer.synapse {
+                    let a = (-dt / f64::from(tau)).exp();
+                    for (y, d) in filter[l].iter_mut().zip(drive.iter_mut()) {
+                        *y = a * *y + (1.0 - a) * *d;
+                        *d = *y;
+                    }
+                }
+                let j: Vec<f64> = drive
+                    .iter()
+                    .zip(&layer.biases)
+                    .map(|(d, &b)| d + f64::from(b))
+                    .collect();
+                let mut out = vec![0.0; layer.outputs];
+                match layer.neuron {
+                    Neuron::Lif {
+                        tau_rc,
+                        tau_ref,
+                        min_voltage,
+                        amplitude,
+                    } => {
+                        let (tau_rc, tau_ref) = (f64::from(tau_rc), f64::from(tau_ref));
+                        for i in 0..layer.outputs {
+                            let (v, r) = (&mut voltage[l][i], &mut refractory[l][i]);
+                            *r -= dt;
+                            let delta = (dt - *r).clamp(0.0, dt);
+                            *v -= (j[i] - *v) * (-delta / tau_rc).exp_m1();
+                            if *v > 1.0 {
+                                let t_spike =
+                                    dt + tau_rc * (-(*v - 1.0) / (j[i] - 1.0)).ln_1p();
+                                *r = tau_ref + t_spike;
+                                *v = 0.0;
+                                out[i] = f64::from(amplitude) / dt;
+                                neuron_spikes[l][i] += 1;
+                            } else if *v < f64::from(min_voltage) {
+                                *v = f64::from(min_voltage);
+                            }
+                        }
+                    }
+                    Neuron::SpikingRectifiedLinear { amplitude } => {
+                        for i in 0..layer.outputs {
+                            let v = &mut voltage[l][i];
+                            *v += j[i].max(0.0) * dt;
+                            let spikes = v.floor();
+                            *v -= spikes;
+                            out[i] = f64::from(amplitude) * spikes / dt;
+                            neuron_spikes[l][i] += spikes as u32;
+                        }
+                    }
+                    Neuron::Readout => out = j,
+                }
+                if l + 1 == n {
+                    outputs = out.clone();
+                }
+                x = out;
+            }
+        }
+        if outputs.is_empty() {
+            outputs = vec![0.0; self.layers.last().map_or(0, |l| l.outputs)];
+        }
+        let spike_counts = neuron_spikes
+            .iter()
+            .map(|s| s.iter().map(|&c| u64::from(c)).sum())
+            .collect();
+        FloatRun {
+            class: argmax(&outputs),
+            outputs,
+            spike_counts,
+            neuron_spikes,
+        }
+    }
+}

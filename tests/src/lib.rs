@@ -1,0 +1,1 @@
+//! Shared helpers for picospike's cross-crate tests: hand-built networks and blob utilities.
