@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Build and run a QEMU board, capture its output, and check it.
+#
+#   boards/run-qemu.sh <board> [--update-size] [--no-check]
+#
+#   <board>        qemu-mps2-an386 | qemu-microbit
+#   --update-size  rewrite <board>/size.txt instead of checking against it
+#   --no-check     only build, run and capture (no host comparison, no size check)
+#
+# Output goes to boards/out/<board>.out (and boards/out/host-reference.out). Checks:
+#   1. QEMU exits with status 0 (every sample ran) within the timeout;
+#   2. the sample= and summary lines, timing fields removed, equal the host's
+#      (boards/host-reference: same firmware logic and runtime, on the host);
+#   3. flash/RAM/stack and instructions-per-inference/step figures have not grown > 5 %
+#      over the committed <board>/size.txt
+#      (only for the default model: skipped when PICOSPIKE_MODEL_DIR is set).
+# Needs: qemu-system-arm, python3, rustup target thumbv7em-none-eabihf / thumbv6m-none-eabi.
+set -euo pipefail
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -ge 1 ]] || usage
+board=$1; shift
+update_size=0; check=1
+for arg in "$@"; do
+  case $arg in
+    --update-size) update_size=1 ;;
+    --no-check) check=0 ;;
+    *) usage ;;
+  esac
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+case $board in
+  qemu-mps2-an386) target=thumbv7em-none-eabihf ;;
+  qemu-microbit) target=thumbv6m-none-eabi ;;
+  *) echo "unknown QEMU board '$board'" >&2; usage ;;
+esac
+bin=picospike-$board
+out_dir=$here/out
+mkdir -p "$out_dir"
+out=$out_dir/$board.out
+elf=$here/$board/target/$target/release/$bin
+
+echo "== building $board"
+(cd "$here/$board" && cargo build --release --quiet)
+
+echo "== running $board in QEMU"
+# The runner from <board>/.cargo/config.toml, so that the script and `cargo run` agree.
+runner=$(sed -n 's/^runner = "\(.*\)"$/\1/p' "$here/$board/.cargo/config.toml")
+status=0
+timeout 300 $runner "$elf" > "$out" 2> "$out_dir/$board.err" || status=$?
+cat "$out"
+if [[ $status -ne 0 ]]; then
+  echo "FAIL: $board exited with status $status" >&2
+  cat "$out_dir/$board.err" >&2
+  exit 1
+fi
+[[ $check -eq 1 ]] || exit 0
+
+echo "== comparing with the host reference"
+(cd "$here/host-reference" && cargo run --release --quiet) > "$out_dir/host-reference.out"
+strip_timing() {
+  grep -E '^(sample|summary)' "$1" | sed -E 's/ (ticks|instructions|ticks_total|ticks_max|instructions_per_inference|instructions_per_step)=[0-9]+//g'
+}
+if ! diff -u <(strip_timing "$out_dir/host-reference.out") <(strip_timing "$out") > "$out_dir/$board.diff"; then
+  echo "FAIL: $board output differs from the host reference (- host, + board):" >&2
+  cat "$out_dir/$board.diff" >&2
+  exit 1
+fi
+echo "identical to the host: $(grep -c '^sample' "$out") samples"
+
+if [[ -n ${PICOSPIKE_MODEL_DIR:-} ]]; then
+  echo "== size check skipped (size.txt is for the default model)"
+  exit 0
+fi
+echo "== size check"
+stack=$(sed -n 's/.*stack_peak=\([0-9]*\).*/\1/p' "$out")
+args=(check "$here/$board/size.txt" "$elf" --stack-peak "$stack")
+for key in instructions_per_inference instructions_per_step; do
+  value=$(sed -n "s/^summary .*$key=\([0-9]*\).*/\1/p" "$out")
+  [[ -n $value ]] && args+=(--figure "$key=$value")
+done
+[[ $update_size -eq 1 ]] && args+=(--update)
+python3 "$here/tools/boardsize.py" "${args[@]}"
