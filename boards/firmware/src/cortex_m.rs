@@ -1,4 +1,5 @@
-//! Cortex-M helpers shared by the board crates: stack painting and a 64-bit SysTick counter.
+//! Cortex-M helpers shared by the board crates: stack painting, a 64-bit SysTick counter, a
+//! calibration loop and (feature `dwt`) the DWT cycle counter.
 //!
 //! Both rely on cortex-m-rt's memory layout: the stack grows down from `_stack_start` towards
 //! `_stack_end`, which is the end of `.bss`/`.uninit` (nothing else lives there, the firmware
@@ -160,5 +161,39 @@ pub fn calibrate(ticks: &mut impl TickCounter, short: u32, long: u32) -> Calibra
     Calibration {
         instructions: 2 * u64::from(long.saturating_sub(short)),
         ticks: t_long.saturating_sub(t_short),
+    }
+}
+
+/// The DWT cycle counter (Cortex-M3 and up), extended to 64 bits.
+///
+/// `CYCCNT` wraps every 2³² core cycles (67 s at 64 MHz); the extension counts a wrap whenever a
+/// reading is below the previous one, so [`TickCounter::now`] must be called at least once per
+/// wrap period, which reading it around each inference does.
+#[cfg(feature = "dwt")]
+pub struct DwtCycles {
+    last: u32,
+    high: u64,
+}
+
+#[cfg(feature = "dwt")]
+impl DwtCycles {
+    /// Enable tracing and start the cycle counter.
+    pub fn start(dcb: &mut cortex_m::peripheral::DCB, dwt: &mut cortex_m::peripheral::DWT) -> Self {
+        dcb.enable_trace();
+        cortex_m::peripheral::DWT::unlock();
+        dwt.enable_cycle_counter();
+        Self { last: cortex_m::peripheral::DWT::cycle_count(), high: 0 }
+    }
+}
+
+#[cfg(feature = "dwt")]
+impl TickCounter for DwtCycles {
+    fn now(&mut self) -> u64 {
+        let count = cortex_m::peripheral::DWT::cycle_count();
+        if count < self.last {
+            self.high += 1 << 32;
+        }
+        self.last = count;
+        self.high + u64::from(count)
     }
 }

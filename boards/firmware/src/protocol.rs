@@ -325,19 +325,22 @@ impl<C: Classifier, T: TickCounter, const N: usize> Server<C, T, N> {
         }
     }
 
-    /// Read what `serial` has (blocking until at least one byte), answer every frame it
-    /// completes, and call `on_response` with each response after it was written.
+    /// Read what `rx` has (blocking until at least one byte), answer every frame it completes
+    /// on `tx`, and call `on_response` with each response after it was written.
+    ///
+    /// `rx` and `tx` are the two halves of one UART (HALs split them so they can be used apart).
     ///
     /// # Errors
     ///
-    /// The serial port's read or write error.
-    pub fn poll<S: Read + Write>(
+    /// The first read or write error; bytes of a frame received so far are kept.
+    pub fn poll<R: Read, W: Write>(
         &mut self,
-        serial: &mut S,
+        rx: &mut R,
+        tx: &mut W,
         mut on_response: impl FnMut(&Response),
-    ) -> Result<(), S::Error> {
+    ) -> Result<(), PollError<R::Error, W::Error>> {
         let mut chunk = [0u8; 32];
-        let n = serial.read(&mut chunk)?;
+        let n = rx.read(&mut chunk).map_err(PollError::Read)?;
         for &byte in &chunk[..n] {
             let response = match self.rx.feed(byte) {
                 Feed::Pending => continue,
@@ -348,14 +351,35 @@ impl<C: Classifier, T: TickCounter, const N: usize> Server<C, T, N> {
             };
             // Every response fits MAX_RESPONSE_FRAME (checked by a test), so this cannot fail.
             if let Ok(frame) = encode(&response, &mut self.tx) {
-                serial.write_all(frame)?;
-                serial.flush()?;
+                tx.write_all(frame).map_err(PollError::Write)?;
+                tx.flush().map_err(PollError::Write)?;
             }
             on_response(&response);
         }
         Ok(())
     }
 }
+
+/// A serial error seen by [`Server::poll`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum PollError<R, W> {
+    /// Receiving failed.
+    Read(R),
+    /// Sending a response failed.
+    Write(W),
+}
+
+impl<R: core::fmt::Debug, W: core::fmt::Debug> core::fmt::Display for PollError<R, W> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PollError::Read(e) => write!(f, "serial read failed: {e:?}"),
+            PollError::Write(e) => write!(f, "serial write failed: {e:?}"),
+        }
+    }
+}
+
+impl<R: core::fmt::Debug, W: core::fmt::Debug> core::error::Error for PollError<R, W> {}
 
 #[cfg(test)]
 mod tests {
@@ -460,26 +484,28 @@ mod tests {
         assert_eq!(engine.handle_frame(&mut [0x07, 0xff]), Response::Error(ProtocolError::BadFrame));
     }
 
-    /// A serial port fed from a script, recording what was written.
-    struct Loopback {
-        rx: std::collections::VecDeque<u8>,
-        tx: std::vec::Vec<u8>,
-    }
-    impl embedded_io::ErrorType for Loopback {
+    /// The receiving half of a scripted serial port.
+    struct ScriptRx(std::collections::VecDeque<u8>);
+    /// The sending half, recording what was written.
+    struct RecordTx(std::vec::Vec<u8>);
+    impl embedded_io::ErrorType for ScriptRx {
         type Error = core::convert::Infallible;
     }
-    impl Read for Loopback {
+    impl embedded_io::ErrorType for RecordTx {
+        type Error = core::convert::Infallible;
+    }
+    impl Read for ScriptRx {
         fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-            let n = buf.len().min(self.rx.len()).min(5); // short reads on purpose
+            let n = buf.len().min(self.0.len()).min(5); // short reads on purpose
             for b in &mut buf[..n] {
-                *b = self.rx.pop_front().unwrap();
+                *b = self.0.pop_front().unwrap();
             }
             Ok(n)
         }
     }
-    impl Write for Loopback {
+    impl Write for RecordTx {
         fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-            self.tx.extend_from_slice(buf);
+            self.0.extend_from_slice(buf);
             Ok(buf.len())
         }
         fn flush(&mut self) -> Result<(), Self::Error> {
@@ -495,18 +521,18 @@ mod tests {
         rx.extend_from_slice(encode(&Request::Infer { id: 5, steps: 2, input: &[3, 0, 1] }, &mut buf).unwrap());
         rx.extend_from_slice(&[0x41; 20]); // too long for N = 16
         rx.push(0);
-        let mut serial = Loopback { rx: rx.into(), tx: std::vec::Vec::new() };
+        let (mut rx, mut tx) = (ScriptRx(rx.into()), RecordTx(std::vec::Vec::new()));
         let mut server: Server<_, _, 16> = Server::new(Scripted::new(), NoTicks);
         let mut seen = std::vec::Vec::new();
-        while !serial.rx.is_empty() {
-            server.poll(&mut serial, |r| seen.push(r.clone())).unwrap();
+        while !rx.0.is_empty() {
+            server.poll(&mut rx, &mut tx, |r| seen.push(r.clone())).unwrap();
         }
         assert_eq!(seen.len(), 3);
         assert!(matches!(&seen[1], Response::Inferred(Reply { id: 5, class: 3, .. })));
         assert_eq!(seen[2], Response::Error(ProtocolError::FrameTooLong { max: 17 }));
         // What went out on the wire decodes to the same responses.
         let mut decoded = std::vec::Vec::new();
-        for frame in serial.tx.split_mut(|&b| b == 0).filter(|f| !f.is_empty()) {
+        for frame in tx.0.split_mut(|&b| b == 0).filter(|f| !f.is_empty()) {
             decoded.push(decode::<Response>(frame).unwrap());
         }
         assert_eq!(decoded, seen);
