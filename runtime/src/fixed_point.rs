@@ -63,7 +63,7 @@ pub fn scale(sum: i32, multiplier: i32, shift: u32) -> i32 {
 /// rates by a few tenths of a percent; a short Taylor series is exact to `f32` precision here
 /// and the result is only used at load time.
 pub fn one_minus_exp_neg(x: f32) -> f32 {
-    if !(x > 0.0) {
+    if x.is_nan() || x <= 0.0 {
         return 0.0;
     }
     if x < 0.5 {

@@ -152,9 +152,7 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
         }
         let header_end = blob.len() - body_and_crc.len();
         let body_len = header.body_len as usize;
-        let needed = header_end
-            .saturating_add(body_len)
-            .saturating_add(CRC_LEN);
+        let needed = header_end.saturating_add(body_len).saturating_add(CRC_LEN);
         if blob.len() < needed {
             return Err(LoadError::Truncated {
                 needed,
@@ -194,7 +192,11 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
         if body.input.full_scale == 0 {
             return Err(model_parameter("full_scale"));
         }
-        let last = body.layers.len().checked_sub(1).ok_or(model_parameter("layer_count"))?;
+        let last = body
+            .layers
+            .len()
+            .checked_sub(1)
+            .ok_or(model_parameter("layer_count"))?;
         let mut constants = heapless::Vec::new();
         let mut kinds = 0u32;
         let mut fed = body.input.size;
@@ -376,7 +378,8 @@ impl ModelBuilder<'_, '_> {
     #[cfg(feature = "std")]
     pub fn to_vec(&self) -> Result<std::vec::Vec<u8>, EncodeError> {
         let params: usize = self.layers.iter().map(Layer::parameter_bytes).sum();
-        let mut out = std::vec![0u8; PREAMBLE_LEN + MAX_HEADER_LEN + params + 64 * self.layers.len() + 64];
+        let mut out =
+            std::vec![0u8; PREAMBLE_LEN + MAX_HEADER_LEN + params + 64 * self.layers.len() + 64];
         let len = self.to_slice(&mut out)?.len();
         out.truncate(len);
         Ok(out)

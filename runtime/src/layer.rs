@@ -167,11 +167,19 @@ impl Dense<'_> {
         if self.inputs == 0 || self.outputs == 0 {
             return Err(LoadError::ParameterOutOfRange {
                 layer: Some(layer),
-                parameter: if self.inputs == 0 { "inputs" } else { "outputs" },
+                parameter: if self.inputs == 0 {
+                    "inputs"
+                } else {
+                    "outputs"
+                },
             });
         }
         let checks = [
-            ("weights", self.weights.len(), usize::from(self.inputs) * outputs),
+            (
+                "weights",
+                self.weights.len(),
+                usize::from(self.inputs) * outputs,
+            ),
             ("multipliers", self.multipliers.len(), 4 * outputs),
             ("biases", self.biases.len(), 4 * outputs),
         ];

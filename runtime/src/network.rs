@@ -81,7 +81,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         let mut stages = heapless::Vec::new();
         for (layer, constants) in model.layers().iter().zip(model.constants()) {
             let n = usize::from(layer.outputs());
-            let filter_words = if constants.synapse_gain.is_some() { n } else { 0 };
+            let filter_words = if constants.synapse_gain.is_some() {
+                n
+            } else {
+                0
+            };
             let (voltage_words, refractory_words) = match constants.dynamics {
                 Dynamics::Lif(_) => (n, n),
                 Dynamics::SpikingRectifiedLinear => (n, 0),
@@ -119,7 +123,9 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
 
     /// Number of input bytes [`Network::run`] takes.
     pub fn input_size(&self) -> usize {
-        self.stages.first().map_or(0, |s| usize::from(s.layer.inputs()))
+        self.stages
+            .first()
+            .map_or(0, |s| usize::from(s.layer.inputs()))
     }
 
     /// Zero every voltage, filter, refractory counter, input drive and statistic.

@@ -283,8 +283,8 @@ mod tests {
             let c = lif(tau_rc, tau_ref);
             for i in 0..=60 {
                 let j = 1.05 + (10.0 - 1.05) * f64::from(i) / 60.0;
-                let rate = 1.0
-                    / (f64::from(tau_ref) + f64::from(tau_rc) * (1.0 + 1.0 / (j - 1.0)).ln());
+                let rate =
+                    1.0 / (f64::from(tau_ref) + f64::from(tau_rc) * (1.0 + 1.0 / (j - 1.0)).ln());
                 if rate > 400.0 {
                     continue;
                 }

@@ -146,7 +146,10 @@ pub fn quantize_layer(
     let q16 = f64::from(ONE);
     let largest = scales.iter().fold(0.0f64, |m, &s| m.max(s * q16));
     let shift = if largest > 0.0 {
-        (f64::from(i32::MAX) / largest).log2().floor().clamp(1.0, 62.0) as u8
+        (f64::from(i32::MAX) / largest)
+            .log2()
+            .floor()
+            .clamp(1.0, 62.0) as u8
     } else {
         1
     };

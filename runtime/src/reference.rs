@@ -116,12 +116,18 @@ impl FloatNetwork {
                 } => j
                     .iter()
                     .map(|&j| {
-                        lif_rate(j, f64::from(tau_rc), f64::from(tau_ref), f64::from(amplitude))
+                        lif_rate(
+                            j,
+                            f64::from(tau_rc),
+                            f64::from(tau_ref),
+                            f64::from(amplitude),
+                        )
                     })
                     .collect(),
-                Neuron::SpikingRectifiedLinear { amplitude } => {
-                    j.iter().map(|&j| f64::from(amplitude) * j.max(0.0)).collect()
-                }
+                Neuron::SpikingRectifiedLinear { amplitude } => j
+                    .iter()
+                    .map(|&j| f64::from(amplitude) * j.max(0.0))
+                    .collect(),
                 Neuron::Readout => j,
             };
             all.push(out.clone());
@@ -182,8 +188,7 @@ impl FloatNetwork {
                             let delta = (dt - *r).clamp(0.0, dt);
                             *v -= (j[i] - *v) * (-delta / tau_rc).exp_m1();
                             if *v > 1.0 {
-                                let t_spike =
-                                    dt + tau_rc * (-(*v - 1.0) / (j[i] - 1.0)).ln_1p();
+                                let t_spike = dt + tau_rc * (-(*v - 1.0) / (j[i] - 1.0)).ln_1p();
                                 *r = tau_ref + t_spike;
                                 *v = 0.0;
                                 out[i] = f64::from(amplitude) / dt;

@@ -1,0 +1,84 @@
+//! One network, two executors: the float reference and the fixed-point runtime agree within
+//! the documented tolerance, and the runtime is deterministic.
+
+use picospike_runtime::quantize::quantize;
+use picospike_runtime::synapse::Synapse;
+use picospike_runtime::{Model, Network};
+use picospike_tests::{sample_input, small_network};
+
+/// Relative tolerance on a layer's total spike count (quantization of weights to 8 bits moves
+/// each current by up to 0.4% of its largest weight, plus the documented LIF deviations).
+const SPIKE_TOLERANCE: f64 = 0.02;
+
+fn compare(relu: bool, synapse: Synapse) {
+    let network = small_network(32, 48, 5, relu, synapse);
+    let blob = quantize(&network).unwrap();
+    let model: Model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0i32; model.state_words()];
+    let mut net = Network::new(&model, &mut state).unwrap();
+    let steps = 200u16;
+    let mut worst: f64 = 0.0;
+    for salt in 0..20 {
+        let input = sample_input(32, salt);
+        let reference = network.simulate(&input, usize::from(steps));
+        let fixed = net.run(&input, steps).unwrap();
+        let (r, f) = (
+            reference.spike_counts[0] as f64,
+            f64::from(fixed.spike_counts[0]),
+        );
+        assert!(r > 500.0, "hidden layer too quiet to compare: {r}");
+        assert!(
+            (r - f).abs() <= SPIKE_TOLERANCE * r,
+            "salt {salt}: reference {r} spikes, fixed point {f}"
+        );
+        worst = worst.max((r - f).abs() / r);
+    }
+    println!(
+        "relu={relu} {synapse:?}: largest spike-count difference {:.2}%",
+        worst * 100.0
+    );
+}
+
+#[test]
+fn lif_network_matches_the_reference() {
+    compare(false, Synapse::Lowpass { tau: 0.005 });
+}
+
+#[test]
+fn spiking_relu_network_matches_the_reference() {
+    compare(true, Synapse::Lowpass { tau: 0.01 });
+}
+
+#[test]
+fn unfiltered_network_matches_the_reference() {
+    compare(false, Synapse::None);
+}
+
+#[test]
+fn runs_are_bit_identical_and_stateless() {
+    let network = small_network(32, 48, 5, false, Synapse::Lowpass { tau: 0.005 });
+    let blob = quantize(&network).unwrap();
+    let model: Model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0i32; model.state_words()];
+    let mut net = Network::new(&model, &mut state).unwrap();
+    let a = sample_input(32, 1);
+    let b = sample_input(32, 2);
+    let first = net.run(&a, 50).unwrap();
+    let (class, outputs, spikes) = (
+        first.class,
+        first.outputs.to_vec(),
+        first.spike_counts.clone(),
+    );
+    // A different input in between must not leak into the next run.
+    let _ = net.run(&b, 50).unwrap();
+    let again = net.run(&a, 50).unwrap();
+    assert_eq!(
+        (again.class, again.outputs, &again.spike_counts),
+        (class, &outputs[..], &spikes)
+    );
+    // And a second network on a second buffer computes the same bits.
+    let mut state2 = vec![0i32; model.state_words()];
+    let mut other = Network::new(&model, &mut state2).unwrap();
+    let third = other.run(&a, 50).unwrap();
+    assert_eq!(third.outputs, &outputs[..]);
+}
