@@ -184,6 +184,19 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         self.steps = self.steps.saturating_add(1);
     }
 
+    /// Number of layers.
+    pub fn layer_count(&self) -> usize {
+        self.stages.len()
+    }
+
+    /// This step's output of layer `index`: spike counts for a spiking layer, Q16.16 raw values
+    /// for the readout; `None` past the last layer.
+    ///
+    /// Reading it after every [`Network::step`] gives per-neuron firing rates and spike rasters.
+    pub fn layer_output(&self, index: usize) -> Option<&[i32]> {
+        self.stages.get(index).map(|s| &*s.state.output)
+    }
+
     /// The readout's current values, Q16.16 raw bits.
     pub fn outputs(&self) -> &[i32] {
         self.stages.last().map_or(&[], |s| &*s.state.output)

@@ -91,6 +91,16 @@ impl Neuron {
         !matches!(self, Neuron::Readout)
     }
 
+    /// The output of one spike times `dt` (1 for the readout, whose output is not spikes).
+    pub fn amplitude(&self) -> f32 {
+        match *self {
+            Neuron::Lif { amplitude, .. } | Neuron::SpikingRectifiedLinear { amplitude } => {
+                amplitude
+            }
+            Neuron::Readout => 1.0,
+        }
+    }
+
     /// State words per neuron, spike-count word included.
     pub(crate) fn state_words_per_neuron(&self) -> usize {
         match self {

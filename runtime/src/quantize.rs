@@ -89,15 +89,6 @@ pub struct QuantizedLayer {
     pub shift: u8,
 }
 
-fn amplitude(neuron: &Neuron) -> f64 {
-    match *neuron {
-        Neuron::Lif { amplitude, .. } | Neuron::SpikingRectifiedLinear { amplitude } => {
-            f64::from(amplitude)
-        }
-        Neuron::Readout => 1.0,
-    }
-}
-
 /// Quantize one layer; `input_unit` is the float value of one unit of runtime input.
 pub fn quantize_layer(
     index: usize,
@@ -207,7 +198,7 @@ pub fn quantize_layers(network: &FloatNetwork) -> Result<Vec<QuantizedLayer>, Qu
     let mut out = Vec::with_capacity(network.layers.len());
     for (index, layer) in network.layers.iter().enumerate() {
         out.push(quantize_layer(index, layer, input_unit, dt)?);
-        input_unit = amplitude(&layer.neuron) / dt;
+        input_unit = f64::from(layer.neuron.amplitude()) / dt;
     }
     Ok(out)
 }

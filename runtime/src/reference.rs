@@ -141,93 +141,137 @@ impl FloatNetwork {
         self.rate_activities(raw).pop().unwrap_or_default()
     }
 
+    /// A spiking simulator of this network from rest, presenting `raw` as a static input.
+    pub fn simulator(&self, raw: &[u8]) -> FloatSimulator<'_> {
+        let zeros =
+            || -> Vec<Vec<f64>> { self.layers.iter().map(|l| vec![0.0; l.outputs]).collect() };
+        FloatSimulator {
+            network: self,
+            input: self.input_values(raw),
+            voltage: zeros(),
+            refractory: zeros(),
+            filter: zeros(),
+            output: zeros(),
+            neuron_spikes: self.layers.iter().map(|l| vec![0; l.outputs]).collect(),
+        }
+    }
+
     /// Spiking simulation for `steps` steps from rest, with Nengo's exact LIF dynamics.
     pub fn simulate(&self, raw: &[u8], steps: usize) -> FloatRun {
-        let dt = f64::from(self.dt);
-        let n = self.layers.len();
-        let mut voltage: Vec<Vec<f64>> = self.layers.iter().map(|l| vec![0.0; l.outputs]).collect();
-        let mut refractory = voltage.clone();
-        let mut filter = voltage.clone();
-        let mut neuron_spikes: Vec<Vec<u32>> =
-            self.layers.iter().map(|l| vec![0; l.outputs]).collect();
-        let mut outputs = Vec::new();
-        let static_input = self.input_values(raw);
+        let mut simulator = self.simulator(raw);
         for _ in 0..steps {
-            // Layer 0 sees the static input; later layers the previous layer's spike output.
-            let mut x = static_input.clone();
-            for (l, layer) in self.layers.iter().enumerate() {
-                // Filter the weighted input without the bias (the bias is not synaptic).
-                let mut drive = layer.currents(&x);
-                for (d, &b) in drive.iter_mut().zip(&layer.biases) {
-                    *d -= f64::from(b);
+            simulator.step();
+        }
+        simulator.run()
+    }
+}
+
+/// Step-by-step spiking simulation of a [`FloatNetwork`] (see [`FloatNetwork::simulator`]).
+#[derive(Clone, Debug)]
+pub struct FloatSimulator<'n> {
+    network: &'n FloatNetwork,
+    input: Vec<f64>,
+    voltage: Vec<Vec<f64>>,
+    refractory: Vec<Vec<f64>>,
+    filter: Vec<Vec<f64>>,
+    /// Per layer: this step's spike counts, or the readout values.
+    output: Vec<Vec<f64>>,
+    neuron_spikes: Vec<Vec<u32>>,
+}
+
+impl FloatSimulator<'_> {
+    /// Advance every layer by one step, first to last (the runtime's order).
+    pub fn step(&mut self) {
+        let dt = f64::from(self.network.dt);
+        for (l, layer) in self.network.layers.iter().enumerate() {
+            // Layer 0 sees the static input; later layers the previous layer's spikes, each
+            // worth `amplitude / dt`.
+            let x: Vec<f64> = match l.checked_sub(1) {
+                None => self.input.clone(),
+                Some(p) => {
+                    let height = f64::from(self.network.layers[p].neuron.amplitude()) / dt;
+                    self.output[p].iter().map(|&n| n * height).collect()
                 }
-                if let Synapse::Lowpass { tau } = layer.synapse {
-                    let a = (-dt / f64::from(tau)).exp();
-                    for (y, d) in filter[l].iter_mut().zip(drive.iter_mut()) {
-                        *y = a * *y + (1.0 - a) * *d;
-                        *d = *y;
-                    }
+            };
+            // Filter the weighted input without the bias (the bias is not synaptic).
+            let mut j = layer.currents(&x);
+            for (ji, &b) in j.iter_mut().zip(&layer.biases) {
+                *ji -= f64::from(b);
+            }
+            if let Synapse::Lowpass { tau } = layer.synapse {
+                let a = (-dt / f64::from(tau)).exp();
+                for (y, ji) in self.filter[l].iter_mut().zip(j.iter_mut()) {
+                    *y = a * *y + (1.0 - a) * *ji;
+                    *ji = *y;
                 }
-                let j: Vec<f64> = drive
-                    .iter()
-                    .zip(&layer.biases)
-                    .map(|(d, &b)| d + f64::from(b))
-                    .collect();
-                let mut out = vec![0.0; layer.outputs];
-                match layer.neuron {
-                    Neuron::Lif {
-                        tau_rc,
-                        tau_ref,
-                        min_voltage,
-                        amplitude,
-                    } => {
-                        let (tau_rc, tau_ref) = (f64::from(tau_rc), f64::from(tau_ref));
-                        for i in 0..layer.outputs {
-                            let (v, r) = (&mut voltage[l][i], &mut refractory[l][i]);
-                            *r -= dt;
-                            let delta = (dt - *r).clamp(0.0, dt);
-                            *v -= (j[i] - *v) * (-delta / tau_rc).exp_m1();
-                            if *v > 1.0 {
-                                let t_spike = dt + tau_rc * (-(*v - 1.0) / (j[i] - 1.0)).ln_1p();
-                                *r = tau_ref + t_spike;
-                                *v = 0.0;
-                                out[i] = f64::from(amplitude) / dt;
-                                neuron_spikes[l][i] += 1;
-                            } else if *v < f64::from(min_voltage) {
-                                *v = f64::from(min_voltage);
-                            }
+            }
+            for (ji, &b) in j.iter_mut().zip(&layer.biases) {
+                *ji += f64::from(b);
+            }
+            let out = &mut self.output[l];
+            match layer.neuron {
+                Neuron::Lif {
+                    tau_rc,
+                    tau_ref,
+                    min_voltage,
+                    ..
+                } => {
+                    let (tau_rc, tau_ref) = (f64::from(tau_rc), f64::from(tau_ref));
+                    let states = self.voltage[l]
+                        .iter_mut()
+                        .zip(self.refractory[l].iter_mut());
+                    for (i, (v, r)) in states.enumerate() {
+                        *r -= dt;
+                        let delta = (dt - *r).clamp(0.0, dt);
+                        *v -= (j[i] - *v) * (-delta / tau_rc).exp_m1();
+                        out[i] = 0.0;
+                        if *v > 1.0 {
+                            let t_spike = dt + tau_rc * (-(*v - 1.0) / (j[i] - 1.0)).ln_1p();
+                            *r = tau_ref + t_spike;
+                            *v = 0.0;
+                            out[i] = 1.0;
+                            self.neuron_spikes[l][i] += 1;
+                        } else if *v < f64::from(min_voltage) {
+                            *v = f64::from(min_voltage);
                         }
                     }
-                    Neuron::SpikingRectifiedLinear { amplitude } => {
-                        for i in 0..layer.outputs {
-                            let v = &mut voltage[l][i];
-                            *v += j[i].max(0.0) * dt;
-                            let spikes = v.floor();
-                            *v -= spikes;
-                            out[i] = f64::from(amplitude) * spikes / dt;
-                            neuron_spikes[l][i] += spikes as u32;
-                        }
+                }
+                Neuron::SpikingRectifiedLinear { .. } => {
+                    for (i, v) in self.voltage[l].iter_mut().enumerate() {
+                        *v += j[i].max(0.0) * dt;
+                        let spikes = v.floor();
+                        *v -= spikes;
+                        out[i] = spikes;
+                        self.neuron_spikes[l][i] += spikes as u32;
                     }
-                    Neuron::Readout => out = j,
                 }
-                if l + 1 == n {
-                    outputs = out.clone();
-                }
-                x = out;
+                Neuron::Readout => out.copy_from_slice(&j),
             }
         }
-        if outputs.is_empty() {
-            outputs = vec![0.0; self.layers.last().map_or(0, |l| l.outputs)];
-        }
-        let spike_counts = neuron_spikes
-            .iter()
-            .map(|s| s.iter().map(|&c| u64::from(c)).sum())
-            .collect();
+    }
+
+    /// This step's output of layer `index`: spike counts, or the readout's values.
+    pub fn layer_output(&self, index: usize) -> &[f64] {
+        &self.output[index]
+    }
+
+    /// The readout's values after the last step.
+    pub fn outputs(&self) -> &[f64] {
+        self.output.last().map_or(&[], |o| o.as_slice())
+    }
+
+    /// The class, outputs and spike counts so far.
+    pub fn run(&self) -> FloatRun {
+        let outputs = self.outputs().to_vec();
         FloatRun {
             class: argmax(&outputs),
             outputs,
-            spike_counts,
-            neuron_spikes,
+            spike_counts: self
+                .neuron_spikes
+                .iter()
+                .map(|s| s.iter().map(|&c| u64::from(c)).sum())
+                .collect(),
+            neuron_spikes: self.neuron_spikes.clone(),
         }
     }
 }
