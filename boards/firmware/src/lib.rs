@@ -12,6 +12,7 @@
 //!   (wire format in `boards/PROTOCOL.md`), with a [`protocol::Server`] that answers them.
 //! - [`leds`]: show the predicted class on GPIO pins.
 //! - [`ticks`]: measure cost through a small tick counter trait.
+//! - `nb_serial` (feature `embedded-hal-nb`): embedded-io over embedded-hal-nb serial halves.
 //! - [`cortex_m`] (feature `cortex-m`): stack painting and a 64-bit SysTick counter.
 //!
 //! The crate is `no_std` and allocation-free; its unit tests run on the host.
@@ -23,6 +24,8 @@ pub mod classifier;
 #[cfg(feature = "cortex-m")]
 pub mod cortex_m;
 pub mod leds;
+#[cfg(any(test, feature = "embedded-hal-nb"))]
+pub mod nb_serial;
 pub mod protocol;
 pub mod report;
 pub mod runner;
