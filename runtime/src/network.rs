@@ -23,8 +23,8 @@ struct LayerState<'s> {
 
 #[derive(Debug)]
 struct Stage<'m, 's> {
-    layer: Layer<'m>,
-    constants: LayerConstants,
+    layer: &'m Layer<'m>,
+    constants: &'m LayerConstants,
     state: LayerState<'s>,
     /// Spikes emitted since the last reset.
     spikes: u32,
@@ -47,9 +47,9 @@ pub struct Prediction<'n, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
 
 /// A model bound to its state buffer, ready to run.
 ///
-/// All memory is the caller's: the model's weights stay in the blob (flash), the state lives in
-/// the buffer passed to [`Network::new`] (a `static` on a device), and the network itself is a
-/// few words per layer.
+/// All memory is the caller's: the model's weights stay in the blob (flash), the validated
+/// [`Model`] is borrowed, the state lives in the buffer passed to [`Network::new`] (a `static` on
+/// a device), and the network itself is a dozen words per layer.
 #[derive(Debug)]
 pub struct Network<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     stages: heapless::Vec<Stage<'m, 's>, MAX_LAYERS>,
@@ -69,7 +69,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     ///
     /// # Errors
     /// [`LoadError::StateTooSmall`] if `state` is too short.
-    pub fn new(model: &Model<'m, MAX_LAYERS>, state: &'s mut [i32]) -> Result<Self, LoadError> {
+    pub fn new(model: &'m Model<'m, MAX_LAYERS>, state: &'s mut [i32]) -> Result<Self, LoadError> {
         let too_small = LoadError::StateTooSmall {
             needed: model.state_words(),
             given: state.len(),
@@ -100,8 +100,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 output: take(n)?,
             };
             let stage = Stage {
-                layer: *layer,
-                constants: *constants,
+                layer,
+                constants,
                 state,
                 spikes: 0,
             };
@@ -177,7 +177,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 let events = stage.layer.drive_from_spikes(spikes, s.drive);
                 self.synaptic_events = self.synaptic_events.saturating_add(events);
             }
-            let emitted = update_neurons(&stage.layer, &stage.constants, s);
+            let emitted = update_neurons(stage.layer, stage.constants, s);
             stage.spikes = stage.spikes.saturating_add(emitted);
             previous = Some(&*stage.state.output);
         }
