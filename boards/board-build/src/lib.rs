@@ -63,7 +63,10 @@ pub fn model() -> PathBuf {
         None => manifest_dir().join("../models/demo"),
     };
     let dir = dir.canonicalize().unwrap_or_else(|e| {
-        panic!("{MODEL_DIR_VAR}: model directory {} not found: {e}", dir.display())
+        panic!(
+            "{MODEL_DIR_VAR}: model directory {} not found: {e}",
+            dir.display()
+        )
     });
     let module = dir.join("model.rs");
     if !module.is_file() {
@@ -81,5 +84,6 @@ pub fn model() -> PathBuf {
 }
 
 fn name(dir: &Path) -> String {
-    dir.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned())
+    dir.file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned())
 }

@@ -61,7 +61,11 @@ mod runtime {
     impl<'m, 's> NetworkClassifier<'m, 's> {
         /// Wrap a network built from `model`.
         pub fn new(model: &'m Model<'m>, network: Network<'m, 's>) -> Self {
-            Self { model, network, spikes: heapless::Vec::new() }
+            Self {
+                model,
+                network,
+                spikes: heapless::Vec::new(),
+            }
         }
     }
 
@@ -110,7 +114,11 @@ pub(crate) mod tests {
 
     impl Scripted {
         pub fn new() -> Self {
-            Self { outputs: [0; 4], spikes: [0; 2], calls: 0 }
+            Self {
+                outputs: [0; 4],
+                spikes: [0; 2],
+                calls: 0,
+            }
         }
     }
 

@@ -116,7 +116,10 @@ impl SysTickCounter {
     pub fn on_wrap() {
         // Only this handler writes WRAPS and it cannot preempt itself, so load + store is
         // atomic enough (and works on thumbv6m, which has no read-modify-write atomics).
-        WRAPS.store(WRAPS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        WRAPS.store(
+            WRAPS.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -182,7 +185,10 @@ impl DwtCycles {
         dcb.enable_trace();
         cortex_m::peripheral::DWT::unlock();
         dwt.enable_cycle_counter();
-        Self { last: cortex_m::peripheral::DWT::cycle_count(), high: 0 }
+        Self {
+            last: cortex_m::peripheral::DWT::cycle_count(),
+            high: 0,
+        }
     }
 }
 

@@ -70,7 +70,12 @@ mod tests {
     use embedded_hal_mock::eh1::digital::{Mock, State, Transaction};
 
     fn pin(states: &[State]) -> Mock {
-        Mock::new(&states.iter().map(|s| Transaction::set(*s)).collect::<Vec<_>>())
+        Mock::new(
+            &states
+                .iter()
+                .map(|s| Transaction::set(*s))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - [`leds`]: show the predicted class on GPIO pins.
 //! - [`ticks`]: measure cost through a small tick counter trait.
 //! - `nb_serial` (feature `embedded-hal-nb`): embedded-io over embedded-hal-nb serial halves.
-//! - [`cortex_m`] (feature `cortex-m`): stack painting and a 64-bit SysTick counter.
+//! - `cortex_m` (feature `cortex-m`): stack painting, a 64-bit SysTick counter, a calibration
+//!   loop and (feature `dwt`) the DWT cycle counter.
 //!
 //! The crate is `no_std` and allocation-free; its unit tests run on the host.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]

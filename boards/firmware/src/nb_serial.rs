@@ -41,7 +41,9 @@ impl<W: serial::ErrorType> embedded_io::ErrorType for NbTx<W> {
 
 impl<R: serial::Read<u8>> embedded_io::Read for NbRx<R> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        let Some((first, rest)) = buf.split_first_mut() else { return Ok(0) };
+        let Some((first, rest)) = buf.split_first_mut() else {
+            return Ok(0);
+        };
         *first = nb::block!(self.0.read()).map_err(NbError)?;
         let mut n = 1;
         for slot in rest {
@@ -90,7 +92,9 @@ mod tests {
             if !ready {
                 return Err(nb::Error::WouldBlock);
             }
-            self.rx.pop_front().ok_or(nb::Error::Other(serial::ErrorKind::Overrun))
+            self.rx
+                .pop_front()
+                .ok_or(nb::Error::Other(serial::ErrorKind::Overrun))
         }
     }
     impl serial::Write<u8> for Slow {
@@ -105,9 +109,17 @@ mod tests {
 
     #[test]
     fn read_blocks_for_one_byte_and_returns_what_is_ready() {
-        let mut rx = NbRx(Slow { rx: [1, 2, 3].into(), ready: false, tx: vec![] });
+        let mut rx = NbRx(Slow {
+            rx: [1, 2, 3].into(),
+            ready: false,
+            tx: vec![],
+        });
         let mut buf = [0; 8];
-        assert_eq!(rx.read(&mut buf).unwrap(), 1, "the next byte is not ready yet");
+        assert_eq!(
+            rx.read(&mut buf).unwrap(),
+            1,
+            "the next byte is not ready yet"
+        );
         assert_eq!(buf[0], 1);
         assert_eq!(rx.read(&mut []).unwrap(), 0);
         rx.0.ready = true;
@@ -119,7 +131,11 @@ mod tests {
 
     #[test]
     fn write_sends_every_byte() {
-        let mut tx = NbTx(Slow { rx: [].into(), ready: true, tx: vec![] });
+        let mut tx = NbTx(Slow {
+            rx: [].into(),
+            ready: true,
+            tx: vec![],
+        });
         tx.write_all(&[9, 8, 7]).unwrap();
         tx.flush().unwrap();
         assert_eq!(tx.0.tx, [9, 8, 7]);

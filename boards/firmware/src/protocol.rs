@@ -142,7 +142,10 @@ pub enum ProtocolError {
 /// # Errors
 ///
 /// If `buf` is too small.
-pub fn encode<'b, T: Serialize + ?Sized>(message: &T, buf: &'b mut [u8]) -> postcard::Result<&'b mut [u8]> {
+pub fn encode<'b, T: Serialize + ?Sized>(
+    message: &T,
+    buf: &'b mut [u8],
+) -> postcard::Result<&'b mut [u8]> {
     postcard::to_slice_cobs(message, buf)
 }
 
@@ -188,7 +191,11 @@ impl<const N: usize> Default for FrameAccumulator<N> {
 impl<const N: usize> FrameAccumulator<N> {
     /// An empty accumulator.
     pub const fn new() -> Self {
-        Self { buf: [0; N], len: 0, overflowed: false }
+        Self {
+            buf: [0; N],
+            len: 0,
+            overflowed: false,
+        }
     }
 
     /// Take one received byte.
@@ -227,7 +234,11 @@ impl<C: Classifier, T: TickCounter> Engine<C, T> {
     /// [`ModelInfo`].
     pub fn new(classifier: C, ticks: T, max_request_frame: usize) -> Self {
         let max_request_frame = u32::try_from(max_request_frame).unwrap_or(u32::MAX);
-        Self { classifier, ticks, max_request_frame }
+        Self {
+            classifier,
+            ticks,
+            max_request_frame,
+        }
     }
 
     /// Decode one frame and compute the response.
@@ -242,7 +253,9 @@ impl<C: Classifier, T: TickCounter> Engine<C, T> {
     pub fn handle(&mut self, request: Request<'_>) -> Response {
         let clf = &mut self.classifier;
         match request {
-            Request::Ping => Response::Pong { version: PROTOCOL_VERSION },
+            Request::Ping => Response::Pong {
+                version: PROTOCOL_VERSION,
+            },
             Request::Info => Response::Info(ModelInfo {
                 input_size: saturate(clf.input_size()),
                 output_size: saturate(clf.output_size()),
@@ -256,13 +269,20 @@ impl<C: Classifier, T: TickCounter> Engine<C, T> {
                         expected: saturate(clf.input_size()),
                     });
                 }
-                let steps = if steps == 0 { clf.default_timesteps() } else { steps };
+                let steps = if steps == 0 {
+                    clf.default_timesteps()
+                } else {
+                    steps
+                };
                 let start = self.ticks.now();
                 let result = clf.classify(input, steps);
                 let ticks = self.ticks.now().saturating_sub(start);
                 match result {
                     Ok(inf) => {
-                        match (Vec::from_slice(inf.outputs), Vec::from_slice(inf.spike_counts)) {
+                        match (
+                            Vec::from_slice(inf.outputs),
+                            Vec::from_slice(inf.spike_counts),
+                        ) {
                             (Ok(outputs), Ok(spike_counts)) => Response::Inferred(Reply {
                                 id,
                                 class: inf.class,
@@ -345,9 +365,9 @@ impl<C: Classifier, T: TickCounter, const N: usize> Server<C, T, N> {
             let response = match self.rx.feed(byte) {
                 Feed::Pending => continue,
                 Feed::Frame(frame) => self.engine.handle_frame(frame),
-                Feed::Overflow => {
-                    Response::Error(ProtocolError::FrameTooLong { max: self.engine.max_request_frame })
-                }
+                Feed::Overflow => Response::Error(ProtocolError::FrameTooLong {
+                    max: self.engine.max_request_frame,
+                }),
             };
             // Every response fits MAX_RESPONSE_FRAME (checked by a test), so this cannot fail.
             if let Ok(frame) = encode(&response, &mut self.tx) {
@@ -387,7 +407,9 @@ mod tests {
     use crate::classifier::tests::Scripted;
     use crate::ticks::NoTicks;
 
-    fn roundtrip<T: Serialize + for<'a> Deserialize<'a> + PartialEq + core::fmt::Debug>(value: &T) -> std::vec::Vec<u8> {
+    fn roundtrip<T: Serialize + for<'a> Deserialize<'a> + PartialEq + core::fmt::Debug>(
+        value: &T,
+    ) -> std::vec::Vec<u8> {
         let mut buf = [0u8; 512];
         let frame = encode(value, &mut buf).unwrap().to_vec();
         assert_eq!(*frame.last().unwrap(), 0);
@@ -400,19 +422,36 @@ mod tests {
     #[test]
     fn golden_request_bytes() {
         let mut buf = [0u8; 32];
-        assert_eq!(encode(&Request::Ping, &mut buf).unwrap(), &[0x01, 0x01, 0x00]);
-        assert_eq!(encode(&Request::Info, &mut buf).unwrap(), &[0x02, 0x01, 0x00]);
+        assert_eq!(
+            encode(&Request::Ping, &mut buf).unwrap(),
+            &[0x01, 0x01, 0x00]
+        );
+        assert_eq!(
+            encode(&Request::Info, &mut buf).unwrap(),
+            &[0x02, 0x01, 0x00]
+        );
         // Infer = variant 2, id 300 = varint ac 02, steps 00, len 03, bytes 00 05 00;
         // COBS: [04 02 ac 02] [02 03] [02 05] [01], then the terminating zero.
         assert_eq!(
-            encode(&Request::Infer { id: 300, steps: 0, input: &[0, 5, 0] }, &mut buf).unwrap(),
+            encode(
+                &Request::Infer {
+                    id: 300,
+                    steps: 0,
+                    input: &[0, 5, 0]
+                },
+                &mut buf
+            )
+            .unwrap(),
             &[0x04, 0x02, 0xac, 0x02, 0x02, 0x03, 0x02, 0x05, 0x01, 0x00]
         );
     }
 
     #[test]
     fn golden_response_bytes() {
-        assert_eq!(roundtrip(&Response::Pong { version: 1 }), [0x01, 0x02, 0x01, 0x00]);
+        assert_eq!(
+            roundtrip(&Response::Pong { version: 1 }),
+            [0x01, 0x02, 0x01, 0x00]
+        );
         let reply = Response::Inferred(Reply {
             id: 7,
             class: 2,
@@ -425,7 +464,10 @@ mod tests {
         // events 09, ticks 1000 = e8 07. No zero inside, so COBS adds one leading length byte.
         assert_eq!(
             roundtrip(&reply),
-            [0x0e, 0x02, 0x07, 0x02, 0x02, 0x01, 0x80, 0x80, 0x08, 0x01, 0x03, 0x09, 0xe8, 0x07, 0x00]
+            [
+                0x0e, 0x02, 0x07, 0x02, 0x02, 0x01, 0x80, 0x80, 0x08, 0x01, 0x03, 0x09, 0xe8, 0x07,
+                0x00
+            ]
         );
     }
 
@@ -467,21 +509,45 @@ mod tests {
     #[test]
     fn engine_answers_each_request() {
         let mut engine = Engine::new(Scripted::new(), NoTicks, 65);
-        assert_eq!(engine.handle(Request::Ping), Response::Pong { version: PROTOCOL_VERSION });
+        assert_eq!(
+            engine.handle(Request::Ping),
+            Response::Pong {
+                version: PROTOCOL_VERSION
+            }
+        );
         assert_eq!(
             engine.handle(Request::Info),
-            Response::Info(ModelInfo { input_size: 3, output_size: 4, default_timesteps: 16, max_request_frame: 65 })
+            Response::Info(ModelInfo {
+                input_size: 3,
+                output_size: 4,
+                default_timesteps: 16,
+                max_request_frame: 65
+            })
         );
-        let Response::Inferred(reply) = engine.handle(Request::Infer { id: 9, steps: 0, input: &[1, 1, 1] }) else {
+        let Response::Inferred(reply) = engine.handle(Request::Infer {
+            id: 9,
+            steps: 0,
+            input: &[1, 1, 1],
+        }) else {
             panic!("expected a reply")
         };
         assert_eq!((reply.id, reply.class, reply.synaptic_events), (9, 1, 160));
         assert_eq!(reply.outputs.as_slice(), &[0, 16 * 65536, -1, 0]);
         assert_eq!(
-            engine.handle(Request::Infer { id: 1, steps: 3, input: &[1] }),
-            Response::Error(ProtocolError::WrongInputSize { found: 1, expected: 3 })
+            engine.handle(Request::Infer {
+                id: 1,
+                steps: 3,
+                input: &[1]
+            }),
+            Response::Error(ProtocolError::WrongInputSize {
+                found: 1,
+                expected: 3
+            })
         );
-        assert_eq!(engine.handle_frame(&mut [0x07, 0xff]), Response::Error(ProtocolError::BadFrame));
+        assert_eq!(
+            engine.handle_frame(&mut [0x07, 0xff]),
+            Response::Error(ProtocolError::BadFrame)
+        );
     }
 
     /// The receiving half of a scripted serial port.
@@ -518,18 +584,40 @@ mod tests {
         let mut rx = std::vec::Vec::new();
         let mut buf = [0u8; 64];
         rx.extend_from_slice(encode(&Request::Ping, &mut buf).unwrap());
-        rx.extend_from_slice(encode(&Request::Infer { id: 5, steps: 2, input: &[3, 0, 1] }, &mut buf).unwrap());
+        rx.extend_from_slice(
+            encode(
+                &Request::Infer {
+                    id: 5,
+                    steps: 2,
+                    input: &[3, 0, 1],
+                },
+                &mut buf,
+            )
+            .unwrap(),
+        );
         rx.extend_from_slice(&[0x41; 20]); // too long for N = 16
         rx.push(0);
         let (mut rx, mut tx) = (ScriptRx(rx.into()), RecordTx(std::vec::Vec::new()));
         let mut server: Server<_, _, 16> = Server::new(Scripted::new(), NoTicks);
         let mut seen = std::vec::Vec::new();
         while !rx.0.is_empty() {
-            server.poll(&mut rx, &mut tx, |r| seen.push(r.clone())).unwrap();
+            server
+                .poll(&mut rx, &mut tx, |r| seen.push(r.clone()))
+                .unwrap();
         }
         assert_eq!(seen.len(), 3);
-        assert!(matches!(&seen[1], Response::Inferred(Reply { id: 5, class: 3, .. })));
-        assert_eq!(seen[2], Response::Error(ProtocolError::FrameTooLong { max: 17 }));
+        assert!(matches!(
+            &seen[1],
+            Response::Inferred(Reply {
+                id: 5,
+                class: 3,
+                ..
+            })
+        ));
+        assert_eq!(
+            seen[2],
+            Response::Error(ProtocolError::FrameTooLong { max: 17 })
+        );
         // What went out on the wire decodes to the same responses.
         let mut decoded = std::vec::Vec::new();
         for frame in tx.0.split_mut(|&b| b == 0).filter(|f| !f.is_empty()) {

@@ -119,8 +119,14 @@ impl fmt::Display for Summary {
             "summary samples={} correct={} errors={} steps={} ticks_total={} ticks_max={}",
             self.samples, self.correct, self.errors, self.steps, self.ticks_total, self.ticks_max
         )?;
-        if let (Some(inf), Some(step)) = (self.instructions_per_inference(), self.instructions_per_step()) {
-            write!(f, " instructions_per_inference={inf} instructions_per_step={step}")?;
+        if let (Some(inf), Some(step)) = (
+            self.instructions_per_inference(),
+            self.instructions_per_step(),
+        ) {
+            write!(
+                f,
+                " instructions_per_inference={inf} instructions_per_step={step}"
+            )?;
         }
         Ok(())
     }
@@ -139,7 +145,10 @@ pub struct LineWriter<W: fmt::Write, const N: usize> {
 impl<W: fmt::Write, const N: usize> LineWriter<W, N> {
     /// Buffer lines for `inner`.
     pub fn new(inner: W) -> Self {
-        Self { inner, line: heapless::String::new() }
+        Self {
+            inner,
+            line: heapless::String::new(),
+        }
     }
 
     /// Pass on whatever is buffered.
@@ -224,7 +233,11 @@ mod tests {
             report.to_string(),
             "sample=3 label=1 class=1 outputs=-65536,0,131072 spikes=31,12 events=5120 ticks=1203 instructions=48120"
         );
-        let bare = SampleReport { label: None, instructions_per_tick: None, ..report };
+        let bare = SampleReport {
+            label: None,
+            instructions_per_tick: None,
+            ..report
+        };
         assert_eq!(
             bare.to_string(),
             "sample=3 class=1 outputs=-65536,0,131072 spikes=31,12 events=5120 ticks=1203"
@@ -236,11 +249,19 @@ mod tests {
         let report = SampleReport {
             index: 0,
             label: None,
-            inference: Inference { class: 0, outputs: &[], spike_counts: &[], synaptic_events: 0 },
+            inference: Inference {
+                class: 0,
+                outputs: &[],
+                spike_counts: &[],
+                synaptic_events: 0,
+            },
             ticks: 0,
             instructions_per_tick: None,
         };
-        assert_eq!(report.to_string(), "sample=0 class=0 outputs=- spikes=- events=0 ticks=0");
+        assert_eq!(
+            report.to_string(),
+            "sample=0 class=0 outputs=- spikes=- events=0 ticks=0"
+        );
     }
 
     #[test]
@@ -260,12 +281,19 @@ mod tests {
              instructions_per_inference=4000 instructions_per_step=400"
         );
         assert!(!s.all_correct());
-        let uncalibrated = Summary { instructions_per_tick: None, ..s };
+        let uncalibrated = Summary {
+            instructions_per_tick: None,
+            ..s
+        };
         assert_eq!(
             uncalibrated.to_string(),
             "summary samples=4 correct=3 errors=0 steps=10 ticks_total=400 ticks_max=120"
         );
-        let all_failed = Summary { errors: 4, correct: 0, ..s };
+        let all_failed = Summary {
+            errors: 4,
+            correct: 0,
+            ..s
+        };
         assert_eq!(all_failed.instructions_per_inference(), None);
     }
 }

@@ -74,7 +74,9 @@ where
     I: IntoIterator,
     I::Item: Sample,
 {
-    let steps = config.steps.unwrap_or_else(|| classifier.default_timesteps());
+    let steps = config
+        .steps
+        .unwrap_or_else(|| classifier.default_timesteps());
     let mut summary = Summary {
         steps,
         instructions_per_tick: config.instructions_per_tick,
@@ -132,10 +134,18 @@ mod tests {
     fn reports_every_sample_and_a_summary() {
         let mut out = String::new();
         let mut classes = Vec::new();
-        let config = RunConfig { steps: Some(2), instructions_per_tick: Some(Ratio::new(40, 1)) };
-        let summary = run_samples(&mut Scripted::new(), SAMPLES, config, &mut Clock(0), &mut out, |c| {
-            classes.push(c)
-        })
+        let config = RunConfig {
+            steps: Some(2),
+            instructions_per_tick: Some(Ratio::new(40, 1)),
+        };
+        let summary = run_samples(
+            &mut Scripted::new(),
+            SAMPLES,
+            config,
+            &mut Clock(0),
+            &mut out,
+            |c| classes.push(c),
+        )
         .unwrap();
         assert_eq!(
             out,

@@ -158,7 +158,13 @@ mod tests {
 
     #[test]
     fn calibration_snaps_to_small_fractions() {
-        let per_tick = |instructions, ticks| Calibration { instructions, ticks }.instructions_per_tick();
+        let per_tick = |instructions, ticks| {
+            Calibration {
+                instructions,
+                ticks,
+            }
+            .instructions_per_tick()
+        };
         assert_eq!(per_tick(2_000_000, 49_999), Some(Ratio::new(40, 1)));
         assert_eq!(per_tick(2_000_000, 32_001), Some(Ratio::new(125, 2)));
         assert_eq!(per_tick(1_000_500, 100_000), Some(Ratio::new(2001, 200)));

@@ -44,8 +44,15 @@ fn main() -> ExitCode {
     };
     let mut classifier = NetworkClassifier::new(&model, network);
     let mut out = Stdout(String::new());
-    let summary = run_samples(&mut classifier, model::SAMPLES, RunConfig::default(), &mut NoTicks, &mut out, |_| {})
-        .expect("writing to a String cannot fail");
+    let summary = run_samples(
+        &mut classifier,
+        model::SAMPLES,
+        RunConfig::default(),
+        &mut NoTicks,
+        &mut out,
+        |_| {},
+    )
+    .expect("writing to a String cannot fail");
     print!("{}", out.0);
     if summary.errors == 0 {
         ExitCode::SUCCESS

@@ -62,7 +62,8 @@ fn main() -> ! {
     let rx_buf = cortex_m::singleton!(: [u8; 1] = [0; 1]).unwrap();
     let (mut tx, mut rx) = uarte.split(tx_buf, rx_buf).unwrap();
 
-    let state = cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
+    let state =
+        cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
     let model = match Model::from_bytes(model::MODEL) {
         Ok(model) => model,
         Err(e) => defmt::panic!("model does not load: {}", e),
@@ -79,7 +80,8 @@ fn main() -> ! {
         model.default_timesteps(),
         model.state_words()
     );
-    let mut server: Server<_, _, MAX_FRAME> = Server::new(NetworkClassifier::new(&model, network), ticks);
+    let mut server: Server<_, _, MAX_FRAME> =
+        Server::new(NetworkClassifier::new(&model, network), ticks);
 
     loop {
         let result = server.poll(&mut rx, &mut tx, |response| {

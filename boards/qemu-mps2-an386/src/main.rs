@@ -40,7 +40,9 @@ type Out = LineWriter<hio::HostStream, 256>;
 #[entry]
 fn main() -> ! {
     cm::paint_stack();
-    let Ok(stream) = hio::hstdout() else { exit(false) };
+    let Ok(stream) = hio::hstdout() else {
+        exit(false)
+    };
     let mut out: Out = LineWriter::new(stream);
     let ok = run(&mut out).unwrap_or(false);
     let _ = out.flush();
@@ -49,7 +51,9 @@ fn main() -> ! {
 
 /// Everything after the output is set up; `Ok(false)` when a sample or the model failed.
 fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
-    let Some(core) = cortex_m::Peripherals::take() else { return Ok(false) };
+    let Some(core) = cortex_m::Peripherals::take() else {
+        return Ok(false);
+    };
     let mut ticks = SysTickCounter::start(core.SYST);
 
     let state: &'static mut [i32] = {
@@ -79,7 +83,11 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
 
     let calibration = cm::calibrate(&mut ticks, 10_000, 1_010_000);
     let per_tick = calibration.instructions_per_tick();
-    write!(out, "calibration instructions={} ticks={}", calibration.instructions, calibration.ticks)?;
+    write!(
+        out,
+        "calibration instructions={} ticks={}",
+        calibration.instructions, calibration.ticks
+    )?;
     match per_tick {
         Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
         None => writeln!(out)?,
@@ -93,8 +101,18 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
         }
     };
     let mut classifier = NetworkClassifier::new(&model, network);
-    let config = RunConfig { steps: None, instructions_per_tick: per_tick };
-    let summary = run_samples(&mut classifier, model::SAMPLES, config, &mut ticks, out, |_| {})?;
+    let config = RunConfig {
+        steps: None,
+        instructions_per_tick: per_tick,
+    };
+    let summary = run_samples(
+        &mut classifier,
+        model::SAMPLES,
+        config,
+        &mut ticks,
+        out,
+        |_| {},
+    )?;
 
     writeln!(
         out,
@@ -107,7 +125,11 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
 }
 
 fn exit(ok: bool) -> ! {
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     // Only reached if the host ignored the exit request.
     loop {
         cortex_m::asm::wfi();

@@ -66,7 +66,12 @@ fn main() -> ! {
     let timer = Timer::new(pac.TIMER, &mut pac.RESETS, &clocks);
 
     let sio = Sio::new(pac.SIO);
-    let pins = Pins::new(pac.IO_BANK0, pac.PADS_BANK0, sio.gpio_bank0, &mut pac.RESETS);
+    let pins = Pins::new(
+        pac.IO_BANK0,
+        pac.PADS_BANK0,
+        sio.gpio_bank0,
+        &mut pac.RESETS,
+    );
     let mut leds = ClassLeds::new(
         [
             pins.gpio25.into_push_pull_output().into_dyn_pin(),
@@ -77,7 +82,10 @@ fn main() -> ! {
         false,
     );
 
-    let uart_pins = (pins.gpio0.into_function::<FunctionUart>(), pins.gpio1.into_function::<FunctionUart>());
+    let uart_pins = (
+        pins.gpio0.into_function::<FunctionUart>(),
+        pins.gpio1.into_function::<FunctionUart>(),
+    );
     let uart = UartPeripheral::new(pac.UART0, uart_pins, &mut pac.RESETS)
         .enable(
             UartConfig::new(115_200.Hz(), DataBits::Eight, None, StopBits::One),
@@ -86,7 +94,8 @@ fn main() -> ! {
         .unwrap();
     let (mut rx, mut tx) = uart.split();
 
-    let state = cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
+    let state =
+        cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
     let model = match Model::from_bytes(model::MODEL) {
         Ok(model) => model,
         Err(e) => defmt::panic!("model does not load: {}", e),

@@ -56,7 +56,8 @@ fn main() -> ! {
     let (tx, rx) = serial.split();
     let (mut tx, mut rx) = (NbTx(tx), NbRx(rx));
 
-    let state = cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
+    let state =
+        cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
     let model = match Model::from_bytes(model::MODEL) {
         Ok(model) => model,
         Err(e) => defmt::panic!("model does not load: {}", e),
@@ -73,7 +74,8 @@ fn main() -> ! {
         model.default_timesteps(),
         model.state_words()
     );
-    let mut server: Server<_, _, MAX_FRAME> = Server::new(NetworkClassifier::new(&model, network), ticks);
+    let mut server: Server<_, _, MAX_FRAME> =
+        Server::new(NetworkClassifier::new(&model, network), ticks);
 
     loop {
         let result = server.poll(&mut rx, &mut tx, |response| {

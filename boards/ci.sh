@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Everything CI checks under boards/. Run from anywhere: `bash boards/ci.sh`.
+#
+# Installs what is missing (as root: apt-get install qemu-system-arm; rustup targets), then:
+#   1. firmware: fmt, clippy (host + both thumb targets), tests, docs;
+#   2. helper crates (board-build, demo-model, host-reference): fmt, clippy;
+#   3. models/demo is what boards/demo-model writes with the current runtime;
+#   4. QEMU boards: run, compare with the host reference, size/stack/instructions check;
+#   5. real boards: build, clippy, size check.
+# Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0
+failed=0
+failures=()
+
+step() {
+  local name=$1; shift
+  echo "::: $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "::: FAILED: $name"
+  fi
+}
+
+install_tools() {
+  local installed
+  installed=$(rustup target list --installed)
+  for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
+    grep -qx "$target" <<< "$installed" || rustup target add "$target" || return 1
+  done
+  if ! command -v qemu-system-arm > /dev/null; then
+    if [[ $(id -u) -eq 0 ]]; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-system-arm) || return 1
+    else
+      echo "qemu-system-arm missing: apt-get install qemu-system-arm" >&2
+      return 1
+    fi
+  fi
+  command -v python3 > /dev/null || { echo "python3 missing" >&2; return 1; }
+}
+
+in_crate() { (cd "$here/$1" && shift && "$@"); }
+
+firmware_checks() {
+  in_crate firmware cargo fmt --check &&
+    in_crate firmware cargo clippy --quiet --all-targets --features std,embedded-hal-nb -- -D warnings &&
+    in_crate firmware cargo clippy --quiet --target thumbv7em-none-eabihf --features dwt,runtime,defmt,embedded-hal-nb -- -D warnings &&
+    in_crate firmware cargo clippy --quiet --target thumbv6m-none-eabi --features cortex-m,runtime,defmt,embedded-hal-nb -- -D warnings &&
+    in_crate firmware cargo test --quiet --features std,embedded-hal-nb &&
+    in_crate firmware env RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps --features std,embedded-hal-nb
+}
+
+helper_checks() {
+  local crate
+  for crate in board-build demo-model host-reference; do
+    in_crate "$crate" cargo fmt --check && in_crate "$crate" cargo clippy --quiet --all-targets -- -D warnings || return 1
+  done
+}
+
+demo_model_fresh() {
+  local tmp
+  tmp=$(mktemp -d)
+  in_crate demo-model cargo run --release --quiet -- "$tmp/demo" 2> /dev/null || { rm -rf "$tmp"; return 1; }
+  if ! diff -r "$tmp/demo" "$here/models/demo"; then
+    echo "boards/models/demo is stale: regenerate with (cd boards/demo-model && cargo run --release)," \
+      "then update the size files (boards/run-qemu.sh <board> --update-size, boards/build-boards.sh --update-size)" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$tmp"
+}
+
+board_fmt() {
+  local crate
+  for crate in qemu-mps2-an386 qemu-microbit nrf52840-dk stm32f411 rp-pico; do
+    in_crate "$crate" cargo fmt --check || return 1
+  done
+}
+
+qemu_board() {
+  "$here/run-qemu.sh" "$1" && in_crate "$1" cargo clippy --release --quiet -- -D warnings
+}
+
+step "install tools" install_tools
+step "firmware: fmt, clippy, test, doc" firmware_checks
+step "helper crates: fmt, clippy" helper_checks
+step "models/demo up to date" demo_model_fresh
+step "board crates: fmt" board_fmt
+step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
+step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
+step "real boards: build, clippy, size" "$here/build-boards.sh"
+
+if [[ $failed -gt 0 ]]; then
+  printf 'failed step: %s\n' "${failures[@]}"
+fi
+echo "boards: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
