@@ -5,8 +5,9 @@
 #   1. firmware: fmt, clippy (host + both thumb targets), tests, docs;
 #   2. helper crates (board-build, demo-model, host-reference): fmt, clippy;
 #   3. models/demo is what boards/demo-model writes with the current runtime;
-#   4. QEMU boards: run, compare with the host reference, size/stack/instructions check;
-#   5. real boards: build, clippy, size check.
+#   4. the UART protocol end to end: tools/pspk_uart.py against host-reference --serve;
+#   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
+#   6. real boards: build, clippy, size check.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
 
@@ -82,6 +83,17 @@ board_fmt() {
   done
 }
 
+uart_protocol_e2e() {
+  # The Python client (an independent implementation of PROTOCOL.md) against the simulated
+  # board: the same firmware Server, on stdin/stdout. Its lines must match the host reference.
+  local ref=$here/host-reference/target/release/picospike-host-reference strip
+  strip='s/ (ticks|ticks_total|ticks_max)=[0-9]+//g'
+  in_crate host-reference cargo build --release --quiet &&
+    python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" ping 2> /dev/null | grep -q "'version': 1" &&
+    diff <("$ref" | sed -E "$strip") \
+      <(python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" run 2> /dev/null | sed -E "$strip")
+}
+
 qemu_board() {
   "$here/run-qemu.sh" "$1" && in_crate "$1" cargo clippy --release --quiet -- -D warnings
 }
@@ -91,6 +103,7 @@ step "firmware: fmt, clippy, test, doc" firmware_checks
 step "helper crates: fmt, clippy" helper_checks
 step "models/demo up to date" demo_model_fresh
 step "board crates: fmt" board_fmt
+step "uart protocol: python client vs simulated board" uart_protocol_e2e
 step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
 step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
 step "real boards: build, clippy, size" "$here/build-boards.sh"
