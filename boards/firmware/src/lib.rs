@@ -35,5 +35,5 @@ pub mod ticks;
 pub use classifier::{Classifier, Inference};
 pub use leds::ClassLeds;
 pub use report::{LineWriter, SampleReport, Summary};
-pub use runner::{run_samples, RunConfig};
+pub use runner::{run_samples, step_cost, RunConfig, StepCost};
 pub use ticks::{Calibration, Ratio, TickCounter};

@@ -115,6 +115,84 @@ where
     Ok(summary)
 }
 
+/// Fixed and per-step cost of an inference, from timing one input at two step counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepCost {
+    /// The shorter run's timesteps (the longer one runs twice as many).
+    pub steps: u16,
+    /// Ticks of the shorter run.
+    pub ticks_short: u64,
+    /// Ticks of the longer run.
+    pub ticks_long: u64,
+}
+
+impl StepCost {
+    /// Ticks each extra timestep costs: `(long - short) / steps`.
+    pub fn per_step(&self) -> u64 {
+        self.ticks_long.saturating_sub(self.ticks_short) / u64::from(self.steps.max(1))
+    }
+
+    /// Ticks an inference costs besides its steps (reset, input encoding, readout):
+    /// `short - steps * per_step`.
+    pub fn fixed(&self) -> u64 {
+        self.ticks_short
+            .saturating_sub(u64::from(self.steps) * self.per_step())
+    }
+}
+
+impl StepCost {
+    /// The same measurement in other units, e.g. instructions with the board's calibration;
+    /// converting the totals first keeps [`per_step`](Self::per_step) exact to the new unit.
+    pub fn scaled(self, ratio: crate::Ratio) -> Self {
+        Self {
+            steps: self.steps,
+            ticks_short: ratio.apply(self.ticks_short),
+            ticks_long: ratio.apply(self.ticks_long),
+        }
+    }
+}
+
+impl fmt::Display for StepCost {
+    /// `cost steps=S,2S ticks=T1,T2 ticks_per_step=P ticks_fixed=F`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cost steps={},{} ticks={},{} ticks_per_step={} ticks_fixed={}",
+            self.steps,
+            u32::from(self.steps) * 2,
+            self.ticks_short,
+            self.ticks_long,
+            self.per_step(),
+            self.fixed()
+        )
+    }
+}
+
+/// Time `input` at `steps` and `2 * steps` timesteps, separating the per-step cost from the
+/// fixed cost of an inference (the mean of [`Summary`] mixes the two).
+///
+/// # Errors
+///
+/// The classifier's error from either run.
+pub fn step_cost<C: Classifier, T: TickCounter>(
+    classifier: &mut C,
+    input: &[u8],
+    steps: u16,
+    ticks: &mut T,
+) -> Result<StepCost, C::Error> {
+    let long = steps.saturating_mul(2);
+    let (short_result, ticks_short) =
+        ticks.measure(|| classifier.classify(input, steps).map(|_| ()));
+    short_result?;
+    let (long_result, ticks_long) = ticks.measure(|| classifier.classify(input, long).map(|_| ()));
+    long_result?;
+    Ok(StepCost {
+        steps,
+        ticks_short,
+        ticks_long,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +236,63 @@ mod tests {
         assert_eq!(classes, [1, 2]);
         assert_eq!(summary.correct, 1);
         assert!(!summary.all_correct());
+    }
+
+    #[test]
+    fn step_cost_separates_fixed_and_per_step() {
+        /// 100 ticks fixed + 7 per step: the clock advances by what the last call asked for.
+        struct Linear {
+            now: u64,
+            pending: u64,
+        }
+        impl TickCounter for Linear {
+            fn now(&mut self) -> u64 {
+                self.now += core::mem::take(&mut self.pending);
+                self.now
+            }
+        }
+        struct Costly<'a>(&'a core::cell::Cell<u64>, Scripted);
+        impl Classifier for Costly<'_> {
+            type Error = crate::classifier::tests::WrongLength;
+            fn input_size(&self) -> usize {
+                3
+            }
+            fn output_size(&self) -> usize {
+                4
+            }
+            fn default_timesteps(&self) -> u16 {
+                16
+            }
+            fn classify(
+                &mut self,
+                input: &[u8],
+                steps: u16,
+            ) -> Result<crate::Inference<'_>, Self::Error> {
+                self.0.set(100 + 7 * u64::from(steps));
+                self.1.classify(input, steps)
+            }
+        }
+        let cost = core::cell::Cell::new(0);
+        let mut clf = Costly(&cost, Scripted::new());
+        // The tick counter reads the cost the classifier just set.
+        struct Shared<'a>(&'a core::cell::Cell<u64>, Linear);
+        impl TickCounter for Shared<'_> {
+            fn now(&mut self) -> u64 {
+                self.1.pending = self.0.take();
+                self.1.now()
+            }
+        }
+        let mut ticks = Shared(&cost, Linear { now: 0, pending: 0 });
+        let c = step_cost(&mut clf, &[1, 2, 3], 10, &mut ticks).unwrap();
+        assert_eq!((c.ticks_short, c.ticks_long), (170, 240));
+        assert_eq!((c.per_step(), c.fixed()), (7, 100));
+        assert_eq!(
+            c.to_string(),
+            "cost steps=10,20 ticks=170,240 ticks_per_step=7 ticks_fixed=100"
+        );
+        assert!(step_cost(&mut clf, &[1], 10, &mut ticks).is_err());
+        let scaled = c.scaled(crate::Ratio::new(5, 2));
+        assert_eq!((scaled.ticks_short, scaled.ticks_long, scaled.per_step()), (425, 600, 17));
     }
 
     #[test]

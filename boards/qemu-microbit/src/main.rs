@@ -9,6 +9,7 @@
 //! sample=0 label=0 class=0 outputs=... spikes=83,0 events=... ticks=... instructions=...
 //! ...
 //! summary samples=10 correct=10 errors=0 steps=20 ticks_total=... instructions_per_inference=... instructions_per_step=...
+//! cost steps=20,40 ticks=...,... ticks_per_step=... ticks_fixed=... instructions_per_step=... instructions_fixed=...
 //! memory stack_peak=... stack_load=... stack_run=... stack_size=... state_bytes=632 model_struct=... network_struct=...
 //! ```
 //!
@@ -23,7 +24,7 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hio};
 use picospike_firmware::classifier::NetworkClassifier;
 use picospike_firmware::cortex_m::{self as cm, SysTickCounter};
-use picospike_firmware::{run_samples, LineWriter, RunConfig};
+use picospike_firmware::{run_samples, step_cost, LineWriter, RunConfig};
 use picospike_runtime::{Model, Network};
 
 /// The embedded model, samples and sizes (see `picospike_board_build`).
@@ -118,6 +119,27 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
         |_| {},
     )?;
     let stack_run = cm::stack_peak();
+
+    // Fixed versus per-step cost, from the first sample at the default steps and twice that.
+    if let Some((input, _)) = model::SAMPLES.first() {
+        let steps = model.default_timesteps();
+        match step_cost(&mut classifier, input, steps, &mut ticks) {
+            Ok(cost) => {
+                write!(out, "{cost}")?;
+                if let Some(ratio) = per_tick {
+                    let instructions = cost.scaled(ratio);
+                    write!(
+                        out,
+                        " instructions_per_step={} instructions_fixed={}",
+                        instructions.per_step(),
+                        instructions.fixed()
+                    )?;
+                }
+                writeln!(out)?;
+            }
+            Err(e) => writeln!(out, "cost error=\"{e}\"")?,
+        }
+    }
 
     writeln!(
         out,
