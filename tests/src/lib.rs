@@ -121,3 +121,50 @@ pub fn reseal(blob: &mut [u8]) {
     let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(&blob[..end]);
     blob[end..].copy_from_slice(&crc.to_le_bytes());
 }
+
+/// A digits-sized network like the 8x8 digits model: 64 inputs (full scale 16) -> 64 LIF ->
+/// 10 readout, with a lowpass synapse on both layers.
+pub fn digits_like_network() -> FloatNetwork {
+    let mut network = small_network(64, 64, 10, false, Synapse::Lowpass { tau: 0.005 });
+    network.input.full_scale = 16;
+    network.layers[0].synapse = Synapse::Lowpass { tau: 0.002 };
+    network
+}
+
+/// The models the fuzz targets are seeded with: the golden model, small LIF and spiking-ReLU
+/// networks with and without synapses, and a digits-sized network.
+pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
+    use picospike_runtime::quantize::quantize;
+    let lowpass = Synapse::Lowpass { tau: 0.005 };
+    let golden = picospike_runtime::ModelBuilder {
+        dt: 0.001,
+        input: GOLDEN_INPUT,
+        layers: &golden_layers(),
+    }
+    .to_vec()
+    .expect("the golden model encodes");
+    let networks = [
+        ("lif", small_network(8, 6, 3, false, Synapse::None)),
+        ("lif-lowpass", small_network(8, 6, 3, false, lowpass)),
+        ("relu", small_network(8, 6, 3, true, Synapse::None)),
+        ("relu-lowpass", small_network(8, 6, 3, true, lowpass)),
+        ("digits-like", digits_like_network()),
+    ];
+    let mut seeds = vec![("golden", golden)];
+    for (name, network) in networks {
+        seeds.push((name, quantize(&network).expect("seed network quantizes")));
+    }
+    seeds
+}
+
+/// Frame a `load_and_run` fuzz input (see `fuzz/src/lib.rs`, `RunInput`): a flags byte
+/// (bit 0 reseal, bit 1 refit, bits 2..=5 steps), the blob length as `u16` LE, the blob, the
+/// input bytes.
+pub fn fuzz_run_input(flags: u8, blob: &[u8], input: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(blob.len()).expect("seed blobs fit a u16 length");
+    let mut out = vec![flags];
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(blob);
+    out.extend_from_slice(input);
+    out
+}

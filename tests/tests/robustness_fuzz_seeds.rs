@@ -1,0 +1,104 @@
+//! The seed corpora of the fuzz targets in `fuzz/`: how they are made, and a check that the
+//! committed seeds are still models this runtime accepts (a format change that invalidates them
+//! fails here, not silently in a fuzz run that never gets past the loader's first checks).
+//!
+//! Regenerate the seeds with
+//! `cargo test -p picospike-tests --test robustness_fuzz_seeds -- --ignored write_fuzz_seeds`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use picospike_runtime::{Model, Network};
+use picospike_tests::{fuzz_run_input, fuzz_seed_models, sample_input};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// `load_and_run` flags of the seeds: refit (so that mutations reach the body checks), 5 steps.
+const RUN_FLAGS: u8 = 0b10 | (5 << 2);
+
+/// All seed models, with the board demo model when the checkout has it.
+fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut seeds = fuzz_seed_models();
+    let demo = repo_root().join("boards/models/demo/model.pspk");
+    if let Ok(blob) = fs::read(demo) {
+        seeds.push(("demo", blob));
+    }
+    seeds
+}
+
+#[test]
+#[ignore = "writes the fuzz seed corpora; run by hand after a format change"]
+fn write_fuzz_seeds() {
+    let corpus = repo_root().join("fuzz/corpus");
+    for (name, blob) in seeds() {
+        let load = corpus.join("load");
+        fs::create_dir_all(&load).unwrap();
+        fs::write(load.join(format!("seed-{name}.pspk")), &blob).unwrap();
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let input = sample_input(model.input_size(), 7);
+        let run = corpus.join("load_and_run");
+        fs::create_dir_all(&run).unwrap();
+        fs::write(
+            run.join(format!("seed-{name}.bin")),
+            fuzz_run_input(RUN_FLAGS, &blob, &input),
+        )
+        .unwrap();
+    }
+}
+
+fn committed(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = repo_root().join("fuzz/corpus").join(target);
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("seed-"))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let bytes = fs::read(&path).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+fn load_and_run(blob: &[u8], input: &[u8], steps: u16) {
+    let model: Model = Model::from_bytes(blob).unwrap();
+    let mut state = vec![0; model.state_words()];
+    let mut network = Network::new(&model, &mut state).unwrap();
+    network.run(input, steps).unwrap();
+}
+
+#[test]
+fn committed_fuzz_seeds_are_accepted_models() {
+    let expected = seeds().len();
+    let load = committed("load");
+    assert_eq!(load.len(), expected, "run write_fuzz_seeds to refresh them");
+    for (path, blob) in &load {
+        let model: Result<Model, _> = Model::from_bytes(blob);
+        assert!(model.is_ok(), "{}: {model:?}", path.display());
+    }
+    let run = committed("load_and_run");
+    assert_eq!(run.len(), expected, "run write_fuzz_seeds to refresh them");
+    for (path, data) in &run {
+        assert_eq!(data[0], RUN_FLAGS, "{}", path.display());
+        let len = usize::from(u16::from_le_bytes([data[1], data[2]]));
+        let (blob, input) = data[3..].split_at(len);
+        load_and_run(blob, input, 5);
+    }
+    println!(
+        "{} load seeds, {} load_and_run seeds",
+        load.len(),
+        run.len()
+    );
+}
