@@ -292,7 +292,10 @@ mod tests {
         );
         assert!(step_cost(&mut clf, &[1], 10, &mut ticks).is_err());
         let scaled = c.scaled(crate::Ratio::new(5, 2));
-        assert_eq!((scaled.ticks_short, scaled.ticks_long, scaled.per_step()), (425, 600, 17));
+        assert_eq!(
+            (scaled.ticks_short, scaled.ticks_long, scaled.per_step()),
+            (425, 600, 17)
+        );
     }
 
     #[test]
