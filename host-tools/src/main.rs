@@ -1,0 +1,277 @@
+//! `picospike`: command-line front end of the picospike host tools.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use picospike_host::data::{self, Dataset, DEFAULT_CLASSES};
+use picospike_host::model_file;
+use picospike_host::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
+use picospike_host::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
+
+/// Train spiking neural networks and prepare them for fixed-point inference on microcontrollers.
+#[derive(Parser)]
+#[command(name = "picospike", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a dense rate network (NengoDL recipe, step 1) and save it as a float network (JSON).
+    Train(TrainArgs),
+}
+
+/// Options of `picospike train`; unset training options take the data set's preset.
+#[derive(Args)]
+struct TrainArgs {
+    /// `digits` (built-in 8x8 digits), an IDX directory (MNIST: train[10k]-* and t10k-*), or a CSV
+    /// file (`.csv`/`.csv.gz`: pixels then label per row).
+    #[arg(long)]
+    data: String,
+    /// Where to write the trained network (JSON; written atomically).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the per-epoch history as CSV here.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Hidden layer sizes, comma separated (preset: digits 100, MNIST 256).
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+    /// Hidden neuron type.
+    #[arg(long, value_enum)]
+    neuron: Option<NeuronKind>,
+    /// Nengo max_rate in Hz (rate at input 1).
+    #[arg(long)]
+    max_rate: Option<f32>,
+    /// Nengo intercept.
+    #[arg(long)]
+    intercept: Option<f32>,
+    /// Output amplitude (default 1/max_rate).
+    #[arg(long)]
+    amplitude: Option<f32>,
+    /// LIF membrane time constant (s).
+    #[arg(long)]
+    tau_rc: Option<f32>,
+    /// LIF refractory period (s).
+    #[arg(long)]
+    tau_ref: Option<f32>,
+    /// SoftLIFRate smoothing.
+    #[arg(long)]
+    sigma: Option<f32>,
+    /// Number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Minibatch size.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Initial Adam learning rate (cosine-decayed).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Decoupled weight decay (AdamW).
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    /// Fraction of the training set held out for validation (0 disables).
+    #[arg(long)]
+    val_fraction: Option<f64>,
+    /// Keep the epoch with the best validation accuracy.
+    #[arg(long)]
+    keep_best: bool,
+    /// Firing-rate regularization target in Hz.
+    #[arg(long, requires = "rate_weight")]
+    rate_target: Option<f32>,
+    /// Firing-rate regularization weight.
+    #[arg(long, requires = "rate_target")]
+    rate_weight: Option<f32>,
+    /// Random shift augmentation in pixels (preset: MNIST 2, digits 0).
+    #[arg(long)]
+    augment_shift: Option<usize>,
+    /// Training seed (initialization, batches, augmentation, validation split).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Seed of the stratified train/test split (digits and CSV).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// Test fraction of the stratified split (digits and CSV).
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Number of classes; labels must be smaller.
+    #[arg(long, default_value_t = DEFAULT_CLASSES)]
+    classes: usize,
+    /// Raw value meaning 1.0 for CSV data (default: 16 if no pixel exceeds 16, else 255).
+    #[arg(long)]
+    full_scale: Option<u16>,
+    /// Simulation time step recorded in the network (s).
+    #[arg(long)]
+    dt: Option<f32>,
+    /// Spiking steps per inference recorded in the network.
+    #[arg(long)]
+    timesteps: Option<u16>,
+    /// Lowpass synapse between spiking layers (s); 0 for none.
+    #[arg(long)]
+    synapse_tau: Option<f32>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Loads `(train, test, preset)` for a `--data` argument.
+fn load_data(args: &TrainArgs) -> Result<(Dataset, Dataset, TrainConfig)> {
+    if args.data == "digits" {
+        let all = data::builtin_digits();
+        let (tr, te) = all
+            .stratified_split(args.test_fraction, args.split_seed)
+            .context("splitting the digits")?;
+        return Ok((tr, te, TrainConfig::digits()));
+    }
+    let path = Path::new(&args.data);
+    if path.is_dir() {
+        let (tr, te) = data::load_mnist(path)
+            .with_context(|| format!("loading IDX data from {}", path.display()))?;
+        return Ok((tr, te, TrainConfig::mnist()));
+    }
+    if !path.exists() {
+        bail!(
+            "--data {}: no such file or directory (expected `digits`, an IDX directory or a CSV file)",
+            args.data
+        );
+    }
+    let all = data::load_csv(path, args.classes, args.full_scale).context("loading CSV data")?;
+    let (tr, te) = all
+        .stratified_split(args.test_fraction, args.split_seed)
+        .with_context(|| format!("splitting {}", path.display()))?;
+    Ok((tr, te, TrainConfig::digits()))
+}
+
+fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
+    macro_rules! set {
+        ($($field:ident).+ = $opt:expr) => {
+            if let Some(v) = $opt.clone() {
+                cfg.$($field).+ = v;
+            }
+        };
+    }
+    set!(hidden = args.hidden);
+    set!(neuron.kind = args.neuron);
+    set!(neuron.max_rate = args.max_rate);
+    set!(neuron.intercept = args.intercept);
+    set!(neuron.tau_rc = args.tau_rc);
+    set!(neuron.tau_ref = args.tau_ref);
+    set!(neuron.sigma = args.sigma);
+    set!(epochs = args.epochs);
+    set!(batch_size = args.batch_size);
+    set!(learning_rate = args.lr);
+    set!(weight_decay = args.weight_decay);
+    set!(val_fraction = args.val_fraction);
+    set!(augment_shift = args.augment_shift);
+    set!(dt = args.dt);
+    set!(timesteps = args.timesteps);
+    if args.amplitude.is_some() {
+        cfg.neuron.amplitude = args.amplitude;
+    }
+    if let Some(tau) = args.synapse_tau {
+        cfg.synapse_tau = (tau > 0.0).then_some(tau);
+    }
+    if let (Some(target_hz), Some(weight)) = (args.rate_target, args.rate_weight) {
+        cfg.rate_reg = Some(RateRegularization { target_hz, weight });
+    }
+    cfg.keep_best |= args.keep_best;
+    cfg.seed = args.seed;
+    cfg.progress = !args.quiet;
+    cfg
+}
+
+fn write_history(path: &Path, out: &TrainOutcome) -> Result<()> {
+    let mut csv = String::from("epoch,train_loss,train_acc,val_acc,learning_rate,elapsed_s\n");
+    for e in &out.history {
+        let val = e.val_acc.map_or(String::new(), |v| format!("{v:.6}"));
+        csv += &format!(
+            "{},{:.6},{:.6},{},{:.6e},{:.3}\n",
+            e.epoch, e.train_loss, e.train_acc, val, e.learning_rate, e.elapsed_s
+        );
+    }
+    let tmp = path.with_extension("csv.tmp");
+    std::fs::write(&tmp, csv).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) {
+    let acc = rate_accuracy(net, &test.images, &test.labels);
+    let params: usize = net
+        .layers
+        .iter()
+        .map(|l| l.weights.len() + l.biases.len())
+        .sum();
+    let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
+    let hidden: usize = net.layers.iter().rev().skip(1).map(|l| l.outputs).sum();
+    let sizes: Vec<String> = std::iter::once(net.input.size.to_string())
+        .chain(net.layers.iter().map(|l| l.outputs.to_string()))
+        .collect();
+    println!(
+        "network {}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
+        sizes.join("-"),
+        weights as f64 / 1024.0
+    );
+    println!(
+        "trained {} epochs in {:.1} s (kept epoch {})",
+        out.history.len(),
+        out.seconds,
+        out.kept_epoch
+    );
+    println!(
+        "rate-mode test accuracy: {:.2}% ({} samples)",
+        100.0 * acc,
+        test.len()
+    );
+    let window = f64::from(net.input.timesteps) * f64::from(net.dt);
+    for (i, r) in mean_rates_hz(net, &test.images).iter().enumerate() {
+        println!(
+            "hidden layer {i}: mean rate {r:.1} Hz ({:.1} spikes per {}-step window)",
+            r * window,
+            net.input.timesteps
+        );
+        if r * window < 2.0 {
+            eprintln!(
+                "warning: hidden layer {i} fires too little for {} steps; raise --max-rate or use --rate-target",
+                net.input.timesteps
+            );
+        }
+    }
+}
+
+fn run_train(args: &TrainArgs) -> Result<()> {
+    let (train_set, test_set, preset) = load_data(args)?;
+    let cfg = config(args, preset);
+    eprintln!(
+        "data: {} training and {} test samples, {} inputs, full scale {}",
+        train_set.len(),
+        test_set.len(),
+        train_set.features(),
+        train_set.full_scale
+    );
+    let out = train::train(&train_set, &cfg).context("training")?;
+    model_file::save_network(&args.output, &out.network).context("saving the network")?;
+    if let Some(h) = &args.history {
+        write_history(h, &out)?;
+    }
+    report(&out.network, &test_set, &out);
+    println!("saved {}", args.output.display());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Train(args) => run_train(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The float network that training produces, and its rate-mode ("rate float") evaluation.
+//!
+//! The types are the runtime's host-side reference types (`picospike_runtime::reference`), so the
+//! trained network feeds the quantizer and the float spiking simulator directly. Semantics: the
+//! input of layer 0 is `raw / full_scale`; each layer computes the current
+//! `J_i = sum_j x_j W[j][i] + b_i` with the Nengo gain and bias already folded into `W` and `b`;
+//! hidden layers emit `amplitude * rate_hz(J)` in rate mode and spikes of height `amplitude / dt`
+//! in spiking mode; the `Readout` layer outputs its current and the predicted class is its argmax.
+
+pub use picospike_runtime::format::InputEncoding;
+pub use picospike_runtime::neuron::Neuron;
+pub use picospike_runtime::reference::{argmax, FloatLayer, FloatNetwork};
+pub use picospike_runtime::synapse::Synapse;
+
+/// Steady-state LIF rate in Hz (without amplitude) for current `j`: 0 for `j <= 1`.
+pub fn lif_rate(j: f32, tau_rc: f32, tau_ref: f32) -> f32 {
+    picospike_runtime::reference::lif_rate(f64::from(j), f64::from(tau_rc), f64::from(tau_ref), 1.0)
+        as f32
+}
+
+/// Rate-mode predicted class (argmax of the readout; the lowest index on ties).
+pub fn rate_predict(net: &FloatNetwork, raw: &[u8]) -> usize {
+    argmax(&net.rate_outputs(raw))
+}
+
+/// Rate-mode accuracy on raw inputs and labels, in 0..=1 (0 for an empty set).
+pub fn rate_accuracy(net: &FloatNetwork, images: &[Vec<u8>], labels: &[u8]) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let correct = images
+        .iter()
+        .zip(labels)
+        .filter(|(x, &l)| rate_predict(net, x) == usize::from(l))
+        .count();
+    correct as f64 / labels.len() as f64
+}
+
+/// Output scale of a layer's neurons (1 for the readout).
+fn amplitude(neuron: Neuron) -> f64 {
+    match neuron {
+        Neuron::Lif { amplitude, .. } | Neuron::SpikingRectifiedLinear { amplitude } => {
+            f64::from(amplitude)
+        }
+        Neuron::Readout => 1.0,
+    }
+}
+
+/// Mean rate-mode firing rate in Hz of each hidden layer over the given inputs.
+pub fn mean_rates_hz(net: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
+    let hidden = net.layers.len().saturating_sub(1);
+    let mut sums = vec![0f64; hidden];
+    for x in images {
+        for (i, out) in net.rate_activities(x).iter().take(hidden).enumerate() {
+            let amp = amplitude(net.layers[i].neuron);
+            sums[i] += out.iter().map(|r| r / amp).sum::<f64>() / out.len() as f64;
+        }
+    }
+    sums.iter()
+        .map(|s| s / images.len().max(1) as f64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lif_rate_matches_nengo_max_rate() {
+        // Nengo gain/bias for max_rate 100 Hz, intercept 0: the rate at x = 1 must be 100 Hz.
+        let (tau_rc, tau_ref, max_rate) = (0.02f32, 0.002f32, 100f32);
+        let z = 1.0 / (1.0 - ((tau_ref - 1.0 / max_rate) / tau_rc).exp());
+        let gain = z - 1.0;
+        assert!((lif_rate(gain + 1.0, tau_rc, tau_ref) - 100.0).abs() < 1e-3);
+        assert_eq!(lif_rate(1.0, tau_rc, tau_ref), 0.0);
+        assert_eq!(lif_rate(-3.0, tau_rc, tau_ref), 0.0);
+        // Saturates at 1 / tau_ref.
+        assert!((lif_rate(1e9, tau_rc, tau_ref) - 500.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn rate_forward_follows_layer_semantics() {
+        let net = FloatNetwork {
+            dt: 0.001,
+            input: InputEncoding {
+                size: 2,
+                full_scale: 10,
+                timesteps: 10,
+            },
+            layers: vec![
+                FloatLayer {
+                    inputs: 2,
+                    outputs: 2,
+                    weights: vec![1.0, -1.0, 2.0, 0.5],
+                    biases: vec![0.5, 0.0],
+                    neuron: Neuron::SpikingRectifiedLinear { amplitude: 0.5 },
+                    synapse: Synapse::None,
+                },
+                FloatLayer {
+                    inputs: 2,
+                    outputs: 2,
+                    weights: vec![1.0, 0.0, 0.0, 1.0],
+                    biases: vec![0.0, 0.1],
+                    neuron: Neuron::Readout,
+                    synapse: Synapse::Lowpass { tau: 0.005 },
+                },
+            ],
+        };
+        // x = [0.5, 1.0]: J = [0.5 + 2 + 0.5, -0.5 + 0.5] = [3, 0]; out = 0.5 * relu = [1.5, 0].
+        let layers = net.rate_activities(&[5, 10]);
+        assert_eq!(layers[0], vec![1.5, 0.0]);
+        assert!((layers[1][0] - 1.5).abs() < 1e-12 && (layers[1][1] - 0.1).abs() < 1e-7);
+        assert_eq!(rate_predict(&net, &[5, 10]), 0);
+        // Rates in Hz are the outputs over the amplitude: [3, 0] Hz, mean 1.5 Hz.
+        assert_eq!(mean_rates_hz(&net, &[vec![5, 10]]), vec![1.5]);
+        // x = 0: J = [0.5, 0], out [0.25, 0], readout [0.25, 0.1] -> class 0, so label 1 is wrong.
+        assert_eq!(
+            rate_accuracy(&net, &[vec![5, 10], vec![0, 0]], &[0, 1]),
+            0.5
+        );
+    }
+
+    #[test]
+    fn argmax_first_on_ties() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(argmax(&[]), 0);
+    }
+}

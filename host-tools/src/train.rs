@@ -1,0 +1,1033 @@
+//! Rate-based training of dense spiking networks with candle (CPU), the first step of the NengoDL recipe.
+//!
+//! Hidden layers are trained as rate neurons with the Nengo parametrization: the current of neuron
+//! `i` is `J = gain * (x @ W + b) + bias` with `gain`/`bias` from `max_rate` and `intercept`
+//! (see `docs/REFERENCE.md`), and its output is `amplitude * rate_hz(J)`. LIF layers are trained
+//! through the smooth SoftLIFRate surrogate (validated with the exact LIFRate); ReLU layers, which
+//! become `SpikingRectifiedLinear`, are exact. The last layer is a linear readout trained with
+//! softmax cross-entropy. An optional firing-rate regularizer adds
+//! `weight * mean((rate_hz - target_hz)^2)` per hidden layer (NengoDL `Regularize`).
+//!
+//! Everything random (initialization, shuffling, augmentation, validation split) comes from one
+//! seeded ChaCha generator, and candle's CPU kernels are deterministic for a fixed thread count, so
+//! the same seed and configuration give bit-identical weights. Gradients come from candle's
+//! autodiff; nothing here is differentiated by hand.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{DataError, Dataset};
+use crate::network::{FloatLayer, FloatNetwork, InputEncoding, Neuron, Synapse};
+
+/// Errors from [`train`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// A configuration value is out of its valid range.
+    #[error("invalid training option {option} = {value}: expected {expected}")]
+    InvalidConfig {
+        /// The option's name.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// The valid range.
+        expected: &'static str,
+    },
+    /// The training set cannot be used (empty, inconsistent image sizes, ...).
+    #[error("unusable training data: {0}")]
+    Data(String),
+    /// Splitting off the validation set failed.
+    #[error(transparent)]
+    Split(#[from] DataError),
+    /// A tensor operation failed (a bug or out of memory).
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Whether `x` is finite and greater than 0 (false for NaN).
+fn positive(x: f64) -> bool {
+    x.is_finite() && x > 0.0
+}
+
+/// Whether `x` is finite and at least 0 (false for NaN).
+fn non_negative(x: f64) -> bool {
+    x.is_finite() && x >= 0.0
+}
+
+/// Rate neuron used for the hidden layers during training.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum NeuronKind {
+    /// LIF, trained with SoftLIFRate; exported as `Neuron::Lif`.
+    Lif,
+    /// Rectified linear, exported as `Neuron::SpikingRectifiedLinear`.
+    Relu,
+}
+
+/// Nengo-style neuron parameters shared by all hidden layers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NeuronParams {
+    /// Neuron model.
+    pub kind: NeuronKind,
+    /// Firing rate in Hz at input 1 along the preferred direction (Nengo `max_rates`).
+    pub max_rate: f32,
+    /// Input at which the neuron starts firing (0 for deep learning).
+    pub intercept: f32,
+    /// Output scale; `None` means `1 / max_rate` so that outputs are about 0..1.
+    pub amplitude: Option<f32>,
+    /// LIF membrane time constant in seconds.
+    pub tau_rc: f32,
+    /// LIF refractory period in seconds.
+    pub tau_ref: f32,
+    /// SoftLIFRate smoothing (softplus width); LIF only.
+    pub sigma: f32,
+}
+
+impl Default for NeuronParams {
+    fn default() -> Self {
+        NeuronParams {
+            kind: NeuronKind::Lif,
+            max_rate: 200.0,
+            intercept: 0.0,
+            amplitude: None,
+            tau_rc: 0.02,
+            tau_ref: 0.002,
+            sigma: 0.02,
+        }
+    }
+}
+
+impl NeuronParams {
+    /// The output scale actually used (`amplitude` or `1 / max_rate`).
+    pub fn amplitude(&self) -> f32 {
+        self.amplitude.unwrap_or(1.0 / self.max_rate)
+    }
+
+    /// Nengo gain and bias for `max_rate` and `intercept` (`J = gain * x + bias`).
+    ///
+    /// # Errors
+    /// [`TrainError::InvalidConfig`] for parameters Nengo rejects (e.g. `max_rate >= 1 / tau_ref`).
+    pub fn gain_bias(&self) -> Result<(f32, f32), TrainError> {
+        self.validate()?;
+        let (r, x0) = (f64::from(self.max_rate), f64::from(self.intercept));
+        let (gain, bias) = match self.kind {
+            NeuronKind::Lif => {
+                let (rc, rf) = (f64::from(self.tau_rc), f64::from(self.tau_ref));
+                let z = 1.0 / (1.0 - ((rf - 1.0 / r) / rc).exp());
+                let gain = (1.0 - z) / (x0 - 1.0);
+                (gain, 1.0 - gain * x0)
+            }
+            NeuronKind::Relu => {
+                let gain = r / (1.0 - x0);
+                (gain, -x0 * gain)
+            }
+        };
+        Ok((gain as f32, bias as f32))
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        let bad = |option, value: f32, expected| {
+            Err(TrainError::InvalidConfig {
+                option,
+                value: value.to_string(),
+                expected,
+            })
+        };
+        if !(self.max_rate > 0.0 && self.max_rate.is_finite()) {
+            return bad("max_rate", self.max_rate, "a positive rate in Hz");
+        }
+        if !(self.intercept < 1.0 && self.intercept > -1.0) {
+            return bad("intercept", self.intercept, "-1 < intercept < 1");
+        }
+        if let Some(a) = self.amplitude {
+            if !(a > 0.0 && a.is_finite()) {
+                return bad("amplitude", a, "a positive number");
+            }
+        }
+        if self.kind == NeuronKind::Lif {
+            if !positive(f64::from(self.tau_rc)) {
+                return bad("tau_rc", self.tau_rc, "a positive time in seconds");
+            }
+            if !non_negative(f64::from(self.tau_ref)) {
+                return bad("tau_ref", self.tau_ref, "a non-negative time in seconds");
+            }
+            if self.max_rate * self.tau_ref >= 1.0 {
+                return bad("max_rate", self.max_rate, "max_rate < 1 / tau_ref for LIF");
+            }
+            if !positive(f64::from(self.sigma)) {
+                return bad("sigma", self.sigma, "a positive smoothing width");
+            }
+        }
+        Ok(())
+    }
+
+    /// The exported neuron model.
+    pub fn neuron(&self) -> Neuron {
+        match self.kind {
+            NeuronKind::Lif => Neuron::Lif {
+                tau_rc: self.tau_rc,
+                tau_ref: self.tau_ref,
+                min_voltage: 0.0,
+                amplitude: self.amplitude(),
+            },
+            NeuronKind::Relu => Neuron::SpikingRectifiedLinear {
+                amplitude: self.amplitude(),
+            },
+        }
+    }
+}
+
+/// Firing-rate regularization: `weight * mean((rate_hz - target_hz)^2)` added per hidden layer.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRegularization {
+    /// Target rate in Hz.
+    pub target_hz: f32,
+    /// Loss weight (rates are in Hz, so small values such as 1e-5 are typical).
+    pub weight: f32,
+}
+
+/// Everything [`train`] needs besides the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Hidden layer sizes (at least one).
+    pub hidden: Vec<usize>,
+    /// Hidden neuron parameters.
+    pub neuron: NeuronParams,
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Samples per gradient step.
+    pub batch_size: usize,
+    /// Adam learning rate at the start.
+    pub learning_rate: f64,
+    /// The learning rate follows a cosine from `learning_rate` down to `learning_rate * final_lr_fraction`.
+    pub final_lr_fraction: f64,
+    /// Decoupled weight decay (AdamW); 0 gives plain Adam.
+    pub weight_decay: f64,
+    /// Fraction of the training set held out (stratified) for validation; 0 disables validation.
+    pub val_fraction: f64,
+    /// Keep the weights of the epoch with the best validation accuracy instead of the last.
+    pub keep_best: bool,
+    /// Optional firing-rate regularization.
+    pub rate_reg: Option<RateRegularization>,
+    /// Random shift augmentation: each training image is moved by up to this many pixels per axis
+    /// every epoch (0 disables; needs a 2-D image shape).
+    pub augment_shift: usize,
+    /// Seed for everything random.
+    pub seed: u64,
+    /// Simulation step recorded in the network.
+    pub dt: f32,
+    /// Spiking steps per inference recorded in the network.
+    pub timesteps: u16,
+    /// Lowpass synapse between spiking layers (seconds); `None` for no filter.
+    pub synapse_tau: Option<f32>,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl TrainConfig {
+    /// A configuration suited to the built-in 8x8 digits (64-100-10 LIF, ~10 s on 2 cores).
+    pub fn digits() -> Self {
+        TrainConfig {
+            hidden: vec![100],
+            neuron: NeuronParams::default(),
+            epochs: 60,
+            batch_size: 32,
+            learning_rate: 3e-3,
+            final_lr_fraction: 0.01,
+            weight_decay: 0.0,
+            val_fraction: 0.1,
+            keep_best: false,
+            rate_reg: None,
+            augment_shift: 0,
+            seed: 0,
+            dt: 0.001,
+            timesteps: 100,
+            synapse_tau: Some(0.005),
+            progress: true,
+        }
+    }
+
+    /// A configuration suited to MNIST from 10,000 training images (784-256-10 LIF with shifts).
+    pub fn mnist() -> Self {
+        TrainConfig {
+            hidden: vec![256],
+            epochs: 30,
+            batch_size: 64,
+            learning_rate: 2e-3,
+            augment_shift: 2,
+            ..TrainConfig::digits()
+        }
+    }
+
+    fn validate(&self) -> Result<(), TrainError> {
+        let bad = |option, value: String, expected| {
+            Err(TrainError::InvalidConfig {
+                option,
+                value,
+                expected,
+            })
+        };
+        if self.hidden.is_empty() || self.hidden.contains(&0) {
+            return bad(
+                "hidden",
+                format!("{:?}", self.hidden),
+                "one or more non-zero layer sizes",
+            );
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "at least 1");
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "a positive number",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.final_lr_fraction) {
+            return bad(
+                "final_lr_fraction",
+                self.final_lr_fraction.to_string(),
+                "0..=1",
+            );
+        }
+        if !non_negative(self.weight_decay) {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "non-negative",
+            );
+        }
+        if !(0.0..0.9).contains(&self.val_fraction) {
+            return bad(
+                "val_fraction",
+                self.val_fraction.to_string(),
+                "0 <= fraction < 0.9",
+            );
+        }
+        if !positive(f64::from(self.dt)) {
+            return bad("dt", self.dt.to_string(), "a positive time step in seconds");
+        }
+        if let Some(t) = self.synapse_tau {
+            if !positive(f64::from(t)) {
+                return bad(
+                    "synapse_tau",
+                    t.to_string(),
+                    "a positive time constant in seconds",
+                );
+            }
+        }
+        if let Some(r) = self.rate_reg {
+            if !(r.weight >= 0.0 && r.target_hz >= 0.0) {
+                return bad(
+                    "rate_reg",
+                    format!("{r:?}"),
+                    "non-negative target and weight",
+                );
+            }
+        }
+        self.neuron.validate()
+    }
+}
+
+/// Metrics of one epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    /// One-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss (cross-entropy plus regularization) over the epoch's batches.
+    pub train_loss: f64,
+    /// Training accuracy of the surrogate model on the (augmented) batches, 0..=1.
+    pub train_acc: f64,
+    /// Validation accuracy with exact rate neurons after the epoch, 0..=1.
+    pub val_acc: Option<f64>,
+    /// Learning rate used in this epoch.
+    pub learning_rate: f64,
+    /// Seconds since training started.
+    pub elapsed_s: f64,
+}
+
+/// The result of [`train`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutcome {
+    /// The trained network, gain and bias folded.
+    pub network: FloatNetwork,
+    /// Per-epoch metrics.
+    pub history: Vec<EpochStats>,
+    /// Epoch (one-based) whose weights were kept.
+    pub kept_epoch: usize,
+    /// Wall time of the whole training in seconds.
+    pub seconds: f64,
+}
+
+/// The trainable dense network: Keras-style weights plus the Nengo neuron parametrization.
+struct Model {
+    /// `(W [in, out], b [out])` per layer; the last is the readout.
+    layers: Vec<(Var, Var)>,
+    params: NeuronParams,
+    gain: f64,
+    bias: f64,
+}
+
+/// Which rate function the hidden layers use.
+#[derive(Clone, Copy, PartialEq)]
+enum Rates {
+    /// SoftLIFRate (LIF) for training.
+    Smooth,
+    /// Exact LIFRate, for evaluation.
+    Exact,
+}
+
+impl Model {
+    fn new(
+        sizes: &[usize],
+        params: NeuronParams,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self, TrainError> {
+        let (gain, bias) = params.gain_bias()?;
+        let mut layers = Vec::new();
+        for pair in sizes.windows(2) {
+            let (n_in, n_out) = (pair[0], pair[1]);
+            // Glorot uniform, as Keras' Dense default.
+            let limit = (6.0 / (n_in + n_out) as f64).sqrt() as f32;
+            let w: Vec<f32> = (0..n_in * n_out)
+                .map(|_| rng.random_range(-limit..limit))
+                .collect();
+            let w = Var::from_vec(w, (n_in, n_out), &Device::Cpu)?;
+            let b = Var::zeros(n_out, DType::F32, &Device::Cpu)?;
+            layers.push((w, b));
+        }
+        Ok(Model {
+            layers,
+            params,
+            gain: f64::from(gain),
+            bias: f64::from(bias),
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect()
+    }
+
+    /// Rate in Hz (without amplitude) of the hidden neurons for currents `j`.
+    fn rate_hz(&self, j: &Tensor, mode: Rates) -> candle_core::Result<Tensor> {
+        let p = &self.params;
+        let (tau_rc, tau_ref) = (f64::from(p.tau_rc), f64::from(p.tau_ref));
+        match (p.kind, mode) {
+            (NeuronKind::Relu, _) => j.relu(),
+            (NeuronKind::Lif, Rates::Smooth) => {
+                soft_lif_rate(j, f64::from(p.sigma), tau_rc, tau_ref)
+            }
+            (NeuronKind::Lif, Rates::Exact) => {
+                let jm1 = j.affine(1.0, -1.0)?.maximum(1e-30)?;
+                let q = jm1.recip()?.affine(1.0, 1.0)?.log()?;
+                let rate = q.affine(tau_rc, tau_ref)?.recip()?;
+                j.gt(1.0)?.where_cond(&rate, &rate.zeros_like()?)
+            }
+        }
+    }
+
+    /// Readout currents and the hidden layers' rates in Hz.
+    fn forward(&self, x: &Tensor, mode: Rates) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+        let amp = f64::from(self.params.amplitude());
+        let mut x = x.clone();
+        let mut rates = Vec::new();
+        let last = self.layers.len() - 1;
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            let pre = x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
+            if i == last {
+                return Ok((pre, rates));
+            }
+            let r = self.rate_hz(&pre.affine(self.gain, self.bias)?, mode)?;
+            x = r.affine(amp, 0.0)?;
+            rates.push(r);
+        }
+        unreachable!("a model has at least one layer")
+    }
+
+    /// The network with gain and bias folded in.
+    fn export(&self, cfg: &TrainConfig, input: InputEncoding) -> candle_core::Result<FloatNetwork> {
+        let last = self.layers.len() - 1;
+        let mut layers = Vec::new();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            let (n_in, n_out) = w.as_tensor().dims2()?;
+            let (w, b, neuron) = if i == last {
+                (
+                    w.as_tensor().clone(),
+                    b.as_tensor().clone(),
+                    Neuron::Readout,
+                )
+            } else {
+                (
+                    w.as_tensor().affine(self.gain, 0.0)?,
+                    b.as_tensor().affine(self.gain, self.bias)?,
+                    self.params.neuron(),
+                )
+            };
+            let synapse = match (i, cfg.synapse_tau) {
+                (0, _) | (_, None) => Synapse::None,
+                (_, Some(tau)) => Synapse::Lowpass { tau },
+            };
+            layers.push(FloatLayer {
+                inputs: n_in,
+                outputs: n_out,
+                weights: w.flatten_all()?.to_vec1()?,
+                biases: b.to_vec1()?,
+                neuron,
+                synapse,
+            });
+        }
+        Ok(FloatNetwork {
+            dt: cfg.dt,
+            input,
+            layers,
+        })
+    }
+
+    fn snapshot(&self) -> candle_core::Result<Vec<Tensor>> {
+        self.layers
+            .iter()
+            .flat_map(|(w, b)| [w, b])
+            .map(|v| v.as_tensor().copy())
+            .collect()
+    }
+
+    fn restore(&self, saved: &[Tensor]) -> candle_core::Result<()> {
+        for (v, t) in self.layers.iter().flat_map(|(w, b)| [w, b]).zip(saved) {
+            v.set(t)?;
+        }
+        Ok(())
+    }
+}
+
+/// SoftLIFRate in Hz: `1 / (tau_ref + tau_rc * ln(1 + 1/p))` with `p = sigma * softplus((J-1)/sigma)`.
+///
+/// Built from candle ops so that autodiff provides the gradient. For `(J-1)/sigma < -10` it uses the
+/// asymptote `ln(1 + 1/p) ~ -(J-1)/sigma - ln(sigma)`, which avoids `ln(1 + tiny) = 0` in f32 (the
+/// same guard as NengoDL's implementation).
+pub fn soft_lif_rate(
+    j: &Tensor,
+    sigma: f64,
+    tau_rc: f64,
+    tau_ref: f64,
+) -> candle_core::Result<Tensor> {
+    const CUT: f64 = -10.0;
+    let z = j.affine(1.0 / sigma, -1.0 / sigma)?;
+    let z_safe = z.maximum(CUT)?;
+    // Stable softplus: max(z, 0) + ln(1 + exp(-|z|)).
+    let softplus = (z_safe.relu()? + z_safe.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?;
+    let q_main = softplus
+        .affine(sigma, 0.0)?
+        .recip()?
+        .affine(1.0, 1.0)?
+        .log()?;
+    let q_tail = z.affine(-1.0, -sigma.ln())?;
+    let q = z.ge(CUT)?.where_cond(&q_main, &q_tail)?;
+    q.affine(tau_rc, tau_ref)?.recip()
+}
+
+/// Pixels scaled to 0..=1, row-major `[sample][feature]`, in the given order.
+fn to_floats(images: &[Vec<u8>], order: &[usize], full_scale: u16) -> Vec<f32> {
+    let s = 1.0 / f32::from(full_scale);
+    order
+        .iter()
+        .flat_map(|&i| images[i].iter().map(move |&p| f32::from(p) * s))
+        .collect()
+}
+
+/// Moves an `h x w` image by `(dy, dx)` pixels, filling with zeros.
+pub fn shift_image(img: &[u8], (h, w): (usize, usize), dy: isize, dx: isize) -> Vec<u8> {
+    let mut out = vec![0u8; img.len()];
+    for y in 0..h as isize {
+        let sy = y - dy;
+        if sy < 0 || sy >= h as isize {
+            continue;
+        }
+        for x in 0..w as isize {
+            let sx = x - dx;
+            if sx >= 0 && sx < w as isize {
+                out[(y as usize) * w + x as usize] = img[(sy as usize) * w + sx as usize];
+            }
+        }
+    }
+    out
+}
+
+fn check_data(data: &Dataset) -> Result<usize, TrainError> {
+    let features = data.features();
+    if data.is_empty() || features == 0 {
+        return Err(TrainError::Data("no samples".into()));
+    }
+    if features > usize::from(u16::MAX) {
+        return Err(TrainError::Data(format!(
+            "{features} inputs, at most 65535 supported"
+        )));
+    }
+    if let Some(i) = data.images.iter().position(|x| x.len() != features) {
+        return Err(TrainError::Data(format!(
+            "sample {i} has {} pixels, expected {features}",
+            data.images[i].len()
+        )));
+    }
+    if data.labels.len() != data.images.len() {
+        return Err(TrainError::Data(format!(
+            "{} images but {} labels",
+            data.images.len(),
+            data.labels.len()
+        )));
+    }
+    if data.classes < 2 {
+        return Err(TrainError::Data(format!(
+            "{} classes, expected at least 2",
+            data.classes
+        )));
+    }
+    Ok(features)
+}
+
+/// Accuracy of the model with exact rates on a data set, 0..=1.
+fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
+    let order: Vec<usize> = (0..data.len()).collect();
+    let mut correct = 0u64;
+    for chunk in order.chunks(1024) {
+        let x = Tensor::from_vec(
+            to_floats(&data.images, chunk, data.full_scale),
+            (chunk.len(), data.features()),
+            &Device::Cpu,
+        )?;
+        let (logits, _) = model.forward(&x, Rates::Exact)?;
+        let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
+        correct += pred
+            .iter()
+            .zip(chunk)
+            .filter(|(&p, &i)| p == u32::from(data.labels[i]))
+            .count() as u64;
+    }
+    Ok(correct as f64 / data.len() as f64)
+}
+
+/// Trains a dense rate network on `data` and returns it with gain and bias folded in.
+///
+/// # Errors
+/// [`TrainError::InvalidConfig`] for out-of-range options, [`TrainError::Data`] for unusable data
+/// and [`TrainError::Candle`] if a tensor operation fails.
+pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
+    cfg.validate()?;
+    let features = check_data(data)?;
+    if cfg.augment_shift > 0 && data.shape.is_none() {
+        return Err(TrainError::InvalidConfig {
+            option: "augment_shift",
+            value: cfg.augment_shift.to_string(),
+            expected: "0 for data without a 2-D image shape",
+        });
+    }
+    let start = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let (train_set, val_set) = if cfg.val_fraction > 0.0 {
+        let (t, v) = data.stratified_split(cfg.val_fraction, rng.random())?;
+        (t, Some(v))
+    } else {
+        (data.clone(), None)
+    };
+
+    let mut sizes = vec![features];
+    sizes.extend_from_slice(&cfg.hidden);
+    sizes.push(data.classes);
+    let model = Model::new(&sizes, cfg.neuron.clone(), &mut rng)?;
+    let mut opt = AdamW::new(
+        model.vars(),
+        ParamsAdamW {
+            lr: cfg.learning_rate,
+            weight_decay: cfg.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let input = InputEncoding {
+        size: features as u16,
+        full_scale: data.full_scale,
+        timesteps: cfg.timesteps,
+    };
+
+    let bar = if cfg.progress {
+        ProgressBar::new(cfg.epochs as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("training");
+
+    let n = train_set.len();
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
+    let mut order: Vec<usize> = (0..n).collect();
+    for epoch in 0..cfg.epochs {
+        let progress = epoch as f64 / cfg.epochs as f64;
+        let lr_min = cfg.learning_rate * cfg.final_lr_fraction;
+        let lr = lr_min
+            + 0.5 * (cfg.learning_rate - lr_min) * (1.0 + (std::f64::consts::PI * progress).cos());
+        opt.set_learning_rate(lr);
+
+        order.shuffle(&mut rng);
+        let pixels = match (cfg.augment_shift, train_set.shape) {
+            (s, Some(shape)) if s > 0 => {
+                let s = s as i32;
+                let shifted: Vec<Vec<u8>> = order
+                    .iter()
+                    .map(|&i| {
+                        let (dy, dx) = (rng.random_range(-s..=s), rng.random_range(-s..=s));
+                        shift_image(&train_set.images[i], shape, dy as isize, dx as isize)
+                    })
+                    .collect();
+                let ident: Vec<usize> = (0..n).collect();
+                to_floats(&shifted, &ident, train_set.full_scale)
+            }
+            _ => to_floats(&train_set.images, &order, train_set.full_scale),
+        };
+        let labels: Vec<u32> = order
+            .iter()
+            .map(|&i| u32::from(train_set.labels[i]))
+            .collect();
+        let x_all = Tensor::from_vec(pixels, (n, features), &Device::Cpu)?;
+        let y_all = Tensor::from_vec(labels, n, &Device::Cpu)?;
+
+        let (mut loss_sum, mut correct, mut batches) = (0f64, 0u64, 0usize);
+        for b0 in (0..n).step_by(cfg.batch_size) {
+            let len = cfg.batch_size.min(n - b0);
+            let x = x_all.narrow(0, b0, len)?;
+            let y = y_all.narrow(0, b0, len)?;
+            let (logits, rates) = model.forward(&x, Rates::Smooth)?;
+            let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+            if let Some(reg) = cfg.rate_reg {
+                for r in &rates {
+                    let penalty = r
+                        .affine(1.0, -f64::from(reg.target_hz))?
+                        .sqr()?
+                        .mean_all()?;
+                    loss = (loss + penalty.affine(f64::from(reg.weight), 0.0)?)?;
+                }
+            }
+            opt.backward_step(&loss)?;
+            loss_sum += f64::from(loss.to_scalar::<f32>()?);
+            correct += u64::from(
+                logits
+                    .argmax(D::Minus1)?
+                    .eq(&y)?
+                    .to_dtype(DType::U32)?
+                    .sum_all()?
+                    .to_scalar::<u32>()?,
+            );
+            batches += 1;
+        }
+        let val_acc = val_set.as_ref().map(|v| evaluate(&model, v)).transpose()?;
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            train_loss: loss_sum / batches as f64,
+            train_acc: correct as f64 / n as f64,
+            val_acc,
+            learning_rate: lr,
+            elapsed_s: start.elapsed().as_secs_f64(),
+        };
+        if let (true, Some(acc)) = (cfg.keep_best, val_acc) {
+            if best.as_ref().is_none_or(|(b, _, _)| acc > *b) {
+                best = Some((acc, epoch + 1, model.snapshot()?));
+            }
+        }
+        bar.set_message(format!(
+            "loss {:.4} train {:.2}% val {}",
+            stats.train_loss,
+            100.0 * stats.train_acc,
+            val_acc.map_or("-".into(), |a| format!("{:.2}%", 100.0 * a)),
+        ));
+        bar.inc(1);
+        history.push(stats);
+    }
+    bar.finish();
+    let kept_epoch = match best {
+        Some((_, epoch, saved)) => {
+            model.restore(&saved)?;
+            epoch
+        }
+        None => cfg.epochs,
+    };
+    Ok(TrainOutcome {
+        network: model.export(cfg, input)?,
+        history,
+        kept_epoch,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{lif_rate, mean_rates_hz, rate_accuracy};
+
+    /// Two Gaussian-ish blobs per class on a 4x4 grid: easy but not trivially separable.
+    fn toy(n: usize, seed: u64) -> Dataset {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut images = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..n {
+            let label = (i % 3) as u8;
+            let img: Vec<u8> = (0..16)
+                .map(|p| {
+                    let hot = p / 4 == usize::from(label) || p % 4 == usize::from(label) + 1;
+                    let base = if hot { 10 } else { 2 };
+                    (base + rng.random_range(0..5)) as u8
+                })
+                .collect();
+            images.push(img);
+            labels.push(label);
+        }
+        Dataset {
+            images,
+            labels,
+            full_scale: 16,
+            classes: 3,
+            shape: Some((4, 4)),
+        }
+    }
+
+    fn quick(kind: NeuronKind) -> TrainConfig {
+        TrainConfig {
+            hidden: vec![12],
+            neuron: NeuronParams {
+                kind,
+                ..NeuronParams::default()
+            },
+            epochs: 8,
+            batch_size: 16,
+            progress: false,
+            ..TrainConfig::digits()
+        }
+    }
+
+    #[test]
+    fn gain_bias_match_nengo_formulas() {
+        let p = NeuronParams {
+            max_rate: 100.0,
+            ..NeuronParams::default()
+        };
+        let (gain, bias) = p.gain_bias().unwrap();
+        assert_eq!(bias, 1.0);
+        // The rate at x = 1 is max_rate.
+        assert!((lif_rate(gain + bias, 0.02, 0.002) - 100.0).abs() < 1e-3);
+        let p = NeuronParams {
+            max_rate: 100.0,
+            intercept: 0.25,
+            ..NeuronParams::default()
+        };
+        let (gain, bias) = p.gain_bias().unwrap();
+        assert!(
+            (gain * 0.25 + bias - 1.0).abs() < 1e-6,
+            "threshold at the intercept"
+        );
+        assert!((lif_rate(gain + bias, 0.02, 0.002) - 100.0).abs() < 1e-2);
+        let relu = NeuronParams {
+            kind: NeuronKind::Relu,
+            max_rate: 250.0,
+            ..NeuronParams::default()
+        };
+        assert_eq!(relu.gain_bias().unwrap(), (250.0, 0.0));
+        assert_eq!(relu.amplitude(), 1.0 / 250.0);
+        let too_fast = NeuronParams {
+            max_rate: 600.0,
+            ..NeuronParams::default()
+        };
+        assert!(matches!(
+            too_fast.gain_bias(),
+            Err(TrainError::InvalidConfig {
+                option: "max_rate",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn soft_lif_approaches_lif_rate_and_has_gradients() {
+        let js: Vec<f32> = vec![-5.0, 0.5, 0.99, 1.0, 1.01, 1.1, 1.5, 2.0, 5.0, 100.0];
+        let t = Tensor::new(js.as_slice(), &Device::Cpu).unwrap();
+        let soft: Vec<f32> = soft_lif_rate(&t, 0.001, 0.02, 0.002)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for (j, s) in js.iter().zip(&soft) {
+            let exact = lif_rate(*j, 0.02, 0.002);
+            assert!(s.is_finite());
+            // Away from the threshold the smoothing is negligible.
+            if (*j - 1.0).abs() > 0.05 {
+                assert!(
+                    (s - exact).abs() < 0.5 + 0.01 * exact,
+                    "J={j}: {s} vs {exact}"
+                );
+            }
+        }
+        // Smooth and monotone, with finite non-zero gradients everywhere (also far below threshold).
+        let v = Var::new(js.as_slice(), &Device::Cpu).unwrap();
+        let r = soft_lif_rate(v.as_tensor(), 0.02, 0.02, 0.002).unwrap();
+        let grads = r.sum_all().unwrap().backward().unwrap();
+        let g: Vec<f32> = grads.get(v.as_tensor()).unwrap().to_vec1().unwrap();
+        assert!(g.iter().all(|x| x.is_finite() && *x > 0.0), "{g:?}");
+        let r: Vec<f32> = r.to_vec1().unwrap();
+        assert!(r.windows(2).all(|w| w[0] <= w[1]), "{r:?}");
+    }
+
+    #[test]
+    fn shift_moves_pixels_and_zero_fills() {
+        let img: Vec<u8> = (1..=9).collect();
+        assert_eq!(shift_image(&img, (3, 3), 0, 0), img);
+        assert_eq!(
+            shift_image(&img, (3, 3), 1, 0),
+            vec![0, 0, 0, 1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(
+            shift_image(&img, (3, 3), 0, -1),
+            vec![2, 3, 0, 5, 6, 0, 8, 9, 0]
+        );
+        assert_eq!(shift_image(&img, (3, 3), 5, 5), vec![0; 9]);
+    }
+
+    #[test]
+    fn learns_a_toy_problem_with_lif_and_relu() {
+        let data = toy(300, 1);
+        let test = toy(150, 2);
+        for kind in [NeuronKind::Lif, NeuronKind::Relu] {
+            let out = train(&data, &quick(kind)).unwrap();
+            let acc = rate_accuracy(&out.network, &test.images, &test.labels);
+            assert!(acc > 0.9, "{kind:?}: {acc}");
+            assert_eq!(out.history.len(), 8);
+            let h = &out.history;
+            assert!(h[7].train_loss < h[0].train_loss, "{h:?}");
+            assert!(h.iter().all(|e| e.val_acc.is_some()));
+        }
+    }
+
+    #[test]
+    fn same_seed_gives_bit_identical_weights() {
+        let data = toy(200, 3);
+        let mut cfg = quick(NeuronKind::Lif);
+        cfg.epochs = 3;
+        cfg.augment_shift = 1;
+        let a = train(&data, &cfg).unwrap();
+        let b = train(&data, &cfg).unwrap();
+        assert_eq!(a.network, b.network);
+        cfg.seed = 1;
+        let c = train(&data, &cfg).unwrap();
+        assert_ne!(a.network, c.network);
+    }
+
+    #[test]
+    fn export_folds_gain_and_bias_exactly() {
+        // The exported network evaluated in plain Rust must agree with the candle model using exact
+        // rates, which applies gain and bias separately.
+        let data = toy(90, 4);
+        for kind in [NeuronKind::Lif, NeuronKind::Relu] {
+            let cfg = quick(kind);
+            let mut rng = ChaCha8Rng::seed_from_u64(5);
+            let model = Model::new(&[16, 7, 3], cfg.neuron.clone(), &mut rng).unwrap();
+            let input = InputEncoding {
+                size: 16,
+                full_scale: 16,
+                timesteps: 10,
+            };
+            let net = model.export(&cfg, input).unwrap();
+            let ident: Vec<usize> = (0..data.len()).collect();
+            let x = Tensor::from_vec(
+                to_floats(&data.images, &ident, 16),
+                (data.len(), 16),
+                &Device::Cpu,
+            )
+            .unwrap();
+            let (logits, _) = model.forward(&x, Rates::Exact).unwrap();
+            let logits: Vec<Vec<f32>> = logits.to_vec2().unwrap();
+            for (img, want) in data.images.iter().zip(&logits) {
+                let got = net.rate_outputs(img);
+                for (g, w) in got.iter().zip(want) {
+                    let w = f64::from(*w);
+                    assert!(
+                        (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                        "{kind:?}: {g} vs {w}"
+                    );
+                }
+            }
+            assert_eq!(net.layers[0].synapse, Synapse::None);
+            assert_eq!(net.layers[1].synapse, Synapse::Lowpass { tau: 0.005 });
+            assert_eq!(net.layers[1].neuron, Neuron::Readout);
+        }
+    }
+
+    #[test]
+    fn rate_regularization_pulls_rates_toward_target() {
+        let data = toy(300, 6);
+        let mut cfg = quick(NeuronKind::Relu);
+        cfg.epochs = 15;
+        let rates =
+            |cfg: &TrainConfig| mean_rates_hz(&train(&data, cfg).unwrap().network, &data.images)[0];
+        let plain = rates(&cfg);
+        cfg.rate_reg = Some(RateRegularization {
+            target_hz: 20.0,
+            weight: 1e-2,
+        });
+        let reg = rates(&cfg);
+        eprintln!("plain {plain} Hz, regularized {reg} Hz");
+        assert!(
+            (reg - 20.0).abs() < 0.5 * (plain - 20.0).abs(),
+            "plain {plain} Hz, regularized {reg} Hz"
+        );
+    }
+
+    #[test]
+    fn rejects_bad_config_and_data() {
+        let data = toy(30, 7);
+        let mut cfg = quick(NeuronKind::Lif);
+        cfg.hidden = vec![];
+        assert!(matches!(
+            train(&data, &cfg),
+            Err(TrainError::InvalidConfig {
+                option: "hidden",
+                ..
+            })
+        ));
+        let mut cfg = quick(NeuronKind::Lif);
+        cfg.batch_size = 0;
+        assert!(matches!(
+            train(&data, &cfg),
+            Err(TrainError::InvalidConfig { .. })
+        ));
+        let mut empty = data.clone();
+        empty.images.clear();
+        empty.labels.clear();
+        assert!(matches!(
+            train(&empty, &quick(NeuronKind::Lif)),
+            Err(TrainError::Data(_))
+        ));
+        let mut ragged = data.clone();
+        ragged.images[3].pop();
+        let e = train(&ragged, &quick(NeuronKind::Lif)).unwrap_err();
+        assert!(e.to_string().contains("sample 3"), "{e}");
+        let mut flat = data;
+        flat.shape = None;
+        let mut cfg = quick(NeuronKind::Lif);
+        cfg.augment_shift = 1;
+        assert!(matches!(
+            train(&flat, &cfg),
+            Err(TrainError::InvalidConfig { .. })
+        ));
+    }
+}
