@@ -89,6 +89,15 @@ struct TrainArgs {
     /// Random shift augmentation in pixels (preset: MNIST 2, digits 0).
     #[arg(long)]
     augment_shift: Option<usize>,
+    /// Random rotation augmentation in degrees (either way).
+    #[arg(long)]
+    augment_rotate: Option<f32>,
+    /// Random scale augmentation (relative, e.g. 0.1 for +-10%).
+    #[arg(long)]
+    augment_scale: Option<f32>,
+    /// Dropout probability on hidden outputs during training.
+    #[arg(long)]
+    dropout: Option<f32>,
     /// Training seed (initialization, batches, augmentation, validation split).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -167,6 +176,9 @@ fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
     set!(weight_decay = args.weight_decay);
     set!(val_fraction = args.val_fraction);
     set!(augment_shift = args.augment_shift);
+    set!(augment_rotate_deg = args.augment_rotate);
+    set!(augment_scale = args.augment_scale);
+    set!(dropout = args.dropout);
     set!(dt = args.dt);
     set!(timesteps = args.timesteps);
     if args.amplitude.is_some() {

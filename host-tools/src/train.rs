@@ -218,6 +218,13 @@ pub struct TrainConfig {
     /// Random shift augmentation: each training image is moved by up to this many pixels per axis
     /// every epoch (0 disables; needs a 2-D image shape).
     pub augment_shift: usize,
+    /// Random rotation augmentation: up to this many degrees either way (0 disables). With rotation
+    /// or scaling the shift is continuous and images are resampled bilinearly.
+    pub augment_rotate_deg: f32,
+    /// Random scale augmentation: a factor in `1 +- augment_scale` (0 disables).
+    pub augment_scale: f32,
+    /// Dropout probability on the hidden layers' outputs during training (0 disables).
+    pub dropout: f32,
     /// Seed for everything random.
     pub seed: u64,
     /// Simulation step recorded in the network.
@@ -245,6 +252,9 @@ impl TrainConfig {
             keep_best: false,
             rate_reg: None,
             augment_shift: 0,
+            augment_rotate_deg: 0.0,
+            augment_scale: 0.0,
+            dropout: 0.0,
             seed: 0,
             dt: 0.001,
             timesteps: 100,
@@ -305,6 +315,23 @@ impl TrainConfig {
                 "weight_decay",
                 self.weight_decay.to_string(),
                 "non-negative",
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("dropout", self.dropout.to_string(), "0 <= probability < 1");
+        }
+        if !(0.0..=45.0).contains(&self.augment_rotate_deg) {
+            return bad(
+                "augment_rotate_deg",
+                self.augment_rotate_deg.to_string(),
+                "0..=45 degrees",
+            );
+        }
+        if !(0.0..0.5).contains(&self.augment_scale) {
+            return bad(
+                "augment_scale",
+                self.augment_scale.to_string(),
+                "0 <= scale < 0.5",
             );
         }
         if !(0.0..0.9).contains(&self.val_fraction) {
@@ -439,8 +466,14 @@ impl Model {
         }
     }
 
-    /// Readout currents and the hidden layers' rates in Hz.
-    fn forward(&self, x: &Tensor, mode: Rates) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
+    /// Readout currents and the hidden layers' rates in Hz; `masks` (one per hidden layer, already
+    /// scaled by `1 / (1 - p)`) apply dropout to the hidden outputs.
+    fn forward(
+        &self,
+        x: &Tensor,
+        mode: Rates,
+        masks: Option<&[Tensor]>,
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)> {
         let amp = f64::from(self.params.amplitude());
         let mut x = x.clone();
         let mut rates = Vec::new();
@@ -452,6 +485,9 @@ impl Model {
             }
             let r = self.rate_hz(&pre.affine(self.gain, self.bias)?, mode)?;
             x = r.affine(amp, 0.0)?;
+            if let Some(m) = masks.and_then(|m| m.get(i)) {
+                x = x.mul(m)?;
+            }
             rates.push(r);
         }
         unreachable!("a model has at least one layer")
@@ -565,6 +601,58 @@ pub fn shift_image(img: &[u8], (h, w): (usize, usize), dy: isize, dx: isize) -> 
     out
 }
 
+/// Uniform in `[-a, a]` (exactly 0 for `a == 0`, without drawing).
+fn uniform(rng: &mut ChaCha8Rng, a: f32) -> f32 {
+    if a > 0.0 {
+        rng.random_range(-a..=a)
+    } else {
+        0.0
+    }
+}
+
+/// A small affine distortion: rotation (radians) and scale about the image centre, then a shift.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Warp {
+    /// Rotation in radians (counter-clockwise in image coordinates).
+    pub angle: f32,
+    /// Scale factor (1 = unchanged).
+    pub scale: f32,
+    /// Shift down in pixels.
+    pub dy: f32,
+    /// Shift right in pixels.
+    pub dx: f32,
+}
+
+/// Applies `warp` to an `h x w` image with bilinear resampling; outside pixels read as 0.
+pub fn warp_image(img: &[u8], (h, w): (usize, usize), warp: Warp) -> Vec<u8> {
+    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+    let (sin, cos) = warp.angle.sin_cos();
+    let inv = 1.0 / warp.scale;
+    let at = |y: isize, x: isize| -> f32 {
+        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
+            0.0
+        } else {
+            f32::from(img[y as usize * w + x as usize])
+        }
+    };
+    let mut out = vec![0u8; h * w];
+    for y in 0..h {
+        for x in 0..w {
+            // Inverse map: undo the shift, then the rotation and scale about the centre.
+            let (py, px) = (y as f32 - cy - warp.dy, x as f32 - cx - warp.dx);
+            let sy = (cos * py - sin * px) * inv + cy;
+            let sx = (sin * py + cos * px) * inv + cx;
+            let (y0, x0) = (sy.floor(), sx.floor());
+            let (fy, fx) = (sy - y0, sx - x0);
+            let (y0, x0) = (y0 as isize, x0 as isize);
+            let v = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+                + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+            out[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
 fn check_data(data: &Dataset) -> Result<usize, TrainError> {
     let features = data.features();
     if data.is_empty() || features == 0 {
@@ -607,7 +695,7 @@ fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
             (chunk.len(), data.features()),
             &Device::Cpu,
         )?;
-        let (logits, _) = model.forward(&x, Rates::Exact)?;
+        let (logits, _) = model.forward(&x, Rates::Exact, None)?;
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
         correct += pred
             .iter()
@@ -626,7 +714,8 @@ fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
 pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
     cfg.validate()?;
     let features = check_data(data)?;
-    if cfg.augment_shift > 0 && data.shape.is_none() {
+    let augments = cfg.augment_shift > 0 || cfg.augment_rotate_deg > 0.0 || cfg.augment_scale > 0.0;
+    if augments && data.shape.is_none() {
         return Err(TrainError::InvalidConfig {
             option: "augment_shift",
             value: cfg.augment_shift.to_string(),
@@ -684,7 +773,26 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
         opt.set_learning_rate(lr);
 
         order.shuffle(&mut rng);
+        let affine = cfg.augment_rotate_deg > 0.0 || cfg.augment_scale > 0.0;
         let pixels = match (cfg.augment_shift, train_set.shape) {
+            (_, Some(shape)) if affine => {
+                let shift = cfg.augment_shift as f32;
+                let (rot, scale) = (cfg.augment_rotate_deg.to_radians(), cfg.augment_scale);
+                let warped: Vec<Vec<u8>> = order
+                    .iter()
+                    .map(|&i| {
+                        let warp = Warp {
+                            angle: uniform(&mut rng, rot),
+                            scale: 1.0 + uniform(&mut rng, scale),
+                            dy: uniform(&mut rng, shift),
+                            dx: uniform(&mut rng, shift),
+                        };
+                        warp_image(&train_set.images[i], shape, warp)
+                    })
+                    .collect();
+                let ident: Vec<usize> = (0..n).collect();
+                to_floats(&warped, &ident, train_set.full_scale)
+            }
             (s, Some(shape)) if s > 0 => {
                 let s = s as i32;
                 let shifted: Vec<Vec<u8>> = order
@@ -711,7 +819,29 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
             let len = cfg.batch_size.min(n - b0);
             let x = x_all.narrow(0, b0, len)?;
             let y = y_all.narrow(0, b0, len)?;
-            let (logits, rates) = model.forward(&x, Rates::Smooth)?;
+            let masks = if cfg.dropout > 0.0 {
+                let keep = 1.0 - cfg.dropout;
+                let m = cfg
+                    .hidden
+                    .iter()
+                    .map(|&h| {
+                        let v: Vec<f32> = (0..len * h)
+                            .map(|_| {
+                                if rng.random::<f32>() < keep {
+                                    1.0 / keep
+                                } else {
+                                    0.0
+                                }
+                            })
+                            .collect();
+                        Tensor::from_vec(v, (len, h), &Device::Cpu)
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                Some(m)
+            } else {
+                None
+            };
+            let (logits, rates) = model.forward(&x, Rates::Smooth, masks.as_deref())?;
             let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
             if let Some(reg) = cfg.rate_reg {
                 for r in &rates {
@@ -904,6 +1034,43 @@ mod tests {
     }
 
     #[test]
+    fn warp_identity_shift_and_rotation() {
+        let img: Vec<u8> = (0..25).map(|v| v * 10).collect();
+        let id = Warp {
+            angle: 0.0,
+            scale: 1.0,
+            dy: 0.0,
+            dx: 0.0,
+        };
+        assert_eq!(warp_image(&img, (5, 5), id), img);
+        // An integer shift agrees with shift_image.
+        let shifted = Warp {
+            dy: 1.0,
+            dx: -2.0,
+            ..id
+        };
+        assert_eq!(
+            warp_image(&img, (5, 5), shifted),
+            shift_image(&img, (5, 5), 1, -2)
+        );
+        // A quarter turn moves the first row to the first or last column.
+        let turned = warp_image(
+            &img,
+            (5, 5),
+            Warp {
+                angle: std::f32::consts::FRAC_PI_2,
+                ..id
+            },
+        );
+        let first_row: Vec<u8> = img[..5].to_vec();
+        let col = |c: usize| (0..5).map(|r| turned[r * 5 + c]).collect::<Vec<u8>>();
+        let (mut c0, mut c4) = (col(0), col(4));
+        c0.sort_unstable();
+        c4.sort_unstable();
+        assert!(c0 == first_row || c4 == first_row, "{turned:?}");
+    }
+
+    #[test]
     fn learns_a_toy_problem_with_lif_and_relu() {
         let data = toy(300, 1);
         let test = toy(150, 2);
@@ -924,6 +1091,8 @@ mod tests {
         let mut cfg = quick(NeuronKind::Lif);
         cfg.epochs = 3;
         cfg.augment_shift = 1;
+        cfg.augment_rotate_deg = 5.0;
+        cfg.dropout = 0.2;
         let a = train(&data, &cfg).unwrap();
         let b = train(&data, &cfg).unwrap();
         assert_eq!(a.network, b.network);
@@ -954,7 +1123,7 @@ mod tests {
                 &Device::Cpu,
             )
             .unwrap();
-            let (logits, _) = model.forward(&x, Rates::Exact).unwrap();
+            let (logits, _) = model.forward(&x, Rates::Exact, None).unwrap();
             let logits: Vec<Vec<f32>> = logits.to_vec2().unwrap();
             for (img, want) in data.images.iter().zip(&logits) {
                 let got = net.rate_outputs(img);
