@@ -7,6 +7,7 @@
 #   3. models/demo is what boards/demo-model writes with the current runtime;
 #   4. the UART protocol end to end: tools/pspk_uart.py against host-reference --serve;
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
+#      the UART server (the real boards' code path) on the emulated UART, driven by the client;
 #   6. real boards: build, clippy, size check.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
@@ -106,6 +107,7 @@ step "board crates: fmt" board_fmt
 step "uart protocol: python client vs simulated board" uart_protocol_e2e
 step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
 step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
+step "qemu-mps2-an386: UART protocol server, driven by tools/pspk_uart.py" "$here/run-qemu.sh" qemu-mps2-an386 --uart
 step "real boards: build, clippy, size" "$here/build-boards.sh"
 
 if [[ $failed -gt 0 ]]; then

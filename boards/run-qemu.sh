@@ -2,10 +2,13 @@
 # Build and run a QEMU board, capture its output, and check it.
 #
 #   boards/run-qemu.sh <board> [--update-size] [--no-check]
+#   boards/run-qemu.sh qemu-mps2-an386 --uart
 #
 #   <board>        qemu-mps2-an386 | qemu-microbit
 #   --update-size  rewrite <board>/size.txt instead of checking against it
 #   --no-check     only build, run and capture (no host comparison, no size check)
+#   --uart         run the real boards' UART protocol server (bin uart-server) on the emulated
+#                  CMSDK UART0 and drive it with tools/pspk_uart.py, then compare with the host
 #
 # Output goes to boards/out/<board>.out (and boards/out/host-reference.out). Checks:
 #   1. QEMU exits with status 0 (every sample ran) within the timeout;
@@ -17,14 +20,15 @@
 # Needs: qemu-system-arm, python3, rustup target thumbv7em-none-eabihf / thumbv6m-none-eabi.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 board=$1; shift
-update_size=0; check=1
+update_size=0; check=1; uart=0
 for arg in "$@"; do
   case $arg in
     --update-size) update_size=1 ;;
     --no-check) check=0 ;;
+    --uart) uart=1 ;;
     *) usage ;;
   esac
 done
@@ -44,6 +48,38 @@ elf=$here/$board/target/$target/release/$bin
 echo "== building $board"
 (cd "$here/$board" && cargo build --release --quiet)
 
+strip_timing() {
+  grep -E '^(sample|summary)' "$1" | sed -E 's/ (ticks|instructions|ticks_total|ticks_max|instructions_per_inference|instructions_per_step)=[0-9]+//g'
+}
+host_reference() {
+  (cd "$here/host-reference" && cargo run --release --quiet) > "$out_dir/host-reference.out"
+}
+
+if [[ $uart -eq 1 ]]; then
+  [[ $board == qemu-mps2-an386 ]] || { echo "--uart: only qemu-mps2-an386 has a UART server" >&2; exit 2; }
+  echo "== UART protocol: tools/pspk_uart.py <-> uart-server on the emulated CMSDK UART0"
+  out=$out_dir/$board-uart.out
+  qemu="qemu-system-arm -M mps2-an386 -display none -monitor none -serial stdio"
+  qemu+=" -semihosting-config enable=on,target=native -icount shift=0"
+  qemu+=" -kernel $here/$board/target/$target/release/uart-server"
+  status=0
+  timeout 300 python3 "$here/tools/pspk_uart.py" --exec "$qemu" run > "$out" 2> "$out_dir/$board-uart.err" || status=$?
+  cat "$out"
+  if [[ $status -ne 0 ]]; then
+    echo "FAIL: UART session exited with status $status" >&2
+    cat "$out_dir/$board-uart.err" >&2
+    exit 1
+  fi
+  host_reference
+  if ! diff -u <(strip_timing "$out_dir/host-reference.out") <(strip_timing "$out") > "$out_dir/$board-uart.diff"; then
+    echo "FAIL: replies over the UART differ from the host reference (- host, + board):" >&2
+    cat "$out_dir/$board-uart.diff" >&2
+    exit 1
+  fi
+  echo "identical to the host: $(grep -c '^sample' "$out") samples over the UART"
+  exit 0
+fi
+
 echo "== running $board in QEMU"
 # The runner from <board>/.cargo/config.toml, so that the script and `cargo run` agree.
 runner=$(sed -n 's/^runner = "\(.*\)"$/\1/p' "$here/$board/.cargo/config.toml")
@@ -58,10 +94,7 @@ fi
 [[ $check -eq 1 ]] || exit 0
 
 echo "== comparing with the host reference"
-(cd "$here/host-reference" && cargo run --release --quiet) > "$out_dir/host-reference.out"
-strip_timing() {
-  grep -E '^(sample|summary)' "$1" | sed -E 's/ (ticks|instructions|ticks_total|ticks_max|instructions_per_inference|instructions_per_step)=[0-9]+//g'
-}
+host_reference
 if ! diff -u <(strip_timing "$out_dir/host-reference.out") <(strip_timing "$out") > "$out_dir/$board.diff"; then
   echo "FAIL: $board output differs from the host reference (- host, + board):" >&2
   cat "$out_dir/$board.diff" >&2

@@ -272,8 +272,13 @@ def main():
         return run(link, args)
     finally:
         if args.exec:
+            # A simulated board exits at the end of its input; QEMU does not, so stop it.
             handle.stdin.close()
-            handle.wait(timeout=10)
+            try:
+                handle.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                handle.terminate()
+                handle.wait(timeout=10)
         else:
             handle.close()
 
