@@ -28,7 +28,7 @@ for board in "${boards[@]}"; do
     *) echo "unknown board '$board'" >&2; exit 2 ;;
   esac
   echo "== $board: build + clippy"
-  (cd "$here/$board" && cargo build --release --quiet && cargo clippy --release --quiet -- -D warnings)
+  (cd "$here/$board" && cargo build --release --quiet && cargo clippy --release --all-targets --quiet -- -D warnings)
   if [[ -z ${PICOSPIKE_MODEL_DIR:-} ]]; then
     python3 "$here/tools/boardsize.py" check "$here/$board/size.txt" \
       "$here/$board/target/$target/release/picospike-$board" "${update[@]}"

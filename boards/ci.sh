@@ -96,7 +96,7 @@ uart_protocol_e2e() {
 }
 
 qemu_board() {
-  "$here/run-qemu.sh" "$1" && in_crate "$1" cargo clippy --release --quiet -- -D warnings
+  "$here/run-qemu.sh" "$1" && in_crate "$1" cargo clippy --release --all-targets --quiet -- -D warnings
 }
 
 step "install tools" install_tools
