@@ -54,7 +54,7 @@ firmware_checks() {
     in_crate firmware cargo clippy --quiet --target thumbv7em-none-eabihf --features dwt,runtime,defmt,embedded-hal-nb -- -D warnings &&
     in_crate firmware cargo clippy --quiet --target thumbv6m-none-eabi --features cortex-m,runtime,defmt,embedded-hal-nb -- -D warnings &&
     in_crate firmware cargo test --quiet --features std,embedded-hal-nb &&
-    in_crate firmware env RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps --features std,embedded-hal-nb
+    in_crate firmware env RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps --features std,embedded-hal-nb,runtime
 }
 
 helper_checks() {

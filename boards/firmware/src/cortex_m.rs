@@ -38,7 +38,8 @@ fn stack_bottom() -> *mut u32 {
 }
 
 /// Fill the unused stack with [`STACK_PAINT`], so that [`stack_peak`] can later tell how deep it
-/// was used. Call it first thing in `main`, before enabling interrupts.
+/// was used. Call it first thing in `main`; calling it again later (from `main`) starts a new
+/// measurement for the code that runs after it.
 #[inline(never)]
 pub fn paint_stack() {
     let sp = cortex_m::register::msp::read() as usize;
@@ -46,8 +47,9 @@ pub fn paint_stack() {
     let end = sp.saturating_sub(PAINT_MARGIN);
     while (word as usize) < end {
         // SAFETY: `word` lies in [_stack_end, sp - margin): RAM reserved for the stack by the
-        // linker script, below the live frames, holding no Rust object (the firmware has no
-        // heap and no interrupts are enabled yet), and 4-byte aligned (link.x asserts it).
+        // linker script and below every live frame, so it holds no live object (the firmware
+        // has no heap; an interrupt handler that runs meanwhile pushes its frame below `sp`
+        // and is finished before this loop continues), and 4-byte aligned (link.x asserts it).
         unsafe {
             word.write_volatile(STACK_PAINT);
             word = word.add(1);
