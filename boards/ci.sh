@@ -89,7 +89,8 @@ uart_protocol_e2e() {
   # board: the same firmware Server, on stdin/stdout. Its lines must match the host reference.
   local ref=$here/host-reference/target/release/picospike-host-reference strip
   strip='s/ (ticks|ticks_total|ticks_max)=[0-9]+//g'
-  in_crate host-reference cargo build --release --quiet &&
+  python3 "$here/tools/pspk_uart.py" selftest &&
+    in_crate host-reference cargo build --release --quiet &&
     python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" ping 2> /dev/null | grep -q "'version': 1" &&
     diff <("$ref" | sed -E "$strip") \
       <(python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" run 2> /dev/null | sed -E "$strip")

@@ -10,6 +10,7 @@ to the firmware's Rust one, written from PROTOCOL.md.
   pspk_uart.py --port /dev/ttyACM0 info
   pspk_uart.py --port /dev/ttyACM0 run [--model-dir boards/models/demo] [--steps N]
   pspk_uart.py --exec "boards/host-reference/target/release/picospike-host-reference --serve" run
+  pspk_uart.py selftest            # the examples of PROTOCOL.md, no board needed
 
 --port needs pyserial (`pip install pyserial`); --exec talks to a program over its stdin and
 stdout instead (the simulated board of boards/host-reference), which is how CI tests this file.
@@ -245,7 +246,42 @@ def run(link, args):
     return 0 if errors == 0 and correct == len(samples) else 1
 
 
+def selftest():
+    """The examples of PROTOCOL.md, and COBS block boundaries (agreed with the Rust side)."""
+    h = bytes.fromhex
+    checks = [
+        (cobs_encode(ping()), h("010100")),
+        (cobs_encode(info()), h("020100")),
+        (cobs_encode(infer(300, 0, [0, 5, 0])), h("0402ac020203020501 00".replace(" ", ""))),
+        (cobs_encode(infer(7, 0, [1, 2])), h("0302070402010200")),
+    ]
+    for got, want in checks:
+        assert got == want, f"{got.hex()} != {want.hex()}"
+    assert decode_response(cobs_decode(h("010201"))) == {"kind": "Pong", "version": 1}
+    reply = decode_response(cobs_decode(h("0e0207020201808008010309e807")))
+    assert reply == {"kind": "Inferred", "id": 7, "class": 2, "outputs": [-1, 65536], "spike_counts": [3],
+                     "synaptic_events": 9, "ticks": 1000}, reply
+    info_reply = decode_response(cobs_decode(h("0601400a1461")))
+    assert info_reply["input_size"] == 64 and info_reply["max_request_frame"] == 97, info_reply
+    # Runs of non-zero bytes around the 254-byte COBS block size (postcard's cobs crate agrees).
+    for n, length, tail in [(253, 255, "01010100"), (254, 257, "01010100"), (255, 258, "01020100"), (300, 303, "01010100")]:
+        frame = cobs_encode(bytes([1]) * n)
+        assert (len(frame), frame[-4:].hex()) == (length, tail), (n, len(frame), frame[-4:].hex())
+        assert cobs_decode(frame[:-1]) == bytes([1]) * n
+    for n in range(0, 600, 7):
+        data = bytes((i * 37) % 256 for i in range(n))
+        assert cobs_decode(cobs_encode(data)[:-1]) == data, n
+    for value in [0, 1, 127, 128, 300, 2**32 - 1]:
+        assert Reader(varint(value)).varint() == value
+    for value in [0, -1, 1, -65536, 2**31 - 1, -2**31]:
+        assert Reader(varint(zigzag(value))).signed() == value
+    print("pspk_uart selftest ok: protocol examples, COBS block boundaries, varints")
+    return 0
+
+
 def main():
+    if sys.argv[1:] == ["selftest"]:
+        return selftest()
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     where = parser.add_mutually_exclusive_group(required=True)
