@@ -550,6 +550,41 @@ mod tests {
         );
     }
 
+    /// Accepts any 3-byte input, then fails with a long message.
+    struct Failing;
+    impl Classifier for Failing {
+        type Error = &'static str;
+        fn input_size(&self) -> usize {
+            3
+        }
+        fn output_size(&self) -> usize {
+            1
+        }
+        fn default_timesteps(&self) -> u16 {
+            1
+        }
+        fn classify(&mut self, _: &[u8], _: u16) -> Result<crate::Inference<'_>, &'static str> {
+            Err("the membrane voltage left the Q16.16 range in layer 3 at step 17 of 20")
+        }
+    }
+
+    #[test]
+    fn runtime_errors_are_reported_truncated() {
+        let mut engine = Engine::new(Failing, NoTicks, 16);
+        let Response::Error(ProtocolError::InferenceFailed { id, message }) =
+            engine.handle(Request::Infer {
+                id: 4,
+                steps: 0,
+                input: &[0; 3],
+            })
+        else {
+            panic!("expected InferenceFailed")
+        };
+        assert_eq!(id, 4);
+        assert_eq!(message.len(), MAX_MESSAGE);
+        assert!(message.starts_with("the membrane voltage left"));
+    }
+
     /// The receiving half of a scripted serial port.
     struct ScriptRx(std::collections::VecDeque<u8>);
     /// The sending half, recording what was written.
