@@ -109,9 +109,16 @@ fi
 echo "== size check"
 stack=$(sed -n 's/.*stack_peak=\([0-9]*\).*/\1/p' "$out")
 args=(check "$here/$board/size.txt" "$elf" --stack-peak "$stack")
-for key in instructions_per_inference instructions_per_step; do
-  value=$(sed -n "s/^summary .*$key=\([0-9]*\).*/\1/p" "$out")
-  [[ -n $value ]] && args+=(--figure "$key=$value")
-done
+figure() { # figure NAME LINE-PREFIX KEY: KEY=<n> from the line starting with LINE-PREFIX
+  local value
+  value=$(sed -n "s/^$2 .*[ ]$3=\([0-9]*\).*/\1/p" "$out")
+  [[ -n $value ]] && args+=(--figure "$1=$value")
+  return 0
+}
+figure instructions_per_inference summary instructions_per_inference
+figure instructions_per_step summary instructions_per_step
+figure stack_inference memory stack_inference
+figure stack_model_load memory stack_model_load
+figure instructions_model_load load instructions
 [[ $update_size -eq 1 ]] && args+=(--update)
 python3 "$here/tools/boardsize.py" "${args[@]}"

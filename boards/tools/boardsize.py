@@ -11,7 +11,9 @@ every board without a list of section names:
   flash_total   flash_text + flash_rodata + ram_data
   ram_total     ram_data + ram_bss (static RAM; the stack comes on top)
   stack_peak    measured on the board by stack painting (QEMU boards only)
-  instructions_per_inference, instructions_per_step
+  stack_inference, stack_model_load
+                stack one inference / validating the model needs below its caller (QEMU)
+  instructions_per_inference, instructions_per_step, instructions_model_load
                 measured in QEMU (-icount shift=0, SysTick calibrated); passed with --figure
 
 Usage:
@@ -29,7 +31,8 @@ import sys
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
 SHT_NOBITS = 8
 ORDER = ["flash_text", "flash_rodata", "ram_data", "ram_bss", "flash_total", "ram_total", "stack_peak",
-         "instructions_per_inference", "instructions_per_step"]
+         "stack_inference", "stack_model_load", "instructions_per_inference", "instructions_per_step",
+         "instructions_model_load"]
 
 
 def measure(path):
@@ -70,7 +73,8 @@ def read_size_file(path):
 
 def write_size_file(path, figures, elf):
     with open(path, "w") as f:
-        f.write("# Bytes. Written by `boards/tools/boardsize.py check --update` (run-qemu.sh / build-boards.sh --update-size)\n")
+        f.write("# flash_*, ram_*, stack_*: bytes; instructions_*: QEMU instructions. Written by\n")
+        f.write("# `boards/tools/boardsize.py check --update` (run-qemu.sh / build-boards.sh --update-size)\n")
         f.write("# for the default model (boards/models/demo), release profile. CI fails if a figure grows > 5 %.\n")
         for key in ORDER:
             if key in figures:

@@ -6,11 +6,12 @@
 //! ```text
 //! board=microbit model=demo model_bytes=2770 state_words=158 inputs=64 outputs=10 steps=20
 //! calibration instructions=2000000 ticks=50000 instructions_per_tick=40
+//! load ticks=... instructions=...
 //! sample=0 label=0 class=0 outputs=... spikes=83,0 events=... ticks=... instructions=...
 //! ...
 //! summary samples=10 correct=10 errors=0 steps=20 ticks_total=... instructions_per_inference=... instructions_per_step=...
 //! cost steps=20,40 ticks=...,... ticks_per_step=... ticks_fixed=... instructions_per_step=... instructions_fixed=...
-//! memory stack_peak=... stack_load=... stack_run=... stack_size=... state_bytes=632 model_struct=... network_struct=...
+//! memory stack_peak=... stack_load=... stack_run=... stack_inference=... stack_model_load=... stack_size=... state_bytes=632 model_struct=... network_struct=...
 //! ```
 //!
 //! then exits QEMU with status 0 if every sample ran (non-zero on a load or run error, or panic).
@@ -24,7 +25,7 @@ use cortex_m_rt::{entry, exception};
 use cortex_m_semihosting::{debug, hio};
 use picospike_firmware::classifier::NetworkClassifier;
 use picospike_firmware::cortex_m::{self as cm, SysTickCounter};
-use picospike_firmware::{run_samples, step_cost, LineWriter, RunConfig};
+use picospike_firmware::{run_samples, step_cost, LineWriter, RunConfig, TickCounter};
 use picospike_runtime::{Model, Network};
 
 /// The embedded model, samples and sizes (see `picospike_board_build`).
@@ -64,7 +65,23 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
         unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
     };
 
-    let model = match Model::from_bytes(model::MODEL) {
+    let calibration = cm::calibrate(&mut ticks, 10_000, 1_010_000);
+    let per_tick = calibration.instructions_per_tick();
+    write!(
+        out,
+        "calibration instructions={} ticks={}",
+        calibration.instructions, calibration.ticks
+    )?;
+    match per_tick {
+        Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
+        None => writeln!(out)?,
+    }
+
+    let stack_boot = cm::stack_peak();
+    // What validating the blob needs below its caller, and how long it takes.
+    let ((loaded, load_ticks), stack_model_load) =
+        cm::measure_stack(|| ticks.measure(|| Model::from_bytes(model::MODEL)));
+    let model = match loaded {
         Ok(model) => model,
         Err(e) => {
             writeln!(out, "error stage=load message=\"{e}\"")?;
@@ -82,18 +99,6 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
         model.default_timesteps()
     )?;
 
-    let calibration = cm::calibrate(&mut ticks, 10_000, 1_010_000);
-    let per_tick = calibration.instructions_per_tick();
-    write!(
-        out,
-        "calibration instructions={} ticks={}",
-        calibration.instructions, calibration.ticks
-    )?;
-    match per_tick {
-        Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
-        None => writeln!(out)?,
-    }
-
     let network = match Network::new(&model, state) {
         Ok(network) => network,
         Err(e) => {
@@ -101,10 +106,16 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
             return Ok(false);
         }
     };
+    // Validating the blob (checksum, shapes, parameters) happens once per boot.
+    write!(out, "load ticks={load_ticks}")?;
+    if let Some(ratio) = per_tick {
+        write!(out, " instructions={}", ratio.apply(load_ticks))?;
+    }
+    writeln!(out)?;
     let mut classifier = NetworkClassifier::new(&model, network);
     // Peak so far: boot, output setup, model validation, network construction. Repaint so that
     // the peak measured at the end is that of the inference loop alone.
-    let stack_load = cm::stack_peak();
+    let stack_load = cm::stack_peak().max(stack_boot);
     cm::paint_stack();
     let config = RunConfig {
         steps: None,
@@ -121,9 +132,14 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
     let stack_run = cm::stack_peak();
 
     // Fixed versus per-step cost, from the first sample at the default steps and twice that.
+    // It also measures the stack one inference needs below its caller (`stack_inference`).
+    let mut stack_inference = 0;
     if let Some((input, _)) = model::SAMPLES.first() {
         let steps = model.default_timesteps();
-        match step_cost(&mut classifier, input, steps, &mut ticks) {
+        let (cost, stack) =
+            cm::measure_stack(|| step_cost(&mut classifier, input, steps, &mut ticks));
+        stack_inference = stack;
+        match cost {
             Ok(cost) => {
                 write!(out, "{cost}")?;
                 if let Some(ratio) = per_tick {
@@ -143,7 +159,7 @@ fn run(out: &mut Out) -> Result<bool, core::fmt::Error> {
 
     writeln!(
         out,
-        "memory stack_peak={} stack_load={stack_load} stack_run={stack_run} stack_size={} state_bytes={} model_struct={} network_struct={}",
+        "memory stack_peak={} stack_load={stack_load} stack_run={stack_run} stack_inference={stack_inference} stack_model_load={stack_model_load} stack_size={} state_bytes={} model_struct={} network_struct={}",
         stack_load.max(stack_run),
         cm::stack_size(),
         model::STATE_WORDS * 4,
