@@ -62,8 +62,13 @@ fn main() -> ! {
     let rx_buf = cortex_m::singleton!(: [u8; 1] = [0; 1]).unwrap();
     let (mut tx, mut rx) = uarte.split(tx_buf, rx_buf).unwrap();
 
-    let state =
-        cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
+    let state: &'static mut [i32] = {
+        // In .bss, zeroed by the runtime: never built on the stack, whatever the model's size.
+        static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
+        // SAFETY: `main` runs once and this block is the only place that names STATE, so this
+        // is the one and only reference to it.
+        unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
+    };
     let model = match Model::from_bytes(model::MODEL) {
         Ok(model) => model,
         Err(e) => defmt::panic!("model does not load: {}", e),

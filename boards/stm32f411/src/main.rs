@@ -56,8 +56,13 @@ fn main() -> ! {
     let (tx, rx) = serial.split();
     let (mut tx, mut rx) = (NbTx(tx), NbRx(rx));
 
-    let state =
-        cortex_m::singleton!(: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS]).unwrap();
+    let state: &'static mut [i32] = {
+        // In .bss, zeroed by the runtime: never built on the stack, whatever the model's size.
+        static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
+        // SAFETY: `main` runs once and this block is the only place that names STATE, so this
+        // is the one and only reference to it.
+        unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
+    };
     let model = match Model::from_bytes(model::MODEL) {
         Ok(model) => model,
         Err(e) => defmt::panic!("model does not load: {}", e),
