@@ -138,8 +138,7 @@ fn load_data(args: &TrainArgs) -> Result<(Dataset, Dataset, TrainConfig)> {
     }
     let path = Path::new(&args.data);
     if path.is_dir() {
-        let (tr, te) = data::load_mnist(path)
-            .with_context(|| format!("loading IDX data from {}", path.display()))?;
+        let (tr, te) = data::load_mnist(path).context("loading IDX data")?;
         return Ok((tr, te, TrainConfig::mnist()));
     }
     if !path.exists() {

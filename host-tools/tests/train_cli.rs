@@ -1,0 +1,142 @@
+//! End-to-end checks of training quality and of the `picospike train` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use picospike_host::data;
+use picospike_host::model_file::load_network;
+use picospike_host::network::{mean_rates_hz, rate_accuracy, Neuron};
+use picospike_host::train::{train, TrainConfig};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_picospike"))
+}
+
+/// The shared data folder beside the repository (or `PICOSPIKE_DATA`), if present.
+fn shared_data() -> Option<PathBuf> {
+    let dir = std::env::var_os("PICOSPIKE_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn digits_preset_reaches_97_percent_and_fits_a_cortex_m0() {
+    let (train_set, test_set) = data::builtin_digits().stratified_split(0.2, 0).unwrap();
+    let cfg = TrainConfig {
+        progress: false,
+        ..TrainConfig::digits()
+    };
+    let out = train(&train_set, &cfg).unwrap();
+    let net = &out.network;
+    let acc = rate_accuracy(net, &test_set.images, &test_set.labels);
+    assert!(acc >= 0.97, "rate-mode accuracy {acc}");
+    // Model <= 16 KB of int8 weights, state <= 4 KB at ~16 bytes per hidden neuron.
+    let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
+    let hidden: usize = net.layers[..net.layers.len() - 1]
+        .iter()
+        .map(|l| l.outputs)
+        .sum();
+    assert!(
+        weights <= 16 * 1024 && hidden * 16 <= 4096,
+        "{weights} weights, {hidden} neurons"
+    );
+    assert!(matches!(net.layers[0].neuron, Neuron::Lif { .. }));
+    assert!(matches!(net.layers[1].neuron, Neuron::Readout));
+    // Rates high enough for a 100-step spiking window (several spikes per neuron on average).
+    let rates = mean_rates_hz(net, &test_set.images);
+    assert!(rates[0] > 30.0 && rates[0] < 300.0, "{rates:?}");
+}
+
+#[test]
+fn cli_trains_digits_and_writes_a_loadable_network() {
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("digits.json");
+    let history = d.path().join("history.csv");
+    let out = bin()
+        .args([
+            "train", "--data", "digits", "--epochs", "5", "--quiet", "--output",
+        ])
+        .arg(&model)
+        .arg("--history")
+        .arg(&history)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rate-mode test accuracy"), "{stdout}");
+    let net = load_network(&model).unwrap();
+    assert_eq!(net.input.size, 64);
+    assert_eq!(net.input.full_scale, 16);
+    assert_eq!(net.layers.len(), 2);
+    let csv = std::fs::read_to_string(&history).unwrap();
+    assert_eq!(csv.lines().count(), 6, "{csv}");
+    assert!(csv.starts_with("epoch,train_loss,train_acc,val_acc"));
+}
+
+#[test]
+fn cli_errors_are_one_line_with_exit_code_1() {
+    let d = tempfile::tempdir().unwrap();
+    let bad_csv = d.path().join("bad.csv");
+    std::fs::write(&bad_csv, "1,2,3\n4,5\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--data".into(), "/no/such/dir".into()], "/no/such/dir"),
+        (
+            vec!["--data".into(), bad_csv.display().to_string()],
+            "row 2",
+        ),
+        (
+            vec![
+                "--data".into(),
+                "digits".into(),
+                "--max-rate".into(),
+                "900".into(),
+            ],
+            "max_rate",
+        ),
+        (
+            vec!["--data".into(), d.path().display().to_string()],
+            "train10k-images-idx3-ubyte",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = bin()
+            .arg("train")
+            .args(&args)
+            .args(["--quiet", "--epochs", "1", "--output"])
+            .arg(d.path().join("m.json"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        let err: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(err.len(), 1, "{stderr}");
+        assert!(err[0].contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!d.path().join("m.json").exists());
+}
+
+/// Full MNIST preset (train10k -> t10k); minutes of CPU, so run on demand:
+/// `cargo test --release -p picospike-host --test train_cli -- --ignored`.
+#[test]
+#[ignore = "trains MNIST for minutes; run with --ignored"]
+fn mnist_preset_reaches_97_percent() {
+    let Some(dir) = shared_data() else {
+        eprintln!("shared data not found; skipping");
+        return;
+    };
+    let (train_set, test_set) = data::load_mnist(&dir.join("mnist")).unwrap();
+    let cfg = TrainConfig {
+        progress: false,
+        ..TrainConfig::mnist()
+    };
+    let out = train(&train_set, &cfg).unwrap();
+    let acc = rate_accuracy(&out.network, &test_set.images, &test_set.labels);
+    eprintln!("MNIST rate-mode accuracy {acc} in {:.0} s", out.seconds);
+    assert!(acc >= 0.97, "{acc}");
+}
