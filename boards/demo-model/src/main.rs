@@ -7,7 +7,9 @@
 //! check with the host. The output has the layout of `picospike export --rust-module`:
 //! `model.pspk`, and `model.rs` with `MODEL`, `STATE_WORDS`, `INPUT_SIZE` and `SAMPLES`.
 //!
-//! Usage: `cargo run --release -- [OUT_DIR]` (default `../models/demo`).
+//! Usage: `cargo run --release -- [OUT_DIR] [--shape INPUTS,HIDDEN,CLASSES] [--samples N]
+//! [--steps N]` (default `../models/demo`, shape 64,32,10, 10 samples, 20 steps). Other shapes
+//! are for sizing studies, e.g. `--shape 784,256,10` for an MNIST-sized network.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -18,11 +20,68 @@ use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, ModelBuilder, Network};
 
-const INPUTS: usize = 64;
-const HIDDEN: usize = 32;
-const CLASSES: usize = 10;
-const SAMPLES: usize = 10;
-const TIMESTEPS: u16 = 20;
+/// Sizes of the generated model; the defaults make `models/demo`.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    inputs: usize,
+    hidden: usize,
+    classes: usize,
+    samples: usize,
+    steps: u16,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            inputs: 64,
+            hidden: 32,
+            classes: 10,
+            samples: 10,
+            steps: 20,
+        }
+    }
+}
+
+const USAGE: &str = "usage: picospike-demo-model [OUT_DIR] [--shape INPUTS,HIDDEN,CLASSES] [--samples N] [--steps N]";
+
+fn parse_args() -> Result<(PathBuf, Shape), String> {
+    let mut out = PathBuf::from("../models/demo");
+    let mut shape = Shape::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value; {USAGE}"));
+        match arg.as_str() {
+            "--shape" => {
+                let dims: Vec<usize> = value("--shape")?
+                    .split(',')
+                    .map(|d| d.parse().map_err(|e| format!("--shape: {e}")))
+                    .collect::<Result<_, _>>()?;
+                let [inputs, hidden, classes] = dims[..] else {
+                    return Err(format!("--shape takes three sizes; {USAGE}"));
+                };
+                (shape.inputs, shape.hidden, shape.classes) = (inputs, hidden, classes);
+            }
+            "--samples" => {
+                shape.samples = value("--samples")?
+                    .parse()
+                    .map_err(|e| format!("--samples: {e}"))?
+            }
+            "--steps" => {
+                shape.steps = value("--steps")?
+                    .parse()
+                    .map_err(|e| format!("--steps: {e}"))?
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown option {flag}; {USAGE}")),
+            dir => out = PathBuf::from(dir),
+        }
+    }
+    if shape.inputs == 0 || shape.hidden == 0 || shape.classes == 0 || shape.classes > 256 {
+        return Err(format!(
+            "sizes must be positive and at most 256 classes; {USAGE}"
+        ));
+    }
+    Ok((out, shape))
+}
 
 /// xorshift32: deterministic across platforms and Rust versions.
 struct Rng(u32);
@@ -45,18 +104,24 @@ fn le_words(values: impl IntoIterator<Item = i32>) -> Vec<u8> {
 
 /// Readout weights that tell the prototypes apart: for hidden neuron `j` and class `c`, the
 /// rectified drive of `j` by prototype `c` minus its mean over the prototypes, scaled to `i8`.
-fn readout_weights(w1: &[u8], prototypes: &[Vec<u8>]) -> Vec<u8> {
+fn readout_weights(shape: Shape, w1: &[u8], prototypes: &[Vec<u8>]) -> Vec<u8> {
+    let Shape {
+        inputs,
+        hidden,
+        classes,
+        ..
+    } = shape;
     let drive = |j: usize, c: usize| -> f64 {
-        let sum: f64 = (0..INPUTS)
-            .map(|i| f64::from(prototypes[c][i]) * f64::from(w1[i * HIDDEN + j] as i8))
+        let sum: f64 = (0..inputs)
+            .map(|i| f64::from(prototypes[c][i]) * f64::from(w1[i * hidden + j] as i8))
             .sum();
         sum.max(0.0)
     };
-    let mut centred = vec![0.0f64; HIDDEN * CLASSES];
-    for j in 0..HIDDEN {
-        let mean = (0..CLASSES).map(|c| drive(j, c)).sum::<f64>() / CLASSES as f64;
-        for c in 0..CLASSES {
-            centred[j * CLASSES + c] = drive(j, c) - mean;
+    let mut centred = vec![0.0f64; hidden * classes];
+    for j in 0..hidden {
+        let mean = (0..classes).map(|c| drive(j, c)).sum::<f64>() / classes as f64;
+        for c in 0..classes {
+            centred[j * classes + c] = drive(j, c) - mean;
         }
     }
     let max = centred.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-9);
@@ -67,29 +132,42 @@ fn readout_weights(w1: &[u8], prototypes: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn main() {
-    let out = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "../models/demo".into()),
-    );
+    let (out, shape) = match parse_args() {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    let Shape {
+        inputs,
+        hidden,
+        classes,
+        samples: sample_count,
+        steps,
+    } = shape;
     let mut rng = Rng(0x5EED_1234);
 
-    let w1: Vec<u8> = (0..INPUTS * HIDDEN)
+    let w1: Vec<u8> = (0..inputs * hidden)
         .map(|_| (rng.below(255) as i32 - 127) as i8 as u8)
         .collect();
     // Layer 1: current = 160 * sum(x * w) Q16.16, i.e. about 0..12 for typical inputs.
-    let m1 = le_words(std::iter::repeat_n(160 << 8, HIDDEN));
-    let b1 = le_words((0..HIDDEN).map(|_| 32768 + rng.below(32768) as i32));
-    let m2 = le_words(std::iter::repeat_n(2048, CLASSES));
-    let b2 = le_words(std::iter::repeat_n(0, CLASSES));
-    let prototypes: Vec<Vec<u8>> = (0..CLASSES)
-        .map(|_| (0..INPUTS).map(|_| rng.below(17) as u8).collect())
+    // Keep the drive's spread independent of the fan-in: scale by sqrt(64 / inputs).
+    let m1_value = (f64::from(160 << 8) * (64.0 / inputs as f64).sqrt())
+        .round()
+        .max(1.0) as i32;
+    let m1 = le_words(std::iter::repeat_n(m1_value, hidden));
+    let b1 = le_words((0..hidden).map(|_| 32768 + rng.below(32768) as i32));
+    let m2 = le_words(std::iter::repeat_n(2048, classes));
+    let b2 = le_words(std::iter::repeat_n(0, classes));
+    let prototypes: Vec<Vec<u8>> = (0..classes)
+        .map(|_| (0..inputs).map(|_| rng.below(17) as u8).collect())
         .collect();
-    let w2 = readout_weights(&w1, &prototypes);
+    let w2 = readout_weights(shape, &w1, &prototypes);
     let layers = [
         Layer::Dense(Dense {
-            inputs: INPUTS as u16,
-            outputs: HIDDEN as u16,
+            inputs: inputs as u16,
+            outputs: hidden as u16,
             neuron: Neuron::Lif {
                 tau_rc: 0.02,
                 tau_ref: 0.002,
@@ -103,8 +181,8 @@ fn main() {
             biases: &b1,
         }),
         Layer::Dense(Dense {
-            inputs: HIDDEN as u16,
-            outputs: CLASSES as u16,
+            inputs: hidden as u16,
+            outputs: classes as u16,
             neuron: Neuron::Readout,
             synapse: Synapse::Lowpass { tau: 0.005 },
             shift: 4,
@@ -116,9 +194,9 @@ fn main() {
     let builder = ModelBuilder {
         dt: 0.001,
         input: InputEncoding {
-            size: INPUTS as u16,
+            size: inputs as u16,
             full_scale: 16,
-            timesteps: TIMESTEPS,
+            timesteps: steps,
         },
         layers: &layers,
     };
@@ -128,12 +206,12 @@ fn main() {
     let mut network = Network::new(&model, &mut state).expect("state fits");
 
     let mut samples = Vec::new();
-    for i in 0..SAMPLES {
-        let input: Vec<u8> = prototypes[i % CLASSES]
+    for i in 0..sample_count {
+        let input: Vec<u8> = prototypes[i % classes]
             .iter()
             .map(|&v| (i32::from(v) + rng.below(5) as i32 - 2).clamp(0, 16) as u8)
             .collect();
-        let prediction = network.run(&input, TIMESTEPS).expect("demo sample runs");
+        let prediction = network.run(&input, steps).expect("demo sample runs");
         samples.push((
             input,
             prediction.class as u8,
