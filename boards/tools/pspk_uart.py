@@ -230,6 +230,10 @@ def run(link, args):
     total = worst = 0
     for index, (sample, label) in enumerate(samples):
         reply = link.request(infer(index, args.steps, sample))
+        if reply.get("error") in ("BadFrame", "FrameTooLong"):
+            # A byte lost or garbled on the line: flush the board's frame buffer and try once more.
+            link.write(b"\x00")
+            reply = link.request(infer(index, args.steps, sample))
         if reply["kind"] != "Inferred" or reply["id"] != index:
             errors += 1
             print(f"sample={index} error=\"{reply}\"")
