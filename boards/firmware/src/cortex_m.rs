@@ -1,9 +1,9 @@
 //! Cortex-M helpers shared by the board crates: stack painting, a 64-bit SysTick counter, a
 //! calibration loop and (feature `dwt`) the DWT cycle counter.
 //!
-//! Both rely on cortex-m-rt's memory layout: the stack grows down from `_stack_start` towards
-//! `_stack_end`, which is the end of `.bss`/`.uninit` (nothing else lives there, the firmware
-//! has no heap).
+//! The stack helpers rely on cortex-m-rt's memory layout: the stack grows down from
+//! `_stack_start` towards `_stack_end`, which is the end of `.bss`/`.uninit` (nothing else lives
+//! there, the firmware has no heap).
 #![allow(unsafe_code)]
 
 use core::ptr::{addr_of, addr_of_mut};
@@ -130,9 +130,13 @@ impl TickCounter for SysTickCounter {
         loop {
             let before = WRAPS.load(Ordering::Relaxed);
             let current = SYST::get_current();
+            let pending = cortex_m::peripheral::SCB::is_pendst_pending();
             if WRAPS.load(Ordering::Relaxed) == before {
+                // A wrap whose exception has not been taken yet (it is entered a few cycles
+                // after the reload): the counter already restarted near the top.
+                let unrecorded = u64::from(pending && current > RELOAD / 2);
                 let elapsed_in_period = u64::from(RELOAD - current);
-                return (u64::from(before) << 24) + elapsed_in_period;
+                return ((u64::from(before) + unrecorded) << 24) + elapsed_in_period;
             }
         }
     }

@@ -22,9 +22,13 @@
 #![deny(unsafe_code)]
 
 #[cfg(all(feature = "cortex-m", not(target_arch = "arm")))]
-compile_error!("feature `cortex-m` is for Cortex-M targets (thumbv6m-none-eabi, thumbv7em-none-eabihf, ...)");
+compile_error!(
+    "feature `cortex-m` is for Cortex-M targets (thumbv6m-none-eabi, thumbv7em-none-eabihf, ...)"
+);
 #[cfg(all(feature = "dwt", target_arch = "arm", not(target_has_atomic = "32")))]
-compile_error!("feature `dwt` needs a Cortex-M3 or later: ARMv6-M (thumbv6m) has no DWT cycle counter");
+compile_error!(
+    "feature `dwt` needs a Cortex-M3 or later: ARMv6-M (thumbv6m) has no DWT cycle counter"
+);
 
 pub mod classifier;
 #[cfg(feature = "cortex-m")]
