@@ -8,6 +8,11 @@
 #![forbid(unsafe_code)]
 
 pub mod data;
+pub mod evaluate;
+pub mod export;
 pub mod model_file;
 pub mod network;
+pub mod pipeline;
+pub mod plot;
+pub mod recipe;
 pub mod train;

@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use picospike_host::data::{self, Dataset, DEFAULT_CLASSES};
 use picospike_host::model_file;
 use picospike_host::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
+use picospike_host::pipeline;
+use picospike_host::recipe::ConvertOptions;
 use picospike_host::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
 
 /// Train spiking neural networks and prepare them for fixed-point inference on microcontrollers.
@@ -23,6 +25,179 @@ struct Cli {
 enum Command {
     /// Train a dense rate network (NengoDL recipe, step 1) and save it as a float network (JSON).
     Train(TrainArgs),
+    /// Convert a trained network to spiking neurons and report accuracy and firing rates at each
+    /// stage: rate (float) -> spiking (float reference) -> spiking (fixed point, the runtime).
+    Convert(ConvertArgs),
+    /// Quantize a trained network and write the postcard model (and optionally a firmware module).
+    Export(ExportArgs),
+    /// Run an exported model through the fixed-point runtime on a data set.
+    Eval(EvalArgs),
+    /// Validate and describe an exported model.
+    Inspect(InspectArgs),
+    /// The whole recipe on the built-in 8x8 digits: train, convert, quantize, export, report, plot.
+    Demo(DemoArgs),
+}
+
+/// Where evaluation data come from.
+#[derive(Args)]
+struct DataArgs {
+    /// `digits` (built-in 8x8 digits), an IDX directory (MNIST: its t10k-* test set is used), or a
+    /// CSV file (`.csv`/`.csv.gz`: pixels then label per row).
+    #[arg(long, default_value = "digits")]
+    data: String,
+    /// Seed of the stratified train/test split (digits and CSV).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+    /// Test fraction of the stratified split (digits and CSV).
+    #[arg(long, default_value_t = 0.2)]
+    test_fraction: f64,
+    /// Number of classes; labels must be smaller.
+    #[arg(long, default_value_t = DEFAULT_CLASSES)]
+    classes: usize,
+    /// Raw value meaning 1.0 for CSV data (default: 16 if no pixel exceeds 16, else 255).
+    #[arg(long)]
+    full_scale: Option<u16>,
+    /// Evaluate only the first N test samples.
+    #[arg(long)]
+    samples: Option<usize>,
+}
+
+impl DataArgs {
+    fn spec(&self) -> pipeline::DataSpec {
+        pipeline::DataSpec {
+            source: self.data.clone(),
+            split_seed: self.split_seed,
+            test_fraction: self.test_fraction,
+            classes: self.classes,
+            full_scale: self.full_scale,
+        }
+    }
+}
+
+/// How a rate network becomes a spiking one.
+#[derive(Args)]
+struct ConversionArgs {
+    /// Lowpass synapse (s) between spiking layers; 0 for none.
+    #[arg(long, default_value_t = 0.005)]
+    synapse: f32,
+    /// Lowpass synapse (s) on the readout; 0 for none.
+    #[arg(long, default_value_t = 0.005)]
+    output_synapse: f32,
+    /// Multiply each spiking layer's rates by K (input x K, amplitude / K).
+    #[arg(long, default_value_t = 1.0)]
+    scale_firing_rates: f32,
+    /// Time steps per inference.
+    #[arg(long, default_value_t = 30)]
+    timesteps: u16,
+}
+
+impl ConversionArgs {
+    fn options(&self) -> Result<ConvertOptions> {
+        if !(self.scale_firing_rates.is_finite() && self.scale_firing_rates > 0.0) {
+            bail!(
+                "--scale-firing-rates {}: expected a positive number",
+                self.scale_firing_rates
+            );
+        }
+        if self.timesteps == 0 {
+            bail!("--timesteps 0: expected at least 1 step");
+        }
+        for (name, tau) in [
+            ("--synapse", self.synapse),
+            ("--output-synapse", self.output_synapse),
+        ] {
+            if !(tau.is_finite() && tau >= 0.0) {
+                bail!("{name} {tau}: expected a time constant >= 0 seconds");
+            }
+        }
+        Ok(ConvertOptions {
+            synapse_tau: (self.synapse > 0.0).then_some(self.synapse),
+            output_synapse_tau: (self.output_synapse > 0.0).then_some(self.output_synapse),
+            scale_firing_rates: self.scale_firing_rates,
+            timesteps: self.timesteps,
+        })
+    }
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Trained network (JSON from `picospike train`).
+    network: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    conversion: ConversionArgs,
+    /// Write report.json, model.pspk and the plots into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Trained network (JSON from `picospike train`).
+    network: PathBuf,
+    /// The model file to write (postcard, written atomically).
+    #[arg(short, long)]
+    output: PathBuf,
+    #[command(flatten)]
+    conversion: ConversionArgs,
+    /// Also write DIR/model.pspk and DIR/model.rs (constants and test samples) for firmware.
+    #[arg(long)]
+    rust_module: Option<PathBuf>,
+    /// Test samples to put into the Rust module, from --data.
+    #[arg(long, default_value_t = 0)]
+    module_samples: usize,
+    /// Data set for --module-samples.
+    #[arg(long)]
+    data: Option<String>,
+    /// Seed of the stratified split for --data (digits and CSV).
+    #[arg(long, default_value_t = 0)]
+    split_seed: u64,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The model file (from `picospike export`).
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Time steps per inference (default: the model's).
+    #[arg(long)]
+    timesteps: Option<u16>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// The model file.
+    model: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Directory for the model, report.json and the plots.
+    #[arg(long, default_value = "out/demo")]
+    out: PathBuf,
+    /// Training seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// No progress bars.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Options of `picospike train`; unset training options take the data set's preset.
@@ -273,10 +448,126 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_convert(args: &ConvertArgs) -> Result<()> {
+    let options = args.conversion.options()?;
+    let spec = args.data.spec();
+    let (spiking, blob, report) = pipeline::convert(
+        &args.network,
+        &spec,
+        &options,
+        args.data.samples,
+        !args.quiet,
+    )?;
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        model_file::write_atomic(&out.join("model.pspk"), &blob)?;
+        model_file::save_network(&out.join("spiking.json"), &spiking)?;
+        model_file::save_json(&out.join("report.json"), &pipeline::report_json(&report))?;
+        let (_, test) = spec.load()?;
+        pipeline::write_plots(out, None, &report, &blob, &test.images[0])?;
+    }
+    if args.json {
+        println!("{}", pipeline::report_json(&report));
+    } else {
+        print!("{}", pipeline::stage_table(&report));
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+fn run_export(args: &ExportArgs) -> Result<()> {
+    let options = args.conversion.options()?;
+    let spec = args.data.as_ref().map(|source| pipeline::DataSpec {
+        source: source.clone(),
+        split_seed: args.split_seed,
+        ..pipeline::DataSpec::digits()
+    });
+    if args.module_samples > 0 && spec.is_none() {
+        bail!(
+            "--module-samples {} needs --data to take the samples from",
+            args.module_samples
+        );
+    }
+    let module = args
+        .rust_module
+        .as_deref()
+        .map(|dir| (dir, spec.as_ref(), args.module_samples));
+    let sizes = pipeline::export_network(&args.network, &options, &args.output, module)?;
+    println!(
+        "wrote {}: {} bytes flash, {} bytes state RAM ({} words), {} inputs, {} outputs",
+        args.output.display(),
+        sizes.flash_bytes,
+        sizes.ram_bytes,
+        sizes.state_words,
+        sizes.input_size,
+        sizes.output_size
+    );
+    if let Some(dir) = &args.rust_module {
+        println!(
+            "wrote {}/model.rs and {}/model.pspk",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn run_eval(args: &EvalArgs) -> Result<()> {
+    let (evaluation, json) = pipeline::eval(
+        &args.model,
+        &args.data.spec(),
+        args.timesteps,
+        args.data.samples,
+        !args.quiet,
+    )?;
+    if args.json {
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "accuracy {:.2}% on {} samples, {} steps; {:.0} synaptic events per inference",
+        100.0 * evaluation.accuracy,
+        evaluation.samples,
+        evaluation.timesteps,
+        evaluation.synaptic_events_per_inference
+    );
+    for layer in &evaluation.layers {
+        println!(
+            "layer {}: {} neurons, mean rate {:.1} Hz, {:.1}% silent",
+            layer.layer,
+            layer.neurons,
+            layer.mean_rate_hz,
+            100.0 * layer.silent_fraction
+        );
+    }
+    Ok(())
+}
+
+fn run_demo(args: &DemoArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let summary = pipeline::demo(&args.out, args.seed, !args.quiet)?;
+    print!("{}", pipeline::stage_table(&summary.report));
+    for warning in &summary.report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!("\nwrote, in {:.0} s:", started.elapsed().as_secs_f64());
+    for file in &summary.files {
+        println!("  {}", file.display());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Train(args) => run_train(args),
+        Command::Convert(args) => run_convert(args),
+        Command::Export(args) => run_export(args),
+        Command::Eval(args) => run_eval(args),
+        Command::Inspect(args) => pipeline::inspect(&args.model, args.json).map(|t| print!("{t}")),
+        Command::Demo(args) => run_demo(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -45,20 +45,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelFileError> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
-/// Writes `value` as pretty JSON to `path` atomically (see [`write_atomic`]).
+/// Writes whatever `write` produces to `path` atomically: a temporary file in the same
+/// directory, synced, then renamed over `path`. On error nothing is left behind and an existing
+/// file is untouched.
 ///
 /// # Errors
-/// See [`write_atomic`].
-pub fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelFileError> {
-    write_atomic_with(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)?;
-        w.write_all(b"\n")
-    })
-}
-
-fn write_atomic_with(
+/// [`ModelFileError::Io`] naming `path` if the directory is not writable or the rename fails.
+pub fn write_atomic_with(
     path: &Path,
-    fill: impl FnOnce(&mut BufWriter<&std::fs::File>) -> io::Result<()>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), ModelFileError> {
     let io_err = |source| ModelFileError::Io {
         action: "write",
@@ -72,12 +67,23 @@ fn write_atomic_with(
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err)?;
     {
         let mut w = BufWriter::new(tmp.as_file());
-        fill(&mut w).map_err(io_err)?;
+        write(&mut w).map_err(io_err)?;
         w.flush().map_err(io_err)?;
     }
     tmp.as_file().sync_all().map_err(io_err)?;
     tmp.persist(path).map_err(|e| io_err(e.error))?;
     Ok(())
+}
+
+/// Writes `value` as pretty JSON to `path` atomically.
+///
+/// # Errors
+/// [`ModelFileError::Io`] naming `path` if the directory is not writable or the rename fails.
+pub fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelFileError> {
+    write_atomic_with(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        w.write_all(b"\n")
+    })
 }
 
 /// Saves a network to `path` (JSON, atomic).

@@ -1,0 +1,291 @@
+//! Accuracy and firing-rate measurement of a network on a data set, in each recipe stage.
+//!
+//! Three executors, one set of figures: the rate network in float (the trained function), the
+//! spiking network in float (the reference simulator, Nengo semantics) and the spiking network in
+//! fixed point (the same runtime that runs on the device). Spiking evaluations record the
+//! accuracy after every step, so one pass gives the accuracy-versus-steps curve.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use picospike_runtime::reference::{argmax, FloatNetwork};
+use picospike_runtime::{LoadError, Model, Network};
+
+use crate::data::Dataset;
+
+/// Firing statistics of one spiking layer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LayerRates {
+    /// Index of the layer.
+    pub layer: usize,
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Mean firing rate over neurons and samples, in Hz.
+    pub mean_rate_hz: f64,
+    /// Fraction of neurons that did not spike during an inference, averaged over samples.
+    pub silent_fraction: f64,
+    /// Mean spikes per neuron per inference (what a reader of the window actually sees).
+    pub spikes_per_neuron: f64,
+    /// Each neuron's mean rate in Hz (for histograms).
+    #[serde(skip)]
+    pub neuron_rates_hz: Vec<f64>,
+}
+
+/// What a spiking evaluation measured.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SpikingEvaluation {
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Steps per inference.
+    pub timesteps: usize,
+    /// Accuracy (0..=1) after the last step.
+    pub accuracy: f64,
+    /// Accuracy after step `t + 1`, for every `t < timesteps`.
+    pub accuracy_by_step: Vec<f64>,
+    /// Firing statistics of each spiking layer.
+    pub layers: Vec<LayerRates>,
+    /// Weight additions triggered by spikes per inference (0 for the float reference, which is
+    /// not event-driven).
+    pub synaptic_events_per_inference: f64,
+}
+
+/// What one spiking inference contributes to the totals.
+struct SampleTrace {
+    /// Whether the class after each step was right.
+    correct_by_step: Vec<bool>,
+    /// Spikes per neuron, per spiking layer.
+    neuron_spikes: Vec<Vec<u32>>,
+    synaptic_events: u64,
+}
+
+fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({eta} left)")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+/// Accuracy (0..=1) of the rate network in float.
+pub fn rate_accuracy(network: &FloatNetwork, data: &Dataset) -> f64 {
+    let correct: usize = data
+        .images
+        .par_iter()
+        .zip(&data.labels)
+        .filter(|(image, &label)| argmax(&network.rate_outputs(image)) == usize::from(label))
+        .count();
+    correct as f64 / data.len().max(1) as f64
+}
+
+/// Mean rate-mode firing rate (Hz) of each hidden layer's neurons over `data`.
+pub fn rate_mode_rates(network: &FloatNetwork, data: &Dataset) -> Vec<f64> {
+    let hidden = network.layers.len().saturating_sub(1);
+    let sums = data
+        .images
+        .par_iter()
+        .map(|image| {
+            let activities = network.rate_activities(image);
+            (0..hidden)
+                .map(|l| {
+                    let amplitude = f64::from(network.layers[l].neuron.amplitude());
+                    let a = &activities[l];
+                    a.iter().sum::<f64>() / amplitude / a.len().max(1) as f64
+                })
+                .collect::<Vec<f64>>()
+        })
+        .reduce(
+            || vec![0.0; hidden],
+            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+        );
+    sums.iter().map(|s| s / data.len().max(1) as f64).collect()
+}
+
+/// Spiking accuracy and rates of the float reference simulator.
+pub fn float_spiking(
+    network: &FloatNetwork,
+    data: &Dataset,
+    timesteps: usize,
+    progress: bool,
+) -> SpikingEvaluation {
+    let bar = progress_bar(data.len(), "spiking float", progress);
+    let traces: Vec<SampleTrace> = data
+        .images
+        .par_iter()
+        .zip(&data.labels)
+        .map(|(image, &label)| {
+            let mut sim = network.simulator(image);
+            let mut correct_by_step = Vec::with_capacity(timesteps);
+            for _ in 0..timesteps {
+                sim.step();
+                correct_by_step.push(argmax(sim.outputs()) == usize::from(label));
+            }
+            bar.inc(1);
+            let mut neuron_spikes = sim.run().neuron_spikes;
+            neuron_spikes.pop(); // the readout does not spike
+            SampleTrace {
+                correct_by_step,
+                neuron_spikes,
+                synaptic_events: 0,
+            }
+        })
+        .collect();
+    bar.finish_and_clear();
+    summarize(&traces, timesteps, f64::from(network.dt))
+}
+
+/// Spiking accuracy, rates and synaptic events of the fixed-point runtime on a model blob.
+///
+/// # Errors
+/// The runtime's [`LoadError`] if the blob does not load.
+pub fn fixed_spiking(
+    blob: &[u8],
+    data: &Dataset,
+    timesteps: u16,
+    progress: bool,
+) -> Result<SpikingEvaluation, LoadError> {
+    let model: Model = Model::from_bytes(blob)?;
+    let bar = progress_bar(data.len(), "spiking fixed", progress);
+    let traces: Result<Vec<SampleTrace>, LoadError> = data
+        .images
+        .par_iter()
+        .zip(&data.labels)
+        .map_init(
+            || vec![0i32; model.state_words()],
+            |state, (image, &label)| {
+                let mut network = Network::new(&model, state)?;
+                let trace = fixed_trace(&mut network, image, label, timesteps);
+                bar.inc(1);
+                Ok(trace)
+            },
+        )
+        .collect();
+    bar.finish_and_clear();
+    Ok(summarize(
+        &traces?,
+        usize::from(timesteps),
+        f64::from(model.dt()),
+    ))
+}
+
+fn fixed_trace(
+    network: &mut Network<'_, '_>,
+    image: &[u8],
+    label: u8,
+    timesteps: u16,
+) -> SampleTrace {
+    network.reset();
+    let spiking = network.layer_count().saturating_sub(1);
+    let mut neuron_spikes: Vec<Vec<u32>> = (0..spiking)
+        .map(|l| vec![0; network.layer_output(l).map_or(0, <[i32]>::len)])
+        .collect();
+    let mut correct_by_step = Vec::with_capacity(usize::from(timesteps));
+    if network.set_input(image).is_err() {
+        // A wrong-sized image counts as wrong at every step rather than aborting the run.
+        return SampleTrace {
+            correct_by_step: vec![false; usize::from(timesteps)],
+            neuron_spikes,
+            synaptic_events: 0,
+        };
+    }
+    for _ in 0..timesteps {
+        network.step();
+        for (l, counts) in neuron_spikes.iter_mut().enumerate() {
+            for (c, &s) in counts
+                .iter_mut()
+                .zip(network.layer_output(l).unwrap_or(&[]))
+            {
+                *c += s as u32;
+            }
+        }
+        correct_by_step.push(network.prediction().class == u16::from(label));
+    }
+    SampleTrace {
+        correct_by_step,
+        neuron_spikes,
+        synaptic_events: u64::from(network.prediction().synaptic_events),
+    }
+}
+
+fn summarize(traces: &[SampleTrace], timesteps: usize, dt: f64) -> SpikingEvaluation {
+    let samples = traces.len().max(1) as f64;
+    let accuracy_by_step: Vec<f64> = (0..timesteps)
+        .map(|t| traces.iter().filter(|s| s.correct_by_step[t]).count() as f64 / samples)
+        .collect();
+    let window = timesteps as f64 * dt;
+    let layer_count = traces.first().map_or(0, |t| t.neuron_spikes.len());
+    let layers = (0..layer_count)
+        .map(|l| {
+            let neurons = traces[0].neuron_spikes[l].len();
+            let mut totals = vec![0u64; neurons];
+            let mut silent = 0usize;
+            for trace in traces {
+                for (t, &c) in totals.iter_mut().zip(&trace.neuron_spikes[l]) {
+                    *t += u64::from(c);
+                }
+                silent += trace.neuron_spikes[l].iter().filter(|&&c| c == 0).count();
+            }
+            let neuron_rates_hz: Vec<f64> = totals
+                .iter()
+                .map(|&t| t as f64 / samples / window.max(f64::MIN_POSITIVE))
+                .collect();
+            let spikes: u64 = totals.iter().sum();
+            LayerRates {
+                layer: l,
+                neurons,
+                mean_rate_hz: neuron_rates_hz.iter().sum::<f64>() / neurons.max(1) as f64,
+                silent_fraction: silent as f64 / (samples * neurons.max(1) as f64),
+                spikes_per_neuron: spikes as f64 / (samples * neurons.max(1) as f64),
+                neuron_rates_hz,
+            }
+        })
+        .collect();
+    SpikingEvaluation {
+        samples: traces.len(),
+        timesteps,
+        accuracy: accuracy_by_step.last().copied().unwrap_or(0.0),
+        accuracy_by_step,
+        layers,
+        synaptic_events_per_inference: traces.iter().map(|t| t.synaptic_events as f64).sum::<f64>()
+            / samples,
+    }
+}
+
+/// Firing-rate problems worth telling the user about, in words they can act on.
+pub fn rate_warnings(evaluation: &SpikingEvaluation, network: &FloatNetwork) -> Vec<String> {
+    let dt = network.dt;
+    let window_ms = evaluation.timesteps as f64 * f64::from(dt) * 1000.0;
+    let mut warnings = Vec::new();
+    for layer in &evaluation.layers {
+        if layer.spikes_per_neuron < 1.0 {
+            warnings.push(format!(
+                "layer {} fires at {:.1} Hz on average: in a {window_ms:.0} ms window ({} steps) a neuron emits \
+                 {:.2} spikes, too few to carry information ({:.0}% of neurons stay silent). Raise --max-rate, \
+                 use --scale-firing-rates (e.g. 10) or train with --rate-target 250 --rate-weight 1e-4.",
+                layer.layer,
+                layer.mean_rate_hz,
+                evaluation.timesteps,
+                layer.spikes_per_neuron,
+                layer.silent_fraction * 100.0
+            ));
+        }
+        let Some(float_layer) = network.layers.get(layer.layer) else {
+            continue;
+        };
+        let ceiling = crate::recipe::rate_ceiling(&float_layer.neuron, dt);
+        if layer.mean_rate_hz > 0.8 * ceiling {
+            warnings.push(format!(
+                "layer {} fires at {:.0} Hz on average, near its ceiling of {ceiling:.0} Hz: neurons saturate and \
+                 stop encoding differences. Lower --scale-firing-rates or the rate target.",
+                layer.layer, layer.mean_rate_hz
+            ));
+        }
+    }
+    warnings
+}
