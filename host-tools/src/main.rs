@@ -264,10 +264,10 @@ struct TrainArgs {
     /// Random shift augmentation in pixels (preset: MNIST 2, digits 0).
     #[arg(long)]
     augment_shift: Option<usize>,
-    /// Random rotation augmentation in degrees (either way).
+    /// Random rotation augmentation in degrees either way (preset: MNIST 10, digits 0).
     #[arg(long)]
     augment_rotate: Option<f32>,
-    /// Random scale augmentation (relative, e.g. 0.1 for +-10%).
+    /// Random scale augmentation, relative (preset: MNIST 0.1 for +-10%, digits 0).
     #[arg(long)]
     augment_scale: Option<f32>,
     /// Dropout probability on hidden outputs during training.

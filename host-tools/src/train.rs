@@ -238,7 +238,8 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
-    /// A configuration suited to the built-in 8x8 digits (64-100-10 LIF, ~10 s on 2 cores).
+    /// A configuration suited to the built-in 8x8 digits: 64-100-10 LIF, 60 epochs, 10% held out
+    /// for validation; about 98% rate-mode accuracy in a few seconds.
     pub fn digits() -> Self {
         TrainConfig {
             hidden: vec![100],
@@ -263,14 +264,19 @@ impl TrainConfig {
         }
     }
 
-    /// A configuration suited to MNIST from 10,000 training images (784-256-10 LIF with shifts).
+    /// A configuration suited to MNIST from 10,000 training images: 784-256-10 LIF, 60 epochs with
+    /// random shifts (+-2 px), rotations (+-10 degrees) and scaling (+-10%), 5% held out for
+    /// validation. About 98% rate-mode accuracy on t10k after ~3 CPU-minutes.
     pub fn mnist() -> Self {
         TrainConfig {
             hidden: vec![256],
-            epochs: 30,
+            epochs: 60,
             batch_size: 64,
-            learning_rate: 2e-3,
+            learning_rate: 3e-3,
+            val_fraction: 0.05,
             augment_shift: 2,
+            augment_rotate_deg: 10.0,
+            augment_scale: 0.1,
             ..TrainConfig::digits()
         }
     }
