@@ -203,7 +203,7 @@ struct DemoArgs {
 /// Options of `picospike train`; unset training options take the data set's preset.
 #[derive(Args)]
 struct TrainArgs {
-    /// `digits` (built-in 8x8 digits), an IDX directory (MNIST: train[10k]-* and t10k-*), or a CSV
+    /// `digits` (built-in 8x8 digits), an IDX directory (MNIST: train-* or train10k-*, and t10k-*), or a CSV
     /// file (`.csv`/`.csv.gz`: pixels then label per row).
     #[arg(long)]
     data: String,
