@@ -36,6 +36,45 @@ enum Command {
     Inspect(InspectArgs),
     /// The whole recipe on the built-in 8x8 digits: train, convert, quantize, export, report, plot.
     Demo(DemoArgs),
+    /// NengoDL's conversion lesson with spiking ReLU: naive swap, + synapse, + firing-rate
+    /// scaling, + rate-regularized training, each with its accuracy.
+    Lesson(LessonArgs),
+}
+
+#[derive(Args)]
+struct LessonArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Firing rate (Hz) of a unit activation in the plain rate network.
+    #[arg(long, default_value_t = 10.0)]
+    max_rate: f32,
+    /// Synapse (s) of the filtered stages.
+    #[arg(long, default_value_t = 0.01)]
+    synapse: f32,
+    /// Firing-rate scale of the third stage.
+    #[arg(long, default_value_t = 10.0)]
+    scale_firing_rates: f32,
+    /// Rate-regularization target (Hz) of the last stage.
+    #[arg(long, default_value_t = 250.0)]
+    rate_target: f32,
+    /// Weight of the rate-regularization loss.
+    #[arg(long, default_value_t = 1e-3)]
+    rate_weight: f32,
+    /// Time steps per inference.
+    #[arg(long, default_value_t = 30)]
+    timesteps: u16,
+    /// Epochs (default: the data set's preset).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Training seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the table as JSON here (atomically).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 /// Where evaluation data come from.
@@ -559,6 +598,40 @@ fn run_demo(args: &DemoArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_lesson(args: &LessonArgs) -> Result<()> {
+    let spec = args.data.spec();
+    let mut config = if spec.is_idx_dir() {
+        TrainConfig::mnist()
+    } else {
+        TrainConfig::digits()
+    };
+    config.neuron.max_rate = args.max_rate;
+    config.seed = args.seed;
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    let rows = pipeline::lesson(
+        &spec,
+        config,
+        &pipeline::LessonOptions {
+            synapse: args.synapse,
+            scale: args.scale_firing_rates,
+            rate_target: args.rate_target,
+            rate_weight: args.rate_weight,
+            timesteps: args.timesteps,
+        },
+        args.data.samples,
+        !args.quiet,
+    )?;
+    let (_, test) = spec.load()?;
+    let samples = args.data.samples.map_or(test.len(), |n| n.min(test.len()));
+    print!("{}", pipeline::lesson_table(&rows, args.timesteps, samples));
+    if let Some(path) = &args.json {
+        model_file::save_json(path, &rows)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
@@ -568,6 +641,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => run_eval(args),
         Command::Inspect(args) => pipeline::inspect(&args.model, args.json).map(|t| print!("{t}")),
         Command::Demo(args) => run_demo(args),
+        Command::Lesson(args) => run_lesson(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -586,3 +586,149 @@ pub fn demo(out: &Path, seed: u64, progress: bool) -> Result<DemoSummary> {
     )?);
     Ok(DemoSummary { report, files })
 }
+
+/// One row of the NengoDL lesson table.
+#[derive(Clone, Debug, Serialize)]
+pub struct LessonRow {
+    /// What this row changes.
+    pub stage: String,
+    /// Rate network accuracy (0..=1).
+    pub rate_float: f64,
+    /// Spiking accuracy in the float reference (0..=1).
+    pub spiking_float: f64,
+    /// Spiking accuracy in the fixed-point runtime (0..=1).
+    pub spiking_fixed: f64,
+    /// Mean firing rate of each hidden layer in the fixed-point run (Hz).
+    pub mean_rate_hz: Vec<f64>,
+}
+
+/// The knobs of the lesson's stages.
+#[derive(Clone, Copy, Debug)]
+pub struct LessonOptions {
+    /// Synapse (s) of the filtered stages.
+    pub synapse: f32,
+    /// Firing-rate scale of the third stage.
+    pub scale: f32,
+    /// Rate-regularization target (Hz) of the last stage.
+    pub rate_target: f32,
+    /// Weight of the rate-regularization loss.
+    pub rate_weight: f32,
+    /// Time steps per inference.
+    pub timesteps: u16,
+}
+
+/// `picospike lesson`: NengoDL's keras-to-snn lesson on a data set with spiking ReLU neurons:
+/// naive swap, + synapse, + firing-rate scaling, + rate-regularized training.
+///
+/// `config` is the training preset (its neuron kind is forced to ReLU); `max_rate` is the rate
+/// of a unit activation, low by default as in a plain Keras network.
+///
+/// # Errors
+/// A one-line error if the data do not load or training fails.
+pub fn lesson(
+    spec: &DataSpec,
+    mut config: TrainConfig,
+    options: &LessonOptions,
+    samples: Option<usize>,
+    progress: bool,
+) -> Result<Vec<LessonRow>> {
+    let LessonOptions {
+        synapse,
+        scale,
+        rate_target,
+        rate_weight,
+        timesteps,
+    } = *options;
+    let (train_set, test_set) = spec.load()?;
+    let test_set = limit(test_set, samples);
+    config.neuron.kind = train::NeuronKind::Relu;
+    config.progress = progress;
+    config.timesteps = timesteps;
+    let plain = train::train(&train_set, &config).context("training the rate network")?;
+    let regularized_config = TrainConfig {
+        rate_reg: Some(train::RateRegularization {
+            target_hz: rate_target,
+            weight: rate_weight,
+        }),
+        ..config.clone()
+    };
+    let regularized = train::train(&train_set, &regularized_config)
+        .context("training with rate regularization")?;
+    let base = ConvertOptions {
+        synapse_tau: None,
+        output_synapse_tau: None,
+        scale_firing_rates: 1.0,
+        timesteps,
+    };
+    let filtered = ConvertOptions {
+        synapse_tau: Some(synapse),
+        output_synapse_tau: Some(synapse),
+        ..base
+    };
+    let stages = [
+        (
+            "naive swap to spiking ReLU".to_string(),
+            &plain.network,
+            base,
+        ),
+        (
+            format!("+ synapse {:.0} ms", synapse * 1000.0),
+            &plain.network,
+            filtered,
+        ),
+        (
+            format!("+ firing rates x{scale}"),
+            &plain.network,
+            ConvertOptions {
+                scale_firing_rates: scale,
+                ..filtered
+            },
+        ),
+        (
+            format!("trained with rate regularization ({rate_target:.0} Hz), + synapse"),
+            &regularized.network,
+            filtered,
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (stage, network, options) in stages {
+        let (_, _, report) = recipe::convert_and_check(network, &test_set, &options, progress)?;
+        rows.push(LessonRow {
+            stage,
+            rate_float: report.rate_float,
+            spiking_float: report.spiking_float.accuracy,
+            spiking_fixed: report.spiking_fixed.accuracy,
+            mean_rate_hz: report
+                .spiking_fixed
+                .layers
+                .iter()
+                .map(|l| l.mean_rate_hz)
+                .collect(),
+        });
+    }
+    Ok(rows)
+}
+
+/// The lesson table as text.
+pub fn lesson_table(rows: &[LessonRow], timesteps: u16, samples: usize) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "{:<55} {:>8} {:>14} {:>14} {:>10}",
+        "stage", "rate", "spiking float", "spiking fixed", "rate (Hz)"
+    );
+    for r in rows {
+        let rates: Vec<String> = r.mean_rate_hz.iter().map(|x| format!("{x:.0}")).collect();
+        let _ = writeln!(
+            t,
+            "{:<55} {:>8} {:>14} {:>14} {:>10}",
+            r.stage,
+            percent(r.rate_float),
+            percent(r.spiking_float),
+            percent(r.spiking_fixed),
+            rates.join(",")
+        );
+    }
+    let _ = writeln!(t, "({samples} test samples, {timesteps} steps of 1 ms)");
+    t
+}
