@@ -6,10 +6,41 @@
 //! size the model header records. It never allocates and never panics.
 //!
 //! ```
-//! # use picospike_runtime::{Network, ModelBuilder};
-//! // A model exported by host-tools would normally come from `include_bytes!`.
-//! # let blob: &[u8] = &[];
-//! # let _ = blob;
+//! use picospike_runtime::format::InputEncoding;
+//! use picospike_runtime::layer::{Dense, Layer};
+//! use picospike_runtime::neuron::Neuron;
+//! use picospike_runtime::synapse::Synapse;
+//! use picospike_runtime::{Model, ModelBuilder, Network};
+//!
+//! // Host tools write models with `ModelBuilder`; a device would `include_bytes!` the result.
+//! let layers = [
+//!     Layer::Dense(Dense {
+//!         inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None,
+//!         neuron: Neuron::Lif { tau_rc: 0.02, tau_ref: 0.002, min_voltage: 0.0, amplitude: 0.01 },
+//!         weights: &[100, 0, 0, 100],                // i8, input-major
+//!         multipliers: &655_360i32.to_le_bytes().repeat(2), // current per weight x input unit: 10 / 2^16
+//!         biases: &0i32.to_le_bytes().repeat(2),
+//!     }),
+//!     Layer::Dense(Dense {
+//!         inputs: 2, outputs: 2, shift: 16, synapse: Synapse::Lowpass { tau: 0.005 },
+//!         neuron: Neuron::Readout,
+//!         weights: &[127, 0, 0, 127],
+//!         multipliers: &65_536i32.to_le_bytes().repeat(2),
+//!         biases: &0i32.to_le_bytes().repeat(2),
+//!     }),
+//! ];
+//! let input = InputEncoding { size: 2, full_scale: 255, timesteps: 50 };
+//! let mut flash = [0u8; 256];
+//! let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+//!
+//! let model: Model = Model::from_bytes(blob)?;
+//! let mut state = [0i32; 32]; // a `static` on a device; the model says how much it needs
+//! assert_eq!(model.state_words(), 14);
+//! let mut network = Network::new(&model, &mut state)?;
+//! let prediction = network.run(&[20, 200], 50)?; // the second input is stronger
+//! assert_eq!(prediction.class, 1);
+//! assert!(prediction.spike_counts[0] > 0);
+//! # Ok::<(), Box<dyn core::error::Error>>(())
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
