@@ -132,7 +132,8 @@ pub fn digits_like_network() -> FloatNetwork {
 }
 
 /// The models the fuzz targets are seeded with: the golden model, small LIF and spiking-ReLU
-/// networks with and without synapses, and a digits-sized network.
+/// networks with and without synapses, a digits-sized network, a readout-only model and an
+/// 8-layer chain.
 pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
     use picospike_runtime::quantize::quantize;
     let lowpass = Synapse::Lowpass { tau: 0.005 };
@@ -149,12 +150,61 @@ pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
         ("relu", small_network(8, 6, 3, true, Synapse::None)),
         ("relu-lowpass", small_network(8, 6, 3, true, lowpass)),
         ("digits-like", digits_like_network()),
+        ("readout-only", chain_network(1)),
+        ("deep-8", chain_network(8)),
     ];
     let mut seeds = vec![("golden", golden)];
     for (name, network) in networks {
         seeds.push((name, quantize(&network).expect("seed network quantizes")));
     }
     seeds
+}
+
+/// A chain of `depth` layers, 4 wide, ending in a 3-wide lowpass readout: the hidden layers
+/// alternate LIF (every other one behind a lowpass) and spiking ReLU, all biased to fire.
+/// `depth` 8 is the runtime's default layer capacity.
+pub fn chain_network(depth: usize) -> FloatNetwork {
+    let width = 4;
+    let mut layers = Vec::with_capacity(depth);
+    for index in 0..depth {
+        let last = index + 1 == depth;
+        let outputs = if last { 3 } else { width };
+        let (neuron, synapse, bias) = if last {
+            (Neuron::Readout, Synapse::Lowpass { tau: 0.005 }, 0.0)
+        } else if index % 2 == 0 {
+            let synapse = if index % 4 == 0 {
+                Synapse::None
+            } else {
+                Synapse::Lowpass { tau: 0.002 }
+            };
+            (LIF, synapse, 6.0)
+        } else {
+            (
+                Neuron::SpikingRectifiedLinear { amplitude: 0.01 },
+                Synapse::None,
+                400.0,
+            )
+        };
+        layers.push(FloatLayer {
+            inputs: width,
+            outputs,
+            weights: (0..width * outputs)
+                .map(|k| ((k * 7 % 11) as f32 - 3.0) * 0.1)
+                .collect(),
+            biases: vec![bias; outputs],
+            neuron,
+            synapse,
+        });
+    }
+    FloatNetwork {
+        dt: 0.001,
+        input: InputEncoding {
+            size: width as u16,
+            full_scale: 255,
+            timesteps: 50,
+        },
+        layers,
+    }
 }
 
 /// Frame a `load_and_run` fuzz input (see `fuzz/src/lib.rs`, `RunInput`): a flags byte

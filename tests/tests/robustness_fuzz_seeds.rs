@@ -18,8 +18,8 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `load_and_run` flags of the seeds: refit (so that mutations reach the body checks), 5 steps.
-const RUN_FLAGS: u8 = 0b10 | (5 << 2);
+/// `load_and_run` flags of the seeds: refit (so that mutations reach the body checks), 15 steps.
+const RUN_FLAGS: u8 = 0b10 | (15 << 2);
 
 /// All seed models, with the board demo model when the checkout has it.
 fn seeds() -> Vec<(&'static str, Vec<u8>)> {
@@ -72,11 +72,12 @@ fn committed(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
-fn load_and_run(blob: &[u8], input: &[u8], steps: u16) {
+/// Spikes per layer over `steps` steps.
+fn load_and_run(blob: &[u8], input: &[u8], steps: u16) -> Vec<u32> {
     let model: Model = Model::from_bytes(blob).unwrap();
     let mut state = vec![0; model.state_words()];
     let mut network = Network::new(&model, &mut state).unwrap();
-    network.run(input, steps).unwrap();
+    network.run(input, steps).unwrap().spike_counts.to_vec()
 }
 
 #[test]
@@ -94,7 +95,11 @@ fn committed_fuzz_seeds_are_accepted_models() {
         assert_eq!(data[0], RUN_FLAGS, "{}", path.display());
         let len = usize::from(u16::from_le_bytes([data[1], data[2]]));
         let (blob, input) = data[3..].split_at(len);
-        load_and_run(blob, input, 5);
+        let spikes = load_and_run(blob, input, 15);
+        println!(
+            "{}: spikes per layer in 15 steps {spikes:?}",
+            path.display()
+        );
     }
     println!(
         "{} load seeds, {} load_and_run seeds",
