@@ -14,7 +14,8 @@ to the firmware's Rust one, written from PROTOCOL.md.
 
 --port needs pyserial (`pip install pyserial`); --exec talks to a program over its stdin and
 stdout instead (the simulated board of boards/host-reference), which is how CI tests this file.
-Exit status: 0 if every sample got a reply (and, with labels, all matched), 1 otherwise.
+Exit status: 0 if every sample got a reply (accuracy is in the summary line), 1 otherwise,
+like the QEMU boards.
 """
 import argparse
 import os
@@ -247,7 +248,7 @@ def run(link, args):
               f"events={reply['synaptic_events']} ticks={reply['ticks']}")
     print(f"summary samples={len(samples)} correct={correct} errors={errors} steps={steps} "
           f"ticks_total={total} ticks_max={worst}")
-    return 0 if errors == 0 and correct == len(samples) else 1
+    return 0 if errors == 0 else 1
 
 
 def selftest():
