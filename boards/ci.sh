@@ -8,7 +8,8 @@
 #   4. the UART protocol end to end: tools/pspk_uart.py against host-reference --serve;
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
 #      the UART server (the real boards' code path) on the emulated UART, driven by the client;
-#   6. real boards: build, clippy, size check.
+#   6. real boards: build, clippy, size check;
+#   7. the trained model models/digits on qemu-microbit, against the host.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
 
@@ -110,6 +111,9 @@ step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
 step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
 step "qemu-mps2-an386: UART protocol server, driven by tools/pspk_uart.py" "$here/run-qemu.sh" qemu-mps2-an386 --uart
 step "real boards: build, clippy, size" "$here/build-boards.sh"
+# Last, as it rebuilds the board and the host reference with another model.
+step "qemu-microbit: the trained models/digits against the host" \
+  env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit
 
 if [[ $failed -gt 0 ]]; then
   printf 'failed step: %s\n' "${failures[@]}"
