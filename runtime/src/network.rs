@@ -1,7 +1,7 @@
 //! The execution engine: a model bound to a state buffer, stepped in fixed point.
 
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_q16, saturate};
+use crate::fixed_point::{mul_q16, saturate, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{read_i32, Layer};
 use crate::neuron::{self, Dynamics};
@@ -43,6 +43,26 @@ pub struct Prediction<'n, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     pub synaptic_events: u32,
     /// Time steps run.
     pub steps: u16,
+}
+
+impl<const MAX_LAYERS: usize> Prediction<'_, MAX_LAYERS> {
+    /// Output `index` as a [`Q16`] number (`None` past the last output).
+    ///
+    /// ```
+    /// # use picospike_runtime::Prediction;
+    /// let p: Prediction = Prediction {
+    ///     class: 1,
+    ///     outputs: &[-65536, 98304],
+    ///     spike_counts: heapless::Vec::new(),
+    ///     synaptic_events: 0,
+    ///     steps: 1,
+    /// };
+    /// assert_eq!(p.output(1).map(|q| q.to_num::<f32>()), Some(1.5));
+    /// assert_eq!(p.output(2), None);
+    /// ```
+    pub fn output(&self, index: usize) -> Option<Q16> {
+        self.outputs.get(index).map(|&bits| Q16::from_bits(bits))
+    }
 }
 
 /// A model bound to its state buffer, ready to run.
