@@ -1,6 +1,7 @@
-//! Corruption of a real exported model: every single-bit flip and every truncation of a
-//! digits-sized model (64 -> 64 LIF -> 10, lowpass synapses) is rejected with a [`LoadError`],
-//! and nothing panics.
+//! Corruption of real exported models: every single-bit flip and every truncation of a
+//! digits-sized model (64 -> 64 LIF -> 10, lowpass synapses, quantized here) and of the models
+//! committed for the boards (`boards/models/*/model.pspk`, the trained digits model among them)
+//! is rejected with a [`LoadError`], and nothing panics.
 //!
 //! CRC-32 detects every error burst of up to 32 bits, so no single-bit flip may pass, wherever
 //! it lands (magic, version, header, body or the checksum itself); the earlier checks (magic,
@@ -9,7 +10,9 @@
 //! rejected by the body checks.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 
 use picospike_runtime::layer::Layer;
 use picospike_runtime::quantize::quantize;
@@ -24,6 +27,34 @@ fn exported_model() -> Vec<u8> {
         assert_eq!(model.output_size(), 10);
     }
     blob
+}
+
+/// The digits-sized model and every board model in the checkout, by name.
+fn exported_models() -> Vec<(String, Vec<u8>)> {
+    let mut models = vec![("digits-like (quantized here)".to_string(), exported_model())];
+    let boards = Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards/models");
+    let mut paths: Vec<PathBuf> = fs::read_dir(boards)
+        .map(|dir| {
+            dir.filter_map(|entry| Some(entry.ok()?.path().join("model.pspk")))
+                .filter(|path| path.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    paths.sort();
+    for path in paths {
+        let blob = fs::read(&path).unwrap();
+        if let Err(error) = Model::<'_, 8>::from_bytes(&blob) {
+            panic!("{}: {error}", path.display());
+        }
+        models.push((format!("boards/models/{}", name_of(&path)), blob));
+    }
+    models
+}
+
+fn name_of(model_file: &Path) -> String {
+    let dir = model_file.parent().and_then(Path::file_name);
+    dir.map(|d| d.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The variant name of a load error, for the tallies.
@@ -53,79 +84,88 @@ fn load<'b>(blob: &'b [u8], what: &dyn Fn() -> String) -> Result<Model<'b>, Load
 
 #[test]
 fn every_single_bit_flip_is_rejected() {
-    let original = exported_model();
-    let mut blob = original.clone();
-    let mut tally = BTreeMap::new();
-    let mut tried = 0usize;
-    for byte in 0..blob.len() {
-        for bit in 0..8 {
-            blob[byte] ^= 1 << bit;
-            let what = || format!("byte {byte} bit {bit} flipped");
-            match load(&blob, &what) {
-                Ok(_) => panic!("{} was accepted", what()),
-                Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+    let mut total = 0usize;
+    for (name, original) in exported_models() {
+        let mut blob = original.clone();
+        let mut tally = BTreeMap::new();
+        let mut tried = 0usize;
+        for byte in 0..blob.len() {
+            for bit in 0..8 {
+                blob[byte] ^= 1 << bit;
+                let what = || format!("{name}: byte {byte} bit {bit} flipped");
+                match load(&blob, &what) {
+                    Ok(_) => panic!("{} was accepted", what()),
+                    Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+                }
+                blob[byte] ^= 1 << bit;
+                tried += 1;
             }
-            blob[byte] ^= 1 << bit;
-            tried += 1;
         }
+        assert_eq!(blob, original);
+        assert_eq!(tried, 8 * original.len());
+        assert_eq!(tally.values().sum::<usize>(), tried);
+        println!(
+            "{name}: bit flips tried: {tried} ({} bytes x 8), all rejected: {tally:?}",
+            original.len()
+        );
+        total += tried;
     }
-    assert_eq!(blob, original);
-    assert_eq!(tried, 8 * original.len());
-    assert_eq!(tally.values().sum::<usize>(), tried);
-    println!(
-        "bit flips tried: {tried} ({} bytes x 8), all rejected: {tally:?}",
-        original.len()
-    );
+    println!("bit flips tried in all: {total}");
 }
 
 #[test]
 fn every_32_bit_burst_is_rejected() {
-    let original = exported_model();
-    let mut blob = original.clone();
-    let mut tried = 0usize;
-    for start in 0..=blob.len() - 4 {
-        for b in &mut blob[start..start + 4] {
-            *b = !*b;
+    for (name, original) in exported_models() {
+        let mut blob = original.clone();
+        let mut tried = 0usize;
+        for start in 0..=blob.len() - 4 {
+            for b in &mut blob[start..start + 4] {
+                *b = !*b;
+            }
+            let what = || format!("{name}: bytes {start}..{} inverted", start + 4);
+            assert!(load(&blob, &what).is_err(), "{} was accepted", what());
+            for b in &mut blob[start..start + 4] {
+                *b = !*b;
+            }
+            tried += 1;
         }
-        let what = || format!("bytes {start}..{} inverted", start + 4);
-        assert!(load(&blob, &what).is_err(), "{} was accepted", what());
-        for b in &mut blob[start..start + 4] {
-            *b = !*b;
-        }
-        tried += 1;
+        assert_eq!(tried, original.len() - 3);
+        println!("{name}: 32-bit bursts tried: {tried}, all rejected");
     }
-    assert_eq!(tried, original.len() - 3);
-    println!("32-bit bursts tried: {tried}, all rejected");
 }
 
 #[test]
 fn every_truncation_and_extension_is_rejected() {
-    let original = exported_model();
-    let mut tally = BTreeMap::new();
-    for len in 0..original.len() {
-        let what = || format!("truncation to {len} bytes");
-        match load(&original[..len], &what) {
-            Ok(_) => panic!("{} was accepted", what()),
-            Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+    let mut total = 0usize;
+    for (name, original) in exported_models() {
+        let mut tally = BTreeMap::new();
+        for len in 0..original.len() {
+            let what = || format!("{name}: truncation to {len} bytes");
+            match load(&original[..len], &what) {
+                Ok(_) => panic!("{} was accepted", what()),
+                Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+            }
+        }
+        let truncations = tally.values().sum::<usize>();
+        assert_eq!(truncations, original.len());
+        println!(
+            "{name}: truncations tried: {truncations} (lengths 0..{}), all rejected: {tally:?}",
+            original.len()
+        );
+        total += truncations;
+
+        // Bytes after the checksum (flash padding, a concatenated second model) are refused too.
+        for extra in [&[0u8][..], &[0xff; 3], &original[..]] {
+            let mut longer = original.clone();
+            longer.extend_from_slice(extra);
+            let what = || format!("{name}: {} bytes appended", extra.len());
+            assert_eq!(
+                load(&longer, &what).err(),
+                Some(LoadError::TrailingBytes { extra: extra.len() })
+            );
         }
     }
-    let truncations = tally.values().sum::<usize>();
-    assert_eq!(truncations, original.len());
-    println!(
-        "truncations tried: {truncations} (lengths 0..{}), all rejected: {tally:?}",
-        original.len()
-    );
-
-    // Bytes after the checksum (flash padding, a concatenated second model) are refused too.
-    for extra in [&[0u8][..], &[0xff; 3], &original[..]] {
-        let mut longer = original.clone();
-        longer.extend_from_slice(extra);
-        let what = || format!("{} bytes appended", extra.len());
-        assert_eq!(
-            load(&longer, &what).err(),
-            Some(LoadError::TrailingBytes { extra: extra.len() })
-        );
-    }
+    println!("truncations tried in all: {total}");
 }
 
 #[test]
