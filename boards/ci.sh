@@ -9,7 +9,9 @@
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
 #      the UART server (the real boards' code path) on the emulated UART, driven by the client;
 #   6. real boards: build, clippy, size check;
-#   7. the trained model models/digits on qemu-microbit, against the host.
+#   7. panic-never: both QEMU boards' model load + inference with a panic handler that cannot be
+#      linked (bin panic-never), run and compared with the host;
+#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
 
@@ -97,6 +99,11 @@ uart_protocol_e2e() {
       <(python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" run 2> /dev/null | sed -E "$strip")
 }
 
+panic_never_clippy() {
+  in_crate qemu-mps2-an386 cargo clippy --release --quiet --features panic-never --bin panic-never -- -D warnings &&
+    in_crate qemu-microbit cargo clippy --release --quiet --features panic-never --bin panic-never -- -D warnings
+}
+
 qemu_board() {
   "$here/run-qemu.sh" "$1" && in_crate "$1" cargo clippy --release --all-targets --quiet -- -D warnings
 }
@@ -111,9 +118,14 @@ step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
 step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
 step "qemu-mps2-an386: UART protocol server, driven by tools/pspk_uart.py" "$here/run-qemu.sh" qemu-mps2-an386 --uart
 step "real boards: build, clippy, size" "$here/build-boards.sh"
+step "qemu-mps2-an386: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-mps2-an386 --panic-never
+step "qemu-microbit: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-microbit --panic-never
+step "panic-never bins: clippy" panic_never_clippy
 # Last, as it rebuilds the board and the host reference with another model.
 step "qemu-microbit: the trained models/digits against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit
+step "qemu-microbit: panic-never with models/digits, against the host" \
+  env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit --panic-never
 
 if [[ $failed -gt 0 ]]; then
   printf 'failed step: %s\n' "${failures[@]}"

@@ -3,12 +3,16 @@
 #
 #   boards/run-qemu.sh <board> [--update-size] [--no-check]
 #   boards/run-qemu.sh qemu-mps2-an386 --uart
+#   boards/run-qemu.sh <board> --panic-never
 #
 #   <board>        qemu-mps2-an386 | qemu-microbit
 #   --update-size  rewrite <board>/size.txt instead of checking against it
 #   --no-check     only build, run and capture (no host comparison, no size check)
 #   --uart         run the real boards' UART protocol server (bin uart-server) on the emulated
 #                  CMSDK UART0 and drive it with tools/pspk_uart.py, then compare with the host
+#   --panic-never  build bin panic-never (feature panic-never): model load and inference with a
+#                  panic handler that references an undefined symbol, so the build fails to
+#                  link if any panic path is left; run it and compare its lines with the host
 #
 # Output goes to boards/out/<board>.out (and boards/out/host-reference.out). Checks:
 #   1. QEMU exits with status 0 (every sample ran) within the timeout;
@@ -20,15 +24,16 @@
 # Needs: qemu-system-arm, python3, rustup target thumbv7em-none-eabihf / thumbv6m-none-eabi.
 set -euo pipefail
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 board=$1; shift
-update_size=0; check=1; uart=0
+update_size=0; check=1; uart=0; panic_never=0
 for arg in "$@"; do
   case $arg in
     --update-size) update_size=1 ;;
     --no-check) check=0 ;;
     --uart) uart=1 ;;
+    --panic-never) panic_never=1 ;;
     *) usage ;;
   esac
 done
@@ -45,15 +50,42 @@ mkdir -p "$out_dir"
 out=$out_dir/$board.out
 elf=$here/$board/target/$target/release/$bin
 
-echo "== building $board"
-(cd "$here/$board" && cargo build --release --quiet)
-
 strip_timing() {
   grep -E '^(sample|summary)' "$1" | sed -E 's/ (ticks|instructions|ticks_total|ticks_max|instructions_per_inference|instructions_per_step)=[0-9]+//g'
 }
 host_reference() {
   (cd "$here/host-reference" && cargo run --release --quiet) > "$out_dir/host-reference.out"
 }
+
+if [[ $panic_never -eq 1 ]]; then
+  echo "== building $board bin panic-never (fails to link if any panic path is left)"
+  (cd "$here/$board" && cargo build --release --quiet --features panic-never --bin panic-never) || {
+    echo "FAIL: panic-never did not build; an 'undefined symbol: picospike_panic_never_linked'" \
+      "means a panic path is left (see boards/README.md, 'No panic on the chip')" >&2
+    exit 1
+  }
+  runner=$(sed -n 's/^runner = "\(.*\)"$/\1/p' "$here/$board/.cargo/config.toml")
+  out=$out_dir/$board-panic-never.out
+  status=0
+  timeout 300 $runner "$here/$board/target/$target/release/panic-never" > "$out" 2> "$out_dir/$board-panic-never.err" || status=$?
+  cat "$out"
+  if [[ $status -ne 0 ]]; then
+    echo "FAIL: $board panic-never exited with status $status" >&2
+    cat "$out_dir/$board-panic-never.err" >&2
+    exit 1
+  fi
+  host_reference
+  if ! diff -u <(strip_timing "$out_dir/host-reference.out" | grep '^sample') <(strip_timing "$out") > "$out_dir/$board-panic-never.diff"; then
+    echo "FAIL: $board panic-never output differs from the host reference (- host, + board):" >&2
+    cat "$out_dir/$board-panic-never.diff" >&2
+    exit 1
+  fi
+  echo "panic-never links and is identical to the host: $(grep -c '^sample' "$out") samples"
+  exit 0
+fi
+
+echo "== building $board"
+(cd "$here/$board" && cargo build --release --quiet)
 
 if [[ $uart -eq 1 ]]; then
   [[ $board == qemu-mps2-an386 ]] || { echo "--uart: only qemu-mps2-an386 has a UART server" >&2; exit 2; }

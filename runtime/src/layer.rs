@@ -208,7 +208,9 @@ impl Dense<'_> {
     /// -128, over at most `u16::MAX` inputs, so the `i32` sums cannot overflow (see
     /// [`crate::fixed_point`]); `wrapping_add` states that no check is needed.
     fn drive(&self, inputs: impl Iterator<Item = i32>, drive: &mut [i32]) -> u32 {
-        let outputs = usize::from(self.outputs);
+        // `max(1)`: `chunks_exact(0)` would panic; with no outputs there are no weights, so
+        // one-byte chunks of the empty slice yield nothing either.
+        let outputs = usize::from(self.outputs).max(1);
         drive.fill(0);
         let mut events = 0u32;
         for (count, fan_out) in inputs.zip(self.weights.chunks_exact(outputs)) {

@@ -46,21 +46,27 @@ pub use self::runtime::NetworkClassifier;
 #[cfg(feature = "runtime")]
 mod runtime {
     use super::{Classifier, Inference};
+    use picospike_runtime::format::DEFAULT_MAX_LAYERS;
     use picospike_runtime::{Model, Network, RunError};
 
-    /// Maximum number of layers whose spike counts are kept (matches `Prediction::spike_counts`).
-    const MAX_LAYERS: usize = 8;
-
-    /// [`Classifier`] over a loaded `picospike_runtime::Network`.
-    pub struct NetworkClassifier<'m, 's> {
-        model: &'m Model<'m>,
-        network: Network<'m, 's>,
-        spikes: heapless::Vec<u32, MAX_LAYERS>,
+    /// [`Classifier`] over a loaded `picospike_runtime::Network` of at most `L` layers (the
+    /// runtime's default capacity unless a board picks a smaller one to save stack and RAM).
+    pub struct NetworkClassifier<'m, 's, const L: usize = DEFAULT_MAX_LAYERS> {
+        model: &'m Model<'m, L>,
+        network: Network<'m, 's, L>,
+        spikes: heapless::Vec<u32, L>,
     }
 
     impl<'m, 's> NetworkClassifier<'m, 's> {
-        /// Wrap a network built from `model`.
+        /// Wrap a network built from `model` (default layer capacity).
         pub fn new(model: &'m Model<'m>, network: Network<'m, 's>) -> Self {
+            Self::with_capacity(model, network)
+        }
+    }
+
+    impl<'m, 's, const L: usize> NetworkClassifier<'m, 's, L> {
+        /// Wrap a network built from `model`, for a layer capacity `L` other than the default.
+        pub fn with_capacity(model: &'m Model<'m, L>, network: Network<'m, 's, L>) -> Self {
             Self {
                 model,
                 network,
@@ -69,7 +75,7 @@ mod runtime {
         }
     }
 
-    impl Classifier for NetworkClassifier<'_, '_> {
+    impl<const L: usize> Classifier for NetworkClassifier<'_, '_, L> {
         type Error = RunError;
 
         fn input_size(&self) -> usize {
@@ -88,7 +94,7 @@ mod runtime {
             let prediction = self.network.run(input, steps)?;
             self.spikes.clear();
             for &count in prediction.spike_counts.iter() {
-                // Same capacity on both sides: this never drops a layer.
+                // Same capacity `L` on both sides: this never drops a layer.
                 let _ = self.spikes.push(count);
             }
             Ok(Inference {
