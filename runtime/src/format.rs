@@ -299,6 +299,10 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
     }
 }
 
+/// Most layers [`ModelBuilder`] writes: it validates what it wrote with a `Model` of this
+/// capacity, which costs about 110 bytes of stack per layer.
+pub const WRITER_MAX_LAYERS: usize = 32;
+
 /// Writes a model in the container format; the host tools and the tests share it.
 #[derive(Clone, Copy, Debug)]
 pub struct ModelBuilder<'b, 'a> {
@@ -319,7 +323,8 @@ impl ModelBuilder<'_, '_> {
     /// Encode the model into `out`, returning the written prefix.
     ///
     /// The result is loaded back with [`Model::from_bytes`] before it is returned, so a model
-    /// this function writes is one the runtime accepts.
+    /// this function writes is one the runtime accepts (with at most [`WRITER_MAX_LAYERS`]
+    /// layers).
     ///
     /// # Errors
     /// [`EncodeError::BufferTooSmall`] if `out` is too short, [`EncodeError::Invalid`] with the
@@ -367,7 +372,7 @@ impl ModelBuilder<'_, '_> {
         let crc = CRC32.checksum(&out[..header_end + body_len]);
         out[header_end + body_len..total].copy_from_slice(&crc.to_le_bytes());
         let blob = &mut out[..total];
-        Model::<'_, { u8::MAX as usize }>::from_bytes(blob).map_err(EncodeError::Invalid)?;
+        Model::<'_, WRITER_MAX_LAYERS>::from_bytes(blob).map_err(EncodeError::Invalid)?;
         Ok(blob)
     }
 
