@@ -73,40 +73,6 @@ fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
     bar
 }
 
-/// Accuracy (0..=1) of the rate network in float.
-pub fn rate_accuracy(network: &FloatNetwork, data: &Dataset) -> f64 {
-    let correct: usize = data
-        .images
-        .par_iter()
-        .zip(&data.labels)
-        .filter(|(image, &label)| argmax(&network.rate_outputs(image)) == usize::from(label))
-        .count();
-    correct as f64 / data.len().max(1) as f64
-}
-
-/// Mean rate-mode firing rate (Hz) of each hidden layer's neurons over `data`.
-pub fn rate_mode_rates(network: &FloatNetwork, data: &Dataset) -> Vec<f64> {
-    let hidden = network.layers.len().saturating_sub(1);
-    let sums = data
-        .images
-        .par_iter()
-        .map(|image| {
-            let activities = network.rate_activities(image);
-            (0..hidden)
-                .map(|l| {
-                    let amplitude = f64::from(network.layers[l].neuron.amplitude());
-                    let a = &activities[l];
-                    a.iter().sum::<f64>() / amplitude / a.len().max(1) as f64
-                })
-                .collect::<Vec<f64>>()
-        })
-        .reduce(
-            || vec![0.0; hidden],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
-        );
-    sums.iter().map(|s| s / data.len().max(1) as f64).collect()
-}
-
 /// Spiking accuracy and rates of the float reference simulator.
 pub fn float_spiking(
     network: &FloatNetwork,

@@ -7,6 +7,8 @@
 //! hidden layers emit `amplitude * rate_hz(J)` in rate mode and spikes of height `amplitude / dt`
 //! in spiking mode; the `Readout` layer outputs its current and the predicted class is its argmax.
 
+use rayon::prelude::*;
+
 pub use picospike_runtime::format::InputEncoding;
 pub use picospike_runtime::neuron::Neuron;
 pub use picospike_runtime::reference::{argmax, FloatLayer, FloatNetwork};
@@ -23,37 +25,43 @@ pub fn rate_predict(net: &FloatNetwork, raw: &[u8]) -> usize {
     argmax(&net.rate_outputs(raw))
 }
 
-/// Rate-mode accuracy on raw inputs and labels, in 0..=1 (0 for an empty set).
+/// Rate-mode accuracy on raw inputs and labels, in 0..=1 (0 for an empty set); uses all cores.
 pub fn rate_accuracy(net: &FloatNetwork, images: &[Vec<u8>], labels: &[u8]) -> f64 {
     if labels.is_empty() {
         return 0.0;
     }
     let correct = images
-        .iter()
+        .par_iter()
         .zip(labels)
         .filter(|(x, &l)| rate_predict(net, x) == usize::from(l))
         .count();
     correct as f64 / labels.len() as f64
 }
 
-/// Output scale of a layer's neurons (1 for the readout).
-fn amplitude(neuron: Neuron) -> f64 {
-    match neuron {
-        Neuron::Lif { amplitude, .. } | Neuron::SpikingRectifiedLinear { amplitude } => {
-            f64::from(amplitude)
-        }
-        Neuron::Readout => 1.0,
-    }
-}
-
-/// Mean rate-mode firing rate in Hz of each hidden layer over the given inputs.
+/// Mean rate-mode firing rate in Hz of each hidden layer over the given inputs; uses all cores.
+///
+/// Per-input means are computed in parallel and summed in input order, so the result does not
+/// depend on the number of threads.
 pub fn mean_rates_hz(net: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
     let hidden = net.layers.len().saturating_sub(1);
+    let per_input: Vec<Vec<f64>> = images
+        .par_iter()
+        .map(|x| {
+            net.rate_activities(x)
+                .iter()
+                .take(hidden)
+                .zip(&net.layers)
+                .map(|(out, layer)| {
+                    let amplitude = f64::from(layer.neuron.amplitude());
+                    out.iter().map(|r| r / amplitude).sum::<f64>() / out.len().max(1) as f64
+                })
+                .collect()
+        })
+        .collect();
     let mut sums = vec![0f64; hidden];
-    for x in images {
-        for (i, out) in net.rate_activities(x).iter().take(hidden).enumerate() {
-            let amp = amplitude(net.layers[i].neuron);
-            sums[i] += out.iter().map(|r| r / amp).sum::<f64>() / out.len() as f64;
+    for means in &per_input {
+        for (sum, mean) in sums.iter_mut().zip(means) {
+            *sum += mean;
         }
     }
     sums.iter()

@@ -124,8 +124,8 @@ pub fn convert_and_check(
     let spiking = to_spiking(network, options);
     let (blob, sizes) = export::build_blob(&spiking)?;
     let steps = options.timesteps;
-    let rate_float = evaluate::rate_accuracy(network, test);
-    let rate_float_rates_hz = evaluate::rate_mode_rates(network, test);
+    let rate_float = crate::network::rate_accuracy(network, &test.images, &test.labels);
+    let rate_float_rates_hz = crate::network::mean_rates_hz(network, &test.images);
     let spiking_float = evaluate::float_spiking(&spiking, test, usize::from(steps), progress);
     let spiking_fixed =
         evaluate::fixed_spiking(&blob, test, steps, progress).map_err(|source| {
