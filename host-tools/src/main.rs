@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use picospike_host::data::{self, Dataset, DEFAULT_CLASSES};
+use picospike_host::data::{Dataset, DEFAULT_CLASSES};
 use picospike_host::model_file;
 use picospike_host::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
 use picospike_host::pipeline;
@@ -343,29 +343,20 @@ struct TrainArgs {
 
 /// Loads `(train, test, preset)` for a `--data` argument.
 fn load_data(args: &TrainArgs) -> Result<(Dataset, Dataset, TrainConfig)> {
-    if args.data == "digits" {
-        let all = data::builtin_digits();
-        let (tr, te) = all
-            .stratified_split(args.test_fraction, args.split_seed)
-            .context("splitting the digits")?;
-        return Ok((tr, te, TrainConfig::digits()));
-    }
-    let path = Path::new(&args.data);
-    if path.is_dir() {
-        let (tr, te) = data::load_mnist(path).context("loading IDX data")?;
-        return Ok((tr, te, TrainConfig::mnist()));
-    }
-    if !path.exists() {
-        bail!(
-            "--data {}: no such file or directory (expected `digits`, an IDX directory or a CSV file)",
-            args.data
-        );
-    }
-    let all = data::load_csv(path, args.classes, args.full_scale).context("loading CSV data")?;
-    let (tr, te) = all
-        .stratified_split(args.test_fraction, args.split_seed)
-        .with_context(|| format!("splitting {}", path.display()))?;
-    Ok((tr, te, TrainConfig::digits()))
+    let spec = pipeline::DataSpec {
+        source: args.data.clone(),
+        split_seed: args.split_seed,
+        test_fraction: args.test_fraction,
+        classes: args.classes,
+        full_scale: args.full_scale,
+    };
+    let (train_set, test_set) = spec.load()?;
+    let preset = if spec.is_idx_dir() {
+        TrainConfig::mnist()
+    } else {
+        TrainConfig::digits()
+    };
+    Ok((train_set, test_set, preset))
 }
 
 fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
