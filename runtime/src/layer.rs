@@ -120,13 +120,6 @@ impl<'a> Layer<'a> {
         }
     }
 
-    /// Number of multiply-accumulates one input spike of this layer triggers.
-    pub fn fan_out(&self) -> u16 {
-        match self {
-            Layer::Dense(d) => d.outputs,
-        }
-    }
-
     /// State words (`i32`) the layer needs.
     pub fn state_words(&self) -> usize {
         let per_neuron = 1 // drive
