@@ -29,6 +29,13 @@ pub const FRAC_BITS: u32 = 16;
 pub const ONE: i32 = 1 << FRAC_BITS;
 
 /// Saturate an `i64` into the `i32` range.
+///
+/// ```
+/// use picospike_runtime::fixed_point::saturate;
+/// assert_eq!(saturate(1 << 40), i32::MAX);
+/// assert_eq!(saturate(-(1 << 40)), i32::MIN);
+/// assert_eq!(saturate(-7), -7);
+/// ```
 #[inline]
 pub fn saturate(value: i64) -> i32 {
     if value > i64::from(i32::MAX) {
@@ -41,6 +48,13 @@ pub fn saturate(value: i64) -> i32 {
 }
 
 /// Multiply two Q16.16 raw values, rounding half up and saturating.
+///
+/// ```
+/// use picospike_runtime::fixed_point::{mul_q16, ONE};
+/// assert_eq!(mul_q16(3 * ONE / 2, ONE / 2), 3 * ONE / 4); // 1.5 * 0.5
+/// assert_eq!(mul_q16(1, ONE / 2), 1); // 2^-17 rounds half up to 2^-16
+/// assert_eq!(mul_q16(i32::MAX, 4 * ONE), i32::MAX); // saturates instead of wrapping
+/// ```
 #[inline]
 pub fn mul_q16(a: i32, b: i32) -> i32 {
     let product = i64::from(a) * i64::from(b);
@@ -50,6 +64,14 @@ pub fn mul_q16(a: i32, b: i32) -> i32 {
 /// Scale an integer sum by `multiplier * 2^-shift`, rounding half up and saturating.
 ///
 /// `shift` must be in `1..=62` (checked when the model is loaded).
+///
+/// ```
+/// use picospike_runtime::fixed_point::scale;
+/// assert_eq!(scale(100, 3, 1), 150); // 100 * 3 / 2
+/// assert_eq!(scale(1, 1, 1), 1); // 0.5 rounds half up
+/// assert_eq!(scale(-1, 1, 1), 0); // -0.5 rounds half up too
+/// assert_eq!(scale(i32::MAX, i32::MAX, 1), i32::MAX);
+/// ```
 #[inline]
 pub fn scale(sum: i32, multiplier: i32, shift: u32) -> i32 {
     let product = i64::from(sum) * i64::from(multiplier);
@@ -62,6 +84,14 @@ pub fn scale(sum: i32, multiplier: i32, shift: u32) -> i32 {
 /// `micromath`'s `exp` is fast but only accurate to about 1e-4 relative, which would bias LIF
 /// rates by a few tenths of a percent; a short Taylor series is exact to `f32` precision here
 /// and the result is only used at load time.
+///
+/// ```
+/// use picospike_runtime::fixed_point::one_minus_exp_neg;
+/// // dt = 1 ms, tau = 20 ms: the LIF decay gain.
+/// assert!((one_minus_exp_neg(0.05) - (1.0 - (-0.05f32).exp())).abs() < 1e-7);
+/// assert!((one_minus_exp_neg(1e-6) - 1e-6).abs() < 1e-12); // no cancellation for tiny x
+/// assert_eq!(one_minus_exp_neg(f32::NAN), 0.0);
+/// ```
 pub fn one_minus_exp_neg(x: f32) -> f32 {
     if x.is_nan() || x <= 0.0 {
         return 0.0;
@@ -83,6 +113,14 @@ pub fn one_minus_exp_neg(x: f32) -> f32 {
 }
 
 /// Convert an `f32` to [`Q16`], rounding to nearest; `None` if it is not finite or out of range.
+///
+/// ```
+/// use picospike_runtime::fixed_point::{q16_from_f32, ONE};
+/// assert_eq!(q16_from_f32(0.5).map(|q| q.to_bits()), Some(ONE / 2));
+/// assert_eq!(q16_from_f32(-1.0).map(|q| q.to_bits()), Some(-ONE));
+/// assert_eq!(q16_from_f32(40_000.0), None); // beyond ±32768
+/// assert_eq!(q16_from_f32(f32::INFINITY), None);
+/// ```
 pub fn q16_from_f32(value: f32) -> Option<Q16> {
     let scaled = value * ONE as f32;
     // 2^31 is exactly representable; anything at or beyond it does not fit.

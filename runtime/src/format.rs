@@ -102,6 +102,33 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
     /// # Errors
     /// A [`LoadError`] naming the first problem found; any byte sequence either loads or returns
     /// an error, none panics.
+    ///
+    /// ```
+    /// # use picospike_runtime::format::InputEncoding;
+    /// # use picospike_runtime::layer::{Dense, Layer};
+    /// # use picospike_runtime::{neuron::Neuron, synapse::Synapse, Model, ModelBuilder, Network};
+    /// # let layers = [Layer::Dense(Dense {
+    /// #     inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None, neuron: Neuron::Readout,
+    /// #     weights: &[1, 0, 0, 1], multipliers: &65_536i32.to_le_bytes().repeat(2),
+    /// #     biases: &0i32.to_le_bytes().repeat(2),
+    /// # })];
+    /// # let input = InputEncoding { size: 2, full_scale: 255, timesteps: 10 };
+    /// # let mut flash = [0u8; 128];
+    /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+    /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
+    /// use picospike_runtime::LoadError;
+    /// let model: Model = Model::from_bytes(blob)?;
+    /// assert_eq!((model.input_size(), model.output_size()), (2, 2));
+    ///
+    /// let mut damaged = blob.to_vec();
+    /// let middle = damaged.len() / 2;
+    /// damaged[middle] ^= 0x01; // one flipped bit, caught by the CRC
+    /// let error: Result<Model, _> = Model::from_bytes(&damaged);
+    /// assert!(matches!(error, Err(LoadError::ChecksumMismatch { .. })));
+    /// let error: Result<Model, _> = Model::from_bytes(b"GIF89a");
+    /// assert!(matches!(error, Err(LoadError::BadMagic { found: [b'G', b'I', b'F', b'8'] })));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, LoadError> {
         if blob.len() < PREAMBLE_LEN {
             let mut found = [0u8; 4];

@@ -89,6 +89,31 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     ///
     /// # Errors
     /// [`LoadError::StateTooSmall`] if `state` is too short.
+    ///
+    /// ```
+    /// # use picospike_runtime::format::InputEncoding;
+    /// # use picospike_runtime::layer::{Dense, Layer};
+    /// # use picospike_runtime::{neuron::Neuron, synapse::Synapse, Model, ModelBuilder, Network};
+    /// # let layers = [Layer::Dense(Dense {
+    /// #     inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None, neuron: Neuron::Readout,
+    /// #     weights: &[1, 0, 0, 1], multipliers: &65_536i32.to_le_bytes().repeat(2),
+    /// #     biases: &0i32.to_le_bytes().repeat(2),
+    /// # })];
+    /// # let input = InputEncoding { size: 2, full_scale: 255, timesteps: 10 };
+    /// # let mut flash = [0u8; 128];
+    /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+    /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
+    /// use picospike_runtime::LoadError;
+    /// let model: Model = Model::from_bytes(blob)?;
+    /// let mut tiny = [0i32; 1];
+    /// assert_eq!(
+    ///     Network::new(&model, &mut tiny).err(),
+    ///     Some(LoadError::StateTooSmall { needed: model.state_words(), given: 1 })
+    /// );
+    /// let mut state = [0i32; 16];
+    /// assert!(Network::new(&model, &mut state).is_ok());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn new(model: &'m Model<'m, MAX_LAYERS>, state: &'s mut [i32]) -> Result<Self, LoadError> {
         let too_small = LoadError::StateTooSmall {
             needed: model.state_words(),
@@ -174,6 +199,34 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     ///
     /// # Errors
     /// [`RunError::InputLength`] if `input` does not have [`Network::input_size`] bytes.
+    ///
+    /// ```
+    /// # use picospike_runtime::format::InputEncoding;
+    /// # use picospike_runtime::layer::{Dense, Layer};
+    /// # use picospike_runtime::{neuron::Neuron, synapse::Synapse, Model, ModelBuilder, Network};
+    /// # let layers = [Layer::Dense(Dense {
+    /// #     inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None, neuron: Neuron::Readout,
+    /// #     weights: &[1, 0, 0, 1], multipliers: &65_536i32.to_le_bytes().repeat(2),
+    /// #     biases: &0i32.to_le_bytes().repeat(2),
+    /// # })];
+    /// # let input = InputEncoding { size: 2, full_scale: 255, timesteps: 10 };
+    /// # let mut flash = [0u8; 128];
+    /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+    /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
+    /// use picospike_runtime::RunError;
+    /// let model: Model = Model::from_bytes(blob)?;
+    /// let mut state = [0i32; 16];
+    /// let mut network = Network::new(&model, &mut state)?;
+    /// assert_eq!(network.set_input(&[1]), Err(RunError::InputLength { found: 1, expected: 2 }));
+    /// // A stream: change the input between steps without resetting.
+    /// network.set_input(&[255, 0])?;
+    /// network.step();
+    /// assert!(network.outputs()[0] > network.outputs()[1]);
+    /// network.set_input(&[0, 255])?;
+    /// network.step();
+    /// assert!(network.outputs()[1] > network.outputs()[0]);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
     pub fn set_input(&mut self, input: &[u8]) -> Result<(), RunError> {
         let expected = self.input_size();
         if input.len() != expected {

@@ -60,6 +60,13 @@ pub struct FloatRun {
 }
 
 /// Nengo's `LIFRate` curve: steady-state rate in Hz (times `amplitude`) for constant current `j`.
+///
+/// ```
+/// use picospike_runtime::reference::lif_rate;
+/// // J = 2 with the default time constants: 1 / (2 ms + 20 ms * ln 2) = 63.0 Hz.
+/// assert!((lif_rate(2.0, 0.02, 0.002, 1.0) - 63.04).abs() < 0.01);
+/// assert_eq!(lif_rate(1.0, 0.02, 0.002, 1.0), 0.0); // at and below threshold: silent
+/// ```
 pub fn lif_rate(j: f64, tau_rc: f64, tau_ref: f64, amplitude: f64) -> f64 {
     if j > 1.0 {
         amplitude / (tau_ref + tau_rc * (1.0 / (j - 1.0)).ln_1p())

@@ -1,7 +1,8 @@
 //! Property tests: no byte sequence makes the loader or the runner panic.
 //!
 //! 50,000 random blobs plus 50,000 mutated real blobs (half of them resealed with a correct
-//! CRC so that the mutations reach the body decoder and the layer validation).
+//! CRC so that the mutations reach the body decoder and the layer validation). A mutated blob that
+//! was not resealed must be rejected.
 
 use picospike_runtime::quantize::quantize;
 use picospike_runtime::synapse::Synapse;
@@ -65,7 +66,8 @@ proptest! {
         seal in any::<bool>(),
         input in proptest::collection::vec(any::<u8>(), 0..16),
     ) {
-        let mut blob = real_blobs().swap_remove(which);
+        let original = real_blobs().swap_remove(which);
+        let mut blob = original.clone();
         for (position, value) in edits {
             let len = blob.len();
             blob[position % len] = value;
@@ -76,7 +78,11 @@ proptest! {
         if seal {
             reseal(&mut blob);
         }
-        exercise(&blob, &input);
+        let loaded = exercise(&blob, &input);
+        // Without a reseal, any change must be caught by the CRC (a collision is 2^-32 per case).
+        if !seal && blob != original {
+            prop_assert!(!loaded, "a modified blob that was not resealed loaded");
+        }
     }
 }
 

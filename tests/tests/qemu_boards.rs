@@ -3,9 +3,10 @@
 //! must equal the host runtime's, bit for bit.
 //!
 //! Needs `qemu-system-arm` and the `thumbv7em-none-eabihf` / `thumbv6m-none-eabi` targets
-//! (`.ci/run` installs them) and MNIST under `$PICOSPIKE_DATA/mnist` (default
-//! `../shared/data`). Also prints the cost figures the boards report (instructions per
-//! inference, per step, per synaptic event; stack).
+//! (`./test.sh` installs them; this test fails with a message naming what is missing) and MNIST
+//! images: `$PICOSPIKE_DATA/mnist` when that is set, else the committed fixture
+//! `tests/fixtures/mnist` (500 training and 200 test images). Also prints the cost figures the
+//! boards report (instructions per inference, per step, per synaptic event; stack).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,10 +24,33 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-fn data_dir() -> PathBuf {
+/// MNIST for the test: the full files under `$PICOSPIKE_DATA/mnist`, else the committed fixture.
+fn mnist_dir() -> PathBuf {
     std::env::var_os("PICOSPIKE_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/data"))
+        .map(|d| PathBuf::from(d).join("mnist"))
+        .unwrap_or_else(|| repo().join("tests/fixtures/mnist"))
+}
+
+/// Fails with a message naming the tool or target that is missing, before anything is built.
+fn require_tools() {
+    let qemu = Command::new("qemu-system-arm").arg("--version").output();
+    assert!(
+        qemu.is_ok_and(|o| o.status.success()),
+        "qemu-system-arm is missing: run ./test.sh (installs it) or apt-get install qemu-system-arm"
+    );
+    let targets = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .current_dir(repo().join("boards"))
+        .output();
+    if let Ok(out) = targets {
+        let installed = String::from_utf8_lossy(&out.stdout);
+        for target in ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"] {
+            assert!(
+                installed.lines().any(|l| l.trim() == target),
+                "the Rust target {target} is missing: run ./test.sh (installs it) or rustup target add {target}"
+            );
+        }
+    }
 }
 
 /// Train (briefly: bit-exactness, not accuracy, is under test), export a firmware module.
@@ -183,6 +207,7 @@ fn compare_with_host(board: &str, model_dir: &Path, test_set: &Dataset, output: 
 
 #[test]
 fn exported_models_run_bit_exact_on_qemu_boards() {
+    require_tools();
     let digits = data::builtin_digits();
     let (train_digits, test_digits) = digits.stratified_split(0.2, 0).unwrap();
     let digits_dir = export_model("digits", &train_digits, &test_digits, TrainConfig::digits());
@@ -191,9 +216,13 @@ fn exported_models_run_bit_exact_on_qemu_boards() {
     let out = run_board("qemu-microbit", "thumbv6m-none-eabi", &digits_dir);
     compare_with_host("microbit digits", &digits_dir, &test_digits, &out);
 
-    let mnist = data_dir().join("mnist");
-    let (train_mnist, test_mnist) = data::load_mnist(&mnist)
-        .unwrap_or_else(|e| panic!("MNIST is needed (set PICOSPIKE_DATA): {e}"));
+    let mnist = mnist_dir();
+    let (train_mnist, test_mnist) = data::load_mnist(&mnist).unwrap_or_else(|e| {
+        panic!(
+            "MNIST is needed under {} (PICOSPIKE_DATA/mnist, else tests/fixtures/mnist): {e}",
+            mnist.display()
+        )
+    });
     let config = TrainConfig {
         hidden: vec![128],
         epochs: 2,
@@ -202,10 +231,10 @@ fn exported_models_run_bit_exact_on_qemu_boards() {
         augment_scale: 0.0,
         ..TrainConfig::mnist()
     };
-    let mnist_dir = export_model("mnist", &train_mnist, &test_mnist, config);
-    let out = run_board("qemu-mps2-an386", "thumbv7em-none-eabihf", &mnist_dir);
-    compare_with_host("mps2-an386 mnist", &mnist_dir, &test_mnist, &out);
-    for dir in [digits_dir, mnist_dir] {
+    let mnist_model_dir = export_model("mnist", &train_mnist, &test_mnist, config);
+    let out = run_board("qemu-mps2-an386", "thumbv7em-none-eabihf", &mnist_model_dir);
+    compare_with_host("mps2-an386 mnist", &mnist_model_dir, &test_mnist, &out);
+    for dir in [digits_dir, mnist_model_dir] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }

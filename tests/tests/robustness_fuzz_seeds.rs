@@ -3,7 +3,7 @@
 //! fails here, not silently in a fuzz run that never gets past the loader's first checks).
 //!
 //! Regenerate the seeds with
-//! `cargo test -p picospike-tests --test robustness_fuzz_seeds -- --ignored write_fuzz_seeds`.
+//! `PICOSPIKE_WRITE_FUZZ_SEEDS=1 cargo test -p picospike-tests --test robustness_fuzz_seeds`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,24 +39,45 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     seeds
 }
 
-#[test]
-#[ignore = "writes the fuzz seed corpora; run by hand after a format change"]
-fn write_fuzz_seeds() {
-    let corpus = repo_root().join("fuzz/corpus");
+/// Every seed file this checkout should have: (path under `fuzz/corpus`, bytes).
+fn expected_seed_files() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
     for (name, blob) in seeds() {
-        let load = corpus.join("load");
-        fs::create_dir_all(&load).unwrap();
-        fs::write(load.join(format!("seed-{name}.pspk")), &blob).unwrap();
         let model: Model = Model::from_bytes(&blob).unwrap();
         let input = sample_input(model.input_size(), 7);
-        let run = corpus.join("load_and_run");
-        fs::create_dir_all(&run).unwrap();
-        fs::write(
-            run.join(format!("seed-{name}.bin")),
+        files.push((
+            PathBuf::from("load").join(format!("seed-{name}.pspk")),
+            blob.clone(),
+        ));
+        files.push((
+            PathBuf::from("load_and_run").join(format!("seed-{name}.bin")),
             fuzz_run_input(RUN_FLAGS, &blob, &input),
-        )
-        .unwrap();
+        ));
     }
+    files
+}
+
+/// The committed seeds are exactly what the current models produce; with
+/// `PICOSPIKE_WRITE_FUZZ_SEEDS=1` the test rewrites them instead (after a format change).
+#[test]
+fn fuzz_seeds_are_up_to_date() {
+    let corpus = repo_root().join("fuzz/corpus");
+    let write = std::env::var_os("PICOSPIKE_WRITE_FUZZ_SEEDS").is_some_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (relative, bytes) in expected_seed_files() {
+        let path = corpus.join(&relative);
+        if write {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, &bytes).unwrap();
+        } else if fs::read(&path).ok().as_deref() != Some(bytes.as_slice()) {
+            stale.push(relative.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "fuzz seeds missing or stale: {stale:?}; regenerate with PICOSPIKE_WRITE_FUZZ_SEEDS=1 \
+         cargo test -p picospike-tests --test robustness_fuzz_seeds"
+    );
 }
 
 fn committed(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
@@ -95,7 +116,7 @@ fn committed_fuzz_seeds_are_accepted_models() {
     let load = committed("load");
     assert!(
         load.len() >= expected,
-        "run write_fuzz_seeds to refresh them"
+        "regenerate the seeds (see the module docs)"
     );
     for (path, blob) in &load {
         let model: Result<Model, _> = Model::from_bytes(blob);
@@ -104,7 +125,7 @@ fn committed_fuzz_seeds_are_accepted_models() {
     let run = committed("load_and_run");
     assert!(
         run.len() >= expected,
-        "run write_fuzz_seeds to refresh them"
+        "regenerate the seeds (see the module docs)"
     );
     for (path, data) in &run {
         assert_eq!(data[0], RUN_FLAGS, "{}", path.display());
