@@ -8,7 +8,7 @@
 //! `x.idx` and `x.idx.gz` (or `.csv` and `.csv.gz`) work.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rand::seq::SliceRandom;
@@ -18,10 +18,22 @@ use rand_chacha::ChaCha8Rng;
 /// Number of classes the loaders accept unless told otherwise (digits 0..9).
 pub const DEFAULT_CLASSES: usize = 10;
 
-/// Largest IDX payload (count x rows x cols bytes) a header may announce: 1 GiB.
+/// Largest IDX payload (count x rows x cols bytes) a header may announce: 256 MiB (five times
+/// MNIST's training images).
 ///
-/// A corrupt or hostile header could otherwise make the loader try to allocate terabytes.
-pub const MAX_IDX_BYTES: u64 = 1 << 30;
+/// A corrupt or hostile header could otherwise make the loader try to read terabytes.
+pub const MAX_IDX_BYTES: u64 = 256 << 20;
+
+/// Largest CSV text read (after decompression): 512 MiB (MNIST's 70,000 images as CSV are about
+/// 130 MB).
+pub const MAX_CSV_BYTES: u64 = 512 << 20;
+
+/// Longest CSV line: 16 MiB (a row of millions of values fits; a stream without line breaks
+/// fails at once).
+pub const MAX_CSV_LINE_BYTES: usize = 16 << 20;
+
+/// Most CSV rows read: 2,000,000.
+pub const MAX_CSV_ROWS: usize = 2_000_000;
 
 /// IDX magic number of an unsigned-byte, 3-dimensional (images) file.
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -134,6 +146,38 @@ pub enum DataError {
         /// Columns expected.
         expected: usize,
     },
+    /// A CSV row does not have the pixel count the model takes.
+    #[error("{path}: row {row} has {found} pixel values (then the label), but the model takes {expected} inputs")]
+    CsvWidth {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number.
+        row: usize,
+        /// Pixel values found (columns minus the label).
+        found: usize,
+        /// The model's input size.
+        expected: usize,
+    },
+    /// A CSV line is longer than [`MAX_CSV_LINE_BYTES`].
+    #[error("{path}: row {row} is longer than the {limit}-byte line limit")]
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// One-based line number.
+        row: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A file holds more than a documented bound.
+    #[error("{path}: more than {limit} {what} (the limit)")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What is counted.
+        what: &'static str,
+        /// The bound.
+        limit: u64,
+    },
     /// A CSV field is not an integer in 0..=255.
     #[error("{path}: row {row}, column {column}: {value:?} is not an integer in 0..=255")]
     CsvValue {
@@ -159,6 +203,18 @@ pub enum DataError {
         dir: PathBuf,
         /// The file names tried.
         tried: Vec<String>,
+    },
+    /// A `--data` argument that is neither `digits` nor an existing path.
+    #[error("{argument}: no such file or directory (expected `digits`, an IDX directory or images file, or a CSV file)")]
+    NoSuchSource {
+        /// The argument.
+        argument: String,
+    },
+    /// Training needs a training part, which a single IDX file does not have.
+    #[error("{path}: a single IDX file has no training part; give the directory that holds the train-* and t10k-* files")]
+    NoTrainingPart {
+        /// The file.
+        path: PathBuf,
     },
     /// A split was asked for a fraction outside (0, 1) or leaves one side empty.
     #[error("cannot split {samples} samples with test fraction {fraction}: expected 0 < fraction < 1 and both parts non-empty")]
@@ -208,6 +264,16 @@ impl Dataset {
             counts[usize::from(l)] += 1;
         }
         counts
+    }
+
+    /// The same samples with `classes` classes.
+    ///
+    /// # Errors
+    /// [`DataError::LabelOutOfRange`] if a label is not below `classes`.
+    pub fn with_classes(mut self, classes: usize) -> Result<Dataset, DataError> {
+        check_labels(Path::new("digits (built in)"), &self.labels, classes)?;
+        self.classes = classes;
+        Ok(self)
     }
 
     /// The samples at `indices`, in that order (indices must be in range).
@@ -284,37 +350,51 @@ pub fn builtin_digits() -> Dataset {
     }
 }
 
-/// Reads a whole file, transparently decompressing gzip, reading at most `limit` bytes of content.
-fn read_maybe_gz(path: &Path, limit: Option<u64>) -> Result<Vec<u8>, DataError> {
+/// Opens `path` for streaming, transparently decompressing gzip; returns the reader and whether
+/// it decompresses.
+fn open_maybe_gz(path: &Path) -> Result<(Box<dyn Read>, bool), DataError> {
     let io_err = |source| DataError::Io {
         path: path.to_owned(),
         source,
     };
     let file = File::open(path).map_err(io_err)?;
-    let mut reader = BufReader::new(file);
+    if file.metadata().map_err(io_err)?.is_dir() {
+        return Err(io_err(io::Error::other(
+            "it is a directory, expected a file",
+        )));
+    }
+    maybe_gz(BufReader::new(file)).map_err(io_err)
+}
+
+/// Wraps `reader` in a gzip decoder when its first bytes are the gzip magic (`1f 8b`); returns
+/// the reader and whether it decompresses.
+fn maybe_gz<'a>(mut reader: impl Read + 'a) -> io::Result<(Box<dyn Read + 'a>, bool)> {
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut reader, &mut magic).map_err(io_err)?;
+    let n = read_up_to(&mut reader, &mut magic)?;
     let head = io::Cursor::new(magic[..n].to_vec());
-    let mut out = Vec::new();
     if n == 2 && magic == [0x1f, 0x8b] {
-        let dec = flate2::read::MultiGzDecoder::new(head.chain(reader));
-        let res = match limit {
-            Some(l) => dec.take(l).read_to_end(&mut out),
-            None => { dec }.read_to_end(&mut out),
-        };
-        res.map_err(|source| DataError::Gzip {
+        Ok((
+            Box::new(flate2::read::MultiGzDecoder::new(head.chain(reader))),
+            true,
+        ))
+    } else {
+        Ok((Box::new(head.chain(reader)), false))
+    }
+}
+
+/// The error for a failed read: a gzip error when decompressing, an I/O error otherwise.
+fn read_error(path: &Path, gz: bool, source: io::Error) -> DataError {
+    if gz {
+        DataError::Gzip {
             path: path.to_owned(),
             source,
-        })?;
+        }
     } else {
-        let chained = head.chain(reader);
-        let res = match limit {
-            Some(l) => chained.take(l).read_to_end(&mut out),
-            None => { chained }.read_to_end(&mut out),
-        };
-        res.map_err(io_err)?;
+        DataError::Io {
+            path: path.to_owned(),
+            source,
+        }
     }
-    Ok(out)
 }
 
 /// Fills `buf` as far as the reader allows; returns the bytes read.
@@ -331,32 +411,83 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Parses an IDX unsigned-byte file with `ndims` dimensions; returns the dimensions and payload.
-fn read_idx(
+/// Which IDX file a parser expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
+    /// Unsigned bytes, 3 dimensions (count, rows, columns): magic 2051.
+    Images,
+    /// Unsigned bytes, 1 dimension (count): magic 2049.
+    Labels,
+}
+
+impl IdxKind {
+    fn magic(self) -> u32 {
+        match self {
+            IdxKind::Images => IDX_IMAGES_MAGIC,
+            IdxKind::Labels => IDX_LABELS_MAGIC,
+        }
+    }
+
+    fn dims(self) -> usize {
+        match self {
+            IdxKind::Images => 3,
+            IdxKind::Labels => 1,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            IdxKind::Images => "images",
+            IdxKind::Labels => "labels",
+        }
+    }
+}
+
+/// Parses an IDX unsigned-byte stream, gzip-compressed or not; returns the dimensions and the
+/// payload. `path` only names the source in errors.
+///
+/// The header is checked against [`MAX_IDX_BYTES`] before any payload is read; the payload buffer
+/// grows with the bytes actually read (never with the header's claim), and reading stops one byte
+/// past the announced length.
+///
+/// # Errors
+/// [`DataError::BadMagic`], [`DataError::TruncatedHeader`], [`DataError::BadDimensions`],
+/// [`DataError::LengthMismatch`], or the reader's error as [`DataError::Io`].
+pub fn parse_idx(
     path: &Path,
-    magic: u32,
-    what: &'static str,
-    ndims: usize,
+    reader: impl Read,
+    kind: IdxKind,
 ) -> Result<(Vec<u32>, Vec<u8>), DataError> {
+    let (reader, gz) = maybe_gz(reader).map_err(|e| read_error(path, false, e))?;
+    parse_idx_inner(path, reader, kind, gz)
+}
+
+fn parse_idx_inner(
+    path: &Path,
+    mut reader: impl Read,
+    kind: IdxKind,
+    gz: bool,
+) -> Result<(Vec<u32>, Vec<u8>), DataError> {
+    let (magic, ndims) = (kind.magic(), kind.dims());
     let header_len = 4 + 4 * ndims;
-    // Read the header first (bounded), check it, then read exactly the announced payload (+1 byte
-    // to detect trailing data) so that a huge header never allocates more than the limit.
-    let header = read_maybe_gz(path, Some(header_len as u64))?;
+    let mut header = [0u8; 16];
+    let got =
+        read_up_to(&mut reader, &mut header[..header_len]).map_err(|e| read_error(path, gz, e))?;
     let word =
         |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     // The magic first (when present), so that a swapped or foreign file is named as such.
-    if header.len() >= 4 && word(0) != magic {
+    if got >= 4 && word(0) != magic {
         return Err(DataError::BadMagic {
             path: path.to_owned(),
-            what,
+            what: kind.name(),
             found: word(0),
             expected: magic,
         });
     }
-    if header.len() < header_len {
+    if got < header_len {
         return Err(DataError::TruncatedHeader {
             path: path.to_owned(),
-            found: header.len(),
+            found: got,
             expected: header_len,
         });
     }
@@ -373,8 +504,11 @@ fn read_idx(
             limit: MAX_IDX_BYTES,
         });
     }
-    let all = read_maybe_gz(path, Some(header_len as u64 + bytes + 1))?;
-    let payload = all[header_len..].to_vec();
+    let mut payload = Vec::new();
+    reader
+        .take(bytes + 1)
+        .read_to_end(&mut payload)
+        .map_err(|e| read_error(path, gz, e))?;
     if payload.len() as u64 != bytes {
         return Err(DataError::LengthMismatch {
             path: path.to_owned(),
@@ -385,25 +519,38 @@ fn read_idx(
     Ok((dims, payload))
 }
 
-/// Loads an IDX images file (magic 2051) and its labels file (magic 2049), gzip or not.
+/// Reads and parses an IDX file, gzip or not.
+fn read_idx(path: &Path, kind: IdxKind) -> Result<(Vec<u32>, Vec<u8>), DataError> {
+    let (reader, gz) = open_maybe_gz(path)?;
+    parse_idx_inner(path, reader, kind, gz)
+}
+
+/// Builds a data set from parsed IDX images and labels (see [`parse_idx`]).
 ///
 /// # Errors
-/// Any [`DataError`] naming the offending file: unreadable file, corrupt gzip, wrong magic, header
-/// dimensions that are zero or exceed [`MAX_IDX_BYTES`], a payload of the wrong length, different
-/// sample counts, or a label `>= classes`.
-pub fn load_idx(images: &Path, labels: &Path, classes: usize) -> Result<Dataset, DataError> {
-    let (idims, pixels) = read_idx(images, IDX_IMAGES_MAGIC, "images", 3)?;
-    let (ldims, label_bytes) = read_idx(labels, IDX_LABELS_MAGIC, "labels", 1)?;
-    let (count, rows, cols) = (idims[0] as usize, idims[1] as usize, idims[2] as usize);
-    if count != ldims[0] as usize {
+/// [`DataError::CountMismatch`] and [`DataError::LabelOutOfRange`] naming the files.
+pub fn idx_dataset(
+    images: (&Path, Vec<u32>, Vec<u8>),
+    labels: (&Path, Vec<u32>, Vec<u8>),
+    classes: usize,
+) -> Result<Dataset, DataError> {
+    let (images_path, idims, pixels) = images;
+    let (labels_path, ldims, label_bytes) = labels;
+    let dim = |d: &[u32], i: usize| d.get(i).map_or(0, |&v| v as usize);
+    let (count, rows, cols) = (dim(&idims, 0), dim(&idims, 1), dim(&idims, 2));
+    let label_count = dim(&ldims, 0);
+    if count != label_count
+        || label_bytes.len() != label_count
+        || pixels.len() != count * rows * cols
+    {
         return Err(DataError::CountMismatch {
-            images: images.to_owned(),
+            images: images_path.to_owned(),
             image_count: count,
-            labels: labels.to_owned(),
-            label_count: ldims[0] as usize,
+            labels: labels_path.to_owned(),
+            label_count,
         });
     }
-    check_labels(labels, &label_bytes, classes)?;
+    check_labels(labels_path, &label_bytes, classes)?;
     Ok(Dataset {
         images: pixels.chunks(rows * cols).map(<[u8]>::to_vec).collect(),
         labels: label_bytes,
@@ -411,6 +558,22 @@ pub fn load_idx(images: &Path, labels: &Path, classes: usize) -> Result<Dataset,
         classes,
         shape: Some((rows, cols)),
     })
+}
+
+/// Loads an IDX images file (magic 2051) and its labels file (magic 2049), gzip or not.
+///
+/// # Errors
+/// Any [`DataError`] naming the offending file: unreadable file, corrupt gzip, wrong magic, header
+/// dimensions that are zero or exceed [`MAX_IDX_BYTES`], a payload of the wrong length, different
+/// sample counts, or a label `>= classes`.
+pub fn load_idx(images: &Path, labels: &Path, classes: usize) -> Result<Dataset, DataError> {
+    let (idims, pixels) = read_idx(images, IdxKind::Images)?;
+    let (ldims, label_bytes) = read_idx(labels, IdxKind::Labels)?;
+    idx_dataset(
+        (images, idims, pixels),
+        (labels, ldims, label_bytes),
+        classes,
+    )
 }
 
 fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataError> {
@@ -456,37 +619,171 @@ pub fn load_idx_dir(dir: &Path, prefixes: &[&str], classes: usize) -> Result<Dat
 /// # Errors
 /// The errors of [`load_idx_dir`].
 pub fn load_mnist(dir: &Path) -> Result<(Dataset, Dataset), DataError> {
-    let train = load_idx_dir(dir, &["train", "train10k"], DEFAULT_CLASSES)?;
-    let test = load_idx_dir(dir, &["t10k"], DEFAULT_CLASSES)?;
+    load_mnist_classes(dir, DEFAULT_CLASSES)
+}
+
+/// [`load_mnist`] with labels below `classes`.
+///
+/// # Errors
+/// The errors of [`load_idx_dir`].
+pub fn load_mnist_classes(dir: &Path, classes: usize) -> Result<(Dataset, Dataset), DataError> {
+    let train = load_idx_dir(dir, &["train", "train10k"], classes)?;
+    let test = load_idx_dir(dir, &["t10k"], classes)?;
     Ok((train, test))
+}
+
+/// Loads only the test set (`t10k-*`) of an IDX directory: evaluation needs nothing else.
+///
+/// # Errors
+/// The errors of [`load_idx_dir`].
+pub fn load_mnist_test(dir: &Path, classes: usize) -> Result<Dataset, DataError> {
+    load_idx_dir(dir, &["t10k"], classes)
+}
+
+/// Marks an IDX images file name (`<prefix>-images-idx3-ubyte[.gz]`).
+pub const IDX_IMAGES_NAME: &str = "-images-idx3-ubyte";
+
+/// The labels file beside an IDX images file: `x-images-idx3-ubyte[.gz]` ->
+/// `x-labels-idx1-ubyte[.gz]`; `None` if the name is not an images file name.
+pub fn idx_labels_path(images: &Path) -> Option<PathBuf> {
+    let name = images.file_name()?.to_str()?;
+    let at = name.find(IDX_IMAGES_NAME)?;
+    let labels = format!(
+        "{}-labels-idx1-ubyte{}",
+        &name[..at],
+        &name[at + IDX_IMAGES_NAME.len()..]
+    );
+    Some(images.with_file_name(labels))
+}
+
+/// Whether the first line of a CSV file is a header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CsvHeader {
+    /// A header when the first line's label, or at least half of its fields, are words (neither
+    /// numbers nor empty)
+    /// (`pixel0,...,label` and `0,1,...,63,label` are headers; `1,x,3` is a bad row).
+    #[default]
+    Auto,
+    /// The first line is a header: skipped.
+    Yes,
+    /// There is no header: the first line is data.
+    No,
+}
+
+/// How to read a CSV file: pixels then label per row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsvOptions {
+    /// Number of classes; labels must be smaller.
+    pub classes: usize,
+    /// Raw value meaning 1.0 (`None`: 16 when no pixel exceeds 16, else 255).
+    pub full_scale: Option<u16>,
+    /// Header handling.
+    pub header: CsvHeader,
+    /// Pixels per row the consumer needs (a model's input size), checked on every row before its
+    /// values are parsed; `None` takes the first row's width.
+    pub pixels: Option<usize>,
+}
+
+impl CsvOptions {
+    /// `classes` classes, inferred scale, header detected, any width.
+    pub fn new(classes: usize) -> Self {
+        CsvOptions {
+            classes,
+            full_scale: None,
+            header: CsvHeader::Auto,
+            pixels: None,
+        }
+    }
 }
 
 /// Loads a CSV file (optionally gzip-compressed): integer pixels 0..=255, then the label, per row.
 ///
-/// No header; blank lines are skipped; every row must have as many columns as the first. `full_scale`
-/// `None` infers 16 when no pixel exceeds 16 (the 8x8 digits) and 255 otherwise. The image is taken as
-/// square when the pixel count is a perfect square.
+/// See [`parse_csv`]. The file is streamed: at most [`MAX_CSV_BYTES`] of text,
+/// [`MAX_CSV_LINE_BYTES`] per line and [`MAX_CSV_ROWS`] rows are read.
 ///
 /// # Errors
-/// [`DataError::Io`]/[`DataError::Gzip`] for unreadable files, [`DataError::CsvColumns`] and
-/// [`DataError::CsvValue`] with the row (and column), [`DataError::LabelOutOfRange`], and
-/// [`DataError::Empty`] for a file with no rows or rows with no pixel.
-pub fn load_csv(
+/// [`DataError::Io`]/[`DataError::Gzip`] for unreadable files, and the errors of [`parse_csv`].
+pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset, DataError> {
+    let (reader, gz) = open_maybe_gz(path)?;
+    parse_csv_inner(path, reader, options, gz)
+}
+
+/// Parses CSV text (gzip-compressed or not): integer pixels 0..=255, then the label, per row;
+/// `path` only names the source in errors.
+///
+/// An optional header line (see [`CsvHeader`]); blank lines are skipped; every row must have as
+/// many columns as the first (or `pixels + 1` when [`CsvOptions::pixels`] is set). Fields may be
+/// integral floats (`3.0`). The image is taken as square when the pixel count is a perfect
+/// square.
+///
+/// # Errors
+/// [`DataError::CsvWidth`] (a row that does not fit the model), [`DataError::CsvColumns`] and
+/// [`DataError::CsvValue`] with the row (and column), [`DataError::LabelOutOfRange`],
+/// [`DataError::TooLarge`] past a bound, and [`DataError::Empty`] for no rows.
+pub fn parse_csv(
     path: &Path,
-    classes: usize,
-    full_scale: Option<u16>,
+    reader: impl Read,
+    options: &CsvOptions,
 ) -> Result<Dataset, DataError> {
-    let bytes = read_maybe_gz(path, None)?;
-    let text = String::from_utf8_lossy(&bytes);
-    let mut expected = None;
+    let (reader, gz) = maybe_gz(reader).map_err(|e| read_error(path, false, e))?;
+    parse_csv_inner(path, reader, options, gz)
+}
+
+fn parse_csv_inner(
+    path: &Path,
+    reader: impl Read,
+    options: &CsvOptions,
+    gz: bool,
+) -> Result<Dataset, DataError> {
+    let too_large = |what: &'static str, limit: u64| DataError::TooLarge {
+        path: path.to_owned(),
+        what,
+        limit,
+    };
+    let mut reader = BufReader::new(reader.take(MAX_CSV_BYTES + 1));
+    let mut expected = options.pixels.map(|p| p + 1);
     let (mut images, mut labels) = (Vec::new(), Vec::new());
-    for (lineno, line) in text.lines().enumerate() {
-        let row = lineno + 1;
-        let line = line.trim();
-        if line.is_empty() {
+    let mut line = Vec::new();
+    let mut row = 0usize;
+    let mut total = 0u64;
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_CSV_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| read_error(path, gz, e))?;
+        if n == 0 {
+            break;
+        }
+        row += 1;
+        total += n as u64;
+        if total > MAX_CSV_BYTES {
+            return Err(too_large("bytes of CSV text", MAX_CSV_BYTES));
+        }
+        if line.len() > MAX_CSV_LINE_BYTES {
+            return Err(DataError::LineTooLong {
+                path: path.to_owned(),
+                row,
+                limit: MAX_CSV_LINE_BYTES,
+            });
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let fields: Vec<&[u8]> = text.split(|&b| b == b',').map(<[u8]>::trim_ascii).collect();
+        if std::mem::take(&mut first) && is_header(&fields, options.header) {
+            continue;
+        }
+        if let (Some(pixels), true) = (options.pixels, Some(fields.len()) != expected) {
+            return Err(DataError::CsvWidth {
+                path: path.to_owned(),
+                row,
+                found: fields.len().saturating_sub(1),
+                expected: pixels,
+            });
+        }
         let cols = *expected.get_or_insert(fields.len());
         if fields.len() != cols {
             return Err(DataError::CsvColumns {
@@ -504,28 +801,31 @@ pub fn load_csv(
                 expected: 2,
             });
         }
+        if labels.len() >= MAX_CSV_ROWS {
+            return Err(too_large("rows", MAX_CSV_ROWS as u64));
+        }
         let mut values = Vec::with_capacity(cols);
         for (c, f) in fields.iter().enumerate() {
             values.push(parse_byte(f).ok_or_else(|| DataError::CsvValue {
                 path: path.to_owned(),
                 row,
                 column: c + 1,
-                value: (*f).to_owned(),
+                value: String::from_utf8_lossy(&f[..f.len().min(40)]).into_owned(),
             })?);
         }
         let label = values.pop().unwrap_or_default();
-        if usize::from(label) >= classes {
+        if usize::from(label) >= options.classes {
             return Err(DataError::LabelOutOfRange {
                 path: path.to_owned(),
                 index: labels.len(),
                 label: u64::from(label),
-                classes,
+                classes: options.classes,
             });
         }
         images.push(values);
         labels.push(label);
     }
-    let Some(cols) = expected else {
+    let (Some(cols), false) = (expected, labels.is_empty()) else {
         return Err(DataError::Empty {
             path: path.to_owned(),
         });
@@ -536,14 +836,36 @@ pub fn load_csv(
     Ok(Dataset {
         images,
         labels,
-        full_scale: full_scale.unwrap_or(if max <= 16 { 16 } else { 255 }),
-        classes,
+        full_scale: options
+            .full_scale
+            .unwrap_or(if max <= 16 { 16 } else { 255 }),
+        classes: options.classes,
         shape: (side * side == pixels).then_some((side, side)),
     })
 }
 
+/// Whether a first line is a header under `mode`.
+fn is_header(fields: &[&[u8]], mode: CsvHeader) -> bool {
+    let number = |f: &&[u8]| {
+        std::str::from_utf8(f)
+            .ok()
+            .is_some_and(|s| s.parse::<f64>().is_ok())
+    };
+    match mode {
+        CsvHeader::Yes => true,
+        CsvHeader::No => false,
+        CsvHeader::Auto => {
+            // A header names its columns: empty fields are missing values, not names.
+            let word = |f: &[u8]| !f.is_empty() && !number(&f);
+            let words = fields.iter().filter(|f| word(f)).count();
+            fields.last().is_some_and(|f| word(f)) || 2 * words >= fields.len()
+        }
+    }
+}
+
 /// Parses an integer 0..=255, also accepting an integral float such as `3.0`.
-fn parse_byte(s: &str) -> Option<u8> {
+fn parse_byte(field: &[u8]) -> Option<u8> {
+    let s = std::str::from_utf8(field).ok()?;
     if let Ok(v) = s.parse::<u8>() {
         return Some(v);
     }
@@ -747,13 +1069,25 @@ mod tests {
     fn csv_parses_plain_and_gz() {
         let d = tempfile::tempdir().unwrap();
         let text = "0,16,3,4,1\n\n5,6,7.0,8,9\n";
-        let a = load_csv(&write(d.path(), "a.csv", text.as_bytes()), 10, None).unwrap();
-        let b = load_csv(&write(d.path(), "a.csv.gz", &gz(text.as_bytes())), 10, None).unwrap();
+        let a = load_csv(
+            &write(d.path(), "a.csv", text.as_bytes()),
+            &CsvOptions::new(10),
+        )
+        .unwrap();
+        let b = load_csv(
+            &write(d.path(), "a.csv.gz", &gz(text.as_bytes())),
+            &CsvOptions::new(10),
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.images, vec![vec![0, 16, 3, 4], vec![5, 6, 7, 8]]);
         assert_eq!(a.labels, vec![1, 9]);
         assert_eq!((a.full_scale, a.shape), (16, Some((2, 2))));
-        let c = load_csv(&write(d.path(), "c.csv", b"200,1,2\n"), 10, None).unwrap();
+        let c = load_csv(
+            &write(d.path(), "c.csv", b"200,1,2\n"),
+            &CsvOptions::new(10),
+        )
+        .unwrap();
         assert_eq!((c.full_scale, c.shape), (255, None));
     }
 
@@ -761,7 +1095,7 @@ mod tests {
     fn csv_errors_name_row_and_column() {
         let d = tempfile::tempdir().unwrap();
         let p = write(d.path(), "bad.csv", b"1,2,3\n1,2\n");
-        let e = load_csv(&p, 10, None).unwrap_err();
+        let e = load_csv(&p, &CsvOptions::new(10)).unwrap_err();
         assert!(matches!(
             e,
             DataError::CsvColumns {
@@ -773,7 +1107,7 @@ mod tests {
         ));
         assert!(e.to_string().contains("bad.csv: row 2"), "{e}");
         let p = write(d.path(), "nan.csv", b"1,2,3\n1,x,3\n");
-        let e = load_csv(&p, 10, None).unwrap_err();
+        let e = load_csv(&p, &CsvOptions::new(10)).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -788,12 +1122,15 @@ mod tests {
         for bad in ["256", "-1", "1.5", ""] {
             let p = write(d.path(), "v.csv", format!("{bad},1\n").as_bytes());
             assert!(
-                matches!(load_csv(&p, 10, None), Err(DataError::CsvValue { .. })),
+                matches!(
+                    load_csv(&p, &CsvOptions::new(10)),
+                    Err(DataError::CsvValue { .. })
+                ),
                 "{bad}"
             );
         }
         let p = write(d.path(), "lab.csv", b"1,2,3\n1,2,12\n");
-        let e = load_csv(&p, 10, None).unwrap_err();
+        let e = load_csv(&p, &CsvOptions::new(10)).unwrap_err();
         assert!(matches!(
             e,
             DataError::LabelOutOfRange {
@@ -804,7 +1141,7 @@ mod tests {
         ));
         let p = write(d.path(), "one.csv", b"1\n");
         assert!(matches!(
-            load_csv(&p, 10, None),
+            load_csv(&p, &CsvOptions::new(10)),
             Err(DataError::CsvColumns { .. })
         ));
     }
@@ -813,15 +1150,15 @@ mod tests {
     fn csv_empty_and_missing() {
         let d = tempfile::tempdir().unwrap();
         let p = write(d.path(), "empty.csv", b"\n\n");
-        let e = load_csv(&p, 10, None).unwrap_err();
+        let e = load_csv(&p, &CsvOptions::new(10)).unwrap_err();
         assert!(matches!(e, DataError::Empty { .. }));
         assert!(e.to_string().contains("empty.csv"));
         let p = write(d.path(), "empty.csv.gz", &gz(b""));
         assert!(matches!(
-            load_csv(&p, 10, None),
+            load_csv(&p, &CsvOptions::new(10)),
             Err(DataError::Empty { .. })
         ));
-        let e = load_csv(&d.path().join("nope.csv"), 10, None).unwrap_err();
+        let e = load_csv(&d.path().join("nope.csv"), &CsvOptions::new(10)).unwrap_err();
         assert!(matches!(e, DataError::Io { .. }));
     }
 
@@ -861,18 +1198,137 @@ mod tests {
     }
 
     #[test]
-    fn shared_digits_csv_matches_builtin() {
-        // Runs only where the shared data folder is present.
-        let p =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/digits/digits.csv.gz");
-        if !p.is_file() {
-            return;
-        }
-        let csv = load_csv(&p, 10, None).unwrap();
+    fn committed_digits_csv_matches_builtin() {
+        // The committed fixture holds the first 200 rows of the shared digits CSV, which are the
+        // built-in set's first 200 samples; the test needs nothing outside the repository.
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/digits/digits-head200.csv");
+        assert!(
+            p.is_file(),
+            "missing test fixture {} (part of the repository)",
+            p.display()
+        );
+        let csv = load_csv(&p, &CsvOptions::new(10)).unwrap();
         let builtin = builtin_digits();
-        assert_eq!(csv.len(), builtin.len());
+        assert_eq!(csv.len(), 200);
         assert_eq!(csv.full_scale, 16);
-        assert_eq!(csv.labels, builtin.labels);
-        assert_eq!(csv.images, builtin.images);
+        assert_eq!(csv.shape, Some((8, 8)));
+        assert_eq!(csv.labels[..], builtin.labels[..200]);
+        assert_eq!(csv.images[..], builtin.images[..200]);
+    }
+
+    #[test]
+    fn csv_header_detected_or_forced() {
+        let d = tempfile::tempdir().unwrap();
+        let with = write(d.path(), "h.csv", b"Block 1,Block 2,label\n1,2,3\n4,5,6\n");
+        let a = load_csv(&with, &CsvOptions::new(10)).unwrap();
+        assert_eq!((a.len(), a.labels.clone()), (2, vec![3, 6]));
+        let pandas = write(d.path(), "p.csv", b"0,1,label\n1,2,3\n");
+        assert_eq!(load_csv(&pandas, &CsvOptions::new(10)).unwrap().len(), 1);
+        // A bad first row is not mistaken for a header, and the error names it.
+        let bad = write(d.path(), "b.csv", b"1,x,3\n4,5,6\n");
+        assert!(matches!(
+            load_csv(&bad, &CsvOptions::new(10)),
+            Err(DataError::CsvValue {
+                row: 1,
+                column: 2,
+                ..
+            })
+        ));
+        // Forced: a numeric first line skipped, or a header refused.
+        let yes = CsvOptions {
+            header: CsvHeader::Yes,
+            ..CsvOptions::new(10)
+        };
+        assert_eq!(load_csv(&bad, &yes).unwrap().len(), 1);
+        let no = CsvOptions {
+            header: CsvHeader::No,
+            ..CsvOptions::new(10)
+        };
+        let e = load_csv(&with, &no).unwrap_err();
+        assert!(e.to_string().contains("row 1, column 1"), "{e}");
+        // Rows after a header keep their line numbers in errors.
+        let late = write(d.path(), "l.csv", b"a,b,c\n1,2,3\n1,2\n");
+        assert!(matches!(
+            load_csv(&late, &CsvOptions::new(10)),
+            Err(DataError::CsvColumns { row: 3, .. })
+        ));
+    }
+
+    #[test]
+    fn csv_width_is_checked_against_the_model_first() {
+        let d = tempfile::tempdir().unwrap();
+        let mut wide = vec![b'1'; 1];
+        for _ in 0..200_000 {
+            wide.extend_from_slice(b",1");
+        }
+        let p = write(d.path(), "wide.csv", &wide);
+        let options = CsvOptions {
+            pixels: Some(64),
+            ..CsvOptions::new(10)
+        };
+        let e = load_csv(&p, &options).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::CsvWidth {
+                    row: 1,
+                    found: 200_000,
+                    expected: 64,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("the model takes 64 inputs"), "{e}");
+    }
+
+    #[test]
+    fn csv_bounds_stop_endless_and_bomb_input() {
+        let d = tempfile::tempdir().unwrap();
+        // 40 MiB of digits without a line break, compressed to a few kB.
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        for _ in 0..40 {
+            e.write_all(&[b'7'; 1 << 20]).unwrap();
+        }
+        let p = write(d.path(), "bomb.csv.gz", &e.finish().unwrap());
+        let err = load_csv(&p, &CsvOptions::new(10)).unwrap_err();
+        assert!(
+            matches!(err, DataError::LineTooLong { row: 1, .. }),
+            "{err:?}"
+        );
+        #[cfg(unix)]
+        {
+            let err = load_csv(Path::new("/dev/zero"), &CsvOptions::new(10)).unwrap_err();
+            assert!(matches!(err, DataError::LineTooLong { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn idx_payload_beyond_the_header_stops_at_once() {
+        // A header announcing 1 image of 2x2 followed by 10 MiB: read 5 bytes, then stop.
+        let mut img = idx_images(1, 2, 2, 0);
+        img.resize(16 + (10 << 20), 0);
+        let e = parse_idx(Path::new("x"), &img[..], IdxKind::Images).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DataError::LengthMismatch {
+                    found: 5,
+                    expected: 4,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn idx_labels_path_pairs_files() {
+        assert_eq!(
+            idx_labels_path(Path::new("d/t10k-images-idx3-ubyte.gz")),
+            Some(PathBuf::from("d/t10k-labels-idx1-ubyte.gz"))
+        );
+        assert_eq!(idx_labels_path(Path::new("d/x.csv")), None);
     }
 }
