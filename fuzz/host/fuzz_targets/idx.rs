@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let labels = parse_idx(path, labels, IdxKind::Labels);
     for (dims, payload) in [&images, &labels].into_iter().flatten() {
         let bytes: u64 = dims.iter().map(|&d| u64::from(d)).product();
-        assert_eq!(bytes, payload.len() as u64, "payload does not match the header");
+        assert_eq!(
+            bytes,
+            payload.len() as u64,
+            "payload does not match the header"
+        );
     }
     if let (Ok((idims, pixels)), Ok((ldims, label_bytes))) = (images, labels) {
         if let Ok(set) = idx_dataset((path, idims, pixels), (path, ldims, label_bytes), 10) {

@@ -26,7 +26,13 @@ fuzz_target!(|data: &[u8]| {
     for _ in 0..3 {
         sim.step();
     }
-    let spiking = to_spiking(&net, &ConvertOptions { timesteps: 3, ..ConvertOptions::default() });
+    let spiking = to_spiking(
+        &net,
+        &ConvertOptions {
+            timesteps: 3,
+            ..ConvertOptions::default()
+        },
+    );
     if let Ok((blob, sizes)) = build_blob(&spiking) {
         assert_eq!(sizes.flash_bytes, blob.len());
     }
