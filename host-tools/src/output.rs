@@ -13,9 +13,10 @@
 //!   into the existing node, opened for writing without creating or truncating it, so the node is
 //!   never replaced. A write error (e.g. `ENOSPC` from `/dev/full`) is an error. Opening a FIFO
 //!   waits for a reader, as `cat > fifo` does.
+//! - **Standard output** (`-`, `/dev/stdout`, `/dev/fd/1`): written to this process's standard
+//!   output, whatever it is (a terminal, a pipe, a file the shell opened), never renamed over.
+//!   Commands print their reports to standard error then (see [`is_stdout`]).
 //! - **A directory**: an error.
-//!
-//! `-` is not special: use `/dev/stdout` to write to standard output.
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
@@ -66,6 +67,10 @@ pub fn write_with(
         path: path.to_owned(),
         source,
     };
+    if is_stdout(path) {
+        let mut out = io::stdout().lock();
+        return write(&mut out).and_then(|()| out.flush()).map_err(io_err);
+    }
     match fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Err(OutputError::IsDirectory {
             path: path.to_owned(),
@@ -85,6 +90,16 @@ pub fn write_with(
         }
         Err(e) => Err(io_err(e)),
     }
+}
+
+/// Whether `path` names standard output: `-`, `/dev/stdout`, `/dev/fd/1` or `/proc/self/fd/1`.
+///
+/// A command writing its result there prints its own report to standard error instead, so the
+/// two never mix.
+pub fn is_stdout(path: &Path) -> bool {
+    ["-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"]
+        .iter()
+        .any(|name| path == Path::new(name))
 }
 
 /// Writes into an existing node that is not a regular file, without creating or truncating it.
@@ -176,6 +191,14 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    #[test]
+    fn standard_output_names() {
+        for name in ["-", "/dev/stdout", "/dev/fd/1"] {
+            assert!(is_stdout(Path::new(name)), "{name}");
+        }
+        assert!(!is_stdout(Path::new("./-")) && !is_stdout(Path::new("out.pspk")));
     }
 
     #[test]

@@ -742,3 +742,21 @@ fn eval_scores_a_whole_csv_with_a_header() {
     let part = v["samples"].as_u64().unwrap();
     assert!((30..=50).contains(&part), "{v}");
 }
+
+#[test]
+fn export_to_standard_output_carries_only_the_model() {
+    let d = tempfile::tempdir().unwrap();
+    let (net, model) = digits_model(d.path());
+    for name in ["-", "/dev/stdout"] {
+        let out = run_bounded(name, &["export".into(), s(&net), "-o".into(), name.into()]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, std::fs::read(&model).unwrap(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(&format!("wrote {name}: ")), "{stderr}");
+    }
+    assert!(!Path::new("-").exists(), "a file named - was created");
+}

@@ -7,6 +7,7 @@ use clap::Args;
 use super::convert::ConversionArgs;
 use super::{at_least_one, create_dir, CommandError, Result};
 use crate::model_file;
+use crate::output;
 use crate::quantized::{self, ModelSizes};
 use crate::recipe::{self, ConvertOptions};
 use crate::source::{DataSpec, Split};
@@ -87,7 +88,8 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         &args.output,
         module,
     )?;
-    println!(
+    // With the model on standard output, the report goes to standard error.
+    let mut text = format!(
         "wrote {}: {} bytes flash, {} bytes state RAM ({} words), {} inputs, {} outputs",
         args.output.display(),
         sizes.flash_bytes,
@@ -97,11 +99,16 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         sizes.output_size
     );
     if let Some(dir) = &args.rust_module {
-        println!(
-            "wrote {}/model.rs and {}/model.pspk",
+        text += &format!(
+            "\nwrote {}/model.rs and {}/model.pspk",
             dir.display(),
             dir.display()
         );
+    }
+    if output::is_stdout(&args.output) {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
     }
     Ok(())
 }

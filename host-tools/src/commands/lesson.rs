@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::report::percent;
 use super::{at_least_one, limit, non_negative, positive, steps, Result, TrainDataArgs};
 use crate::model_file;
+use crate::output;
 use crate::recipe::{self, ConvertOptions};
 use crate::source::DataSpec;
 use crate::train::{self, TrainConfig};
@@ -228,7 +229,13 @@ pub fn run(args: &LessonArgs) -> Result<()> {
         args.samples,
         !args.quiet,
     )?;
-    print!("{}", lesson_table(&rows, args.timesteps, samples));
+    let table = lesson_table(&rows, args.timesteps, samples);
+    // With the JSON on standard output, the table goes to standard error.
+    if args.json.as_deref().is_some_and(output::is_stdout) {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
     if let Some(path) = &args.json {
         model_file::save_json(path, &rows)?;
     }

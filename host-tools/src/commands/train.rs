@@ -1,5 +1,6 @@
 //! `picospike train`: fit a dense rate network (NengoDL recipe, step 1) and save it as JSON.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -165,8 +166,10 @@ fn write_history(path: &std::path::Path, out: &TrainOutcome) -> Result<()> {
     Ok(())
 }
 
-/// Prints the network's size, the test accuracy and the hidden layers' rates.
-fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) {
+/// The network's size, the test accuracy and the hidden layers' rates, as text; warnings go to
+/// standard error at once.
+fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
+    let mut t = String::new();
     let acc = rate_accuracy(net, &test.images, &test.labels);
     let params: usize = net
         .layers
@@ -178,25 +181,29 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) {
     let sizes: Vec<String> = std::iter::once(net.input.size.to_string())
         .chain(net.layers.iter().map(|l| l.outputs.to_string()))
         .collect();
-    println!(
+    let _ = writeln!(
+        t,
         "network {}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
         sizes.join("-"),
         weights as f64 / 1024.0
     );
-    println!(
+    let _ = writeln!(
+        t,
         "trained {} epochs in {:.1} s (kept epoch {})",
         out.history.len(),
         out.seconds,
         out.kept_epoch
     );
-    println!(
+    let _ = writeln!(
+        t,
         "rate-mode test accuracy: {:.2}% ({} samples)",
         100.0 * acc,
         test.len()
     );
     let window = f64::from(net.input.timesteps) * f64::from(net.dt);
     for (i, r) in mean_rates_hz(net, &test.images).iter().enumerate() {
-        println!(
+        let _ = writeln!(
+            t,
             "hidden layer {i}: mean rate {r:.1} Hz ({:.1} spikes per {}-step window)",
             r * window,
             net.input.timesteps
@@ -208,6 +215,7 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) {
             );
         }
     }
+    t
 }
 
 /// Runs `picospike train`.
@@ -235,7 +243,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(h) = &args.history {
         write_history(h, &out)?;
     }
-    report(&out.network, &test_set, &out);
-    println!("saved {}", args.output.display());
+    let mut text = report(&out.network, &test_set, &out);
+    text += &format!("saved {}\n", args.output.display());
+    // With the network on standard output, the report goes to standard error.
+    if output::is_stdout(&args.output) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
     Ok(())
 }
