@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Run every fuzz target for a bounded time, starting from the committed seeds.
+# Run every fuzz target for a bounded time, starting from the committed seeds: the runtime's
+# (load, load_and_run, in this directory) and the host tools' parsers (idx, csv, network_json, in
+# host/, a cargo-fuzz project of its own so that the runtime targets keep building without std).
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]      (default 60)
 #
@@ -9,12 +11,14 @@
 # FUZZ_NO_NIGHTLY=1 forces the latter.
 # One job per target, one target after the other. Exits non-zero on the first crash, leak,
 # timeout or out-of-memory; the input that caused it is in fuzz/artifacts/<target>/, and
-# `cargo fuzz run <target> <file>` replays it. Full logs: fuzz/target/fuzz-<target>.log.
+# `cargo fuzz run [--fuzz-dir host] <target> <file>` replays it (artifacts of the host targets
+# are in fuzz/host/artifacts/). Full logs: fuzz/target/fuzz-<target>.log.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${1:-60}"
-targets=(load load_and_run)
+# fuzz directory:target
+targets=(.:load .:load_and_run host:idx host:csv host:network_json)
 cargo_fuzz_version="0.13.2"
 
 if [ -z "${FUZZ_NO_NIGHTLY:-}" ] && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
@@ -30,14 +34,17 @@ fi
 cargo fuzz --version
 
 "${cargo[@]}" fuzz build
+"${cargo[@]}" fuzz build --fuzz-dir host
 
 mkdir -p target
-for target in "${targets[@]}"; do
-    mkdir -p "corpus/${target}"
+for entry in "${targets[@]}"; do
+    dir="${entry%%:*}"
+    target="${entry#*:}"
+    mkdir -p "${dir}/corpus/${target}"
     echo "==> fuzz ${target} for ${seconds} s"
     log="target/fuzz-${target}.log"
     status=0
-    "${cargo[@]}" fuzz run "${target}" "corpus/${target}" -- \
+    "${cargo[@]}" fuzz run --fuzz-dir "${dir}" "${target}" "${dir}/corpus/${target}" -- \
         -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"${log}" 2>&1 || status=$?
     # The last progress line (executions, coverage, features, corpus) and the final stats.
@@ -45,7 +52,7 @@ for target in "${targets[@]}"; do
     grep -aE '^stat::' "${log}" || true
     if [ "${status}" -ne 0 ]; then
         tail -n 60 "${log}"
-        echo "fuzz target ${target} failed (exit ${status}); see fuzz/artifacts/${target}/" >&2
+        echo "fuzz target ${target} failed (exit ${status}); see fuzz/${dir}/artifacts/${target}/" >&2
         exit "${status}"
     fi
 done

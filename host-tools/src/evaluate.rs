@@ -48,6 +48,10 @@ pub struct SpikingEvaluation {
     /// Weight additions triggered by spikes per inference (0 for the float reference, which is
     /// not event-driven).
     pub synaptic_events_per_inference: f64,
+    /// Accuracy of each class after the last step (`None` for a class without samples).
+    pub per_class_accuracy: Vec<Option<f64>>,
+    /// Counts after the last step: row = true class, column = predicted class.
+    pub confusion_matrix: Vec<Vec<u64>>,
 }
 
 /// What one spiking inference contributes to the totals.
@@ -57,6 +61,9 @@ struct SampleTrace {
     /// Spikes per neuron, per spiking layer.
     neuron_spikes: Vec<Vec<u32>>,
     synaptic_events: u64,
+    /// The true class and the class after the last step.
+    label: usize,
+    predicted: usize,
 }
 
 fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
@@ -88,9 +95,11 @@ pub fn float_spiking(
         .map(|(image, &label)| {
             let mut sim = network.simulator(image);
             let mut correct_by_step = Vec::with_capacity(timesteps);
+            let mut predicted = 0;
             for _ in 0..timesteps {
                 sim.step();
-                correct_by_step.push(argmax(sim.outputs()) == usize::from(label));
+                predicted = argmax(sim.outputs());
+                correct_by_step.push(predicted == usize::from(label));
             }
             bar.inc(1);
             let mut neuron_spikes = sim.run().neuron_spikes;
@@ -99,11 +108,19 @@ pub fn float_spiking(
                 correct_by_step,
                 neuron_spikes,
                 synaptic_events: 0,
+                label: usize::from(label),
+                predicted,
             }
         })
         .collect();
     bar.finish_and_clear();
-    summarize(&traces, timesteps, f64::from(network.dt))
+    let outputs = network.layers.last().map_or(0, |l| l.outputs);
+    summarize(
+        &traces,
+        timesteps,
+        f64::from(network.dt),
+        outputs.max(data.classes),
+    )
 }
 
 /// Spiking accuracy, rates and synaptic events of the fixed-point runtime on a model blob.
@@ -137,6 +154,7 @@ pub fn fixed_spiking(
         &traces?,
         usize::from(timesteps),
         f64::from(model.dt()),
+        model.output_size().max(data.classes),
     ))
 }
 
@@ -158,6 +176,8 @@ fn fixed_trace(
             correct_by_step: vec![false; usize::from(timesteps)],
             neuron_spikes,
             synaptic_events: 0,
+            label: usize::from(label),
+            predicted: usize::MAX,
         };
     }
     for _ in 0..timesteps {
@@ -172,14 +192,46 @@ fn fixed_trace(
         }
         correct_by_step.push(network.prediction().class == u16::from(label));
     }
+    let prediction = network.prediction();
     SampleTrace {
         correct_by_step,
         neuron_spikes,
-        synaptic_events: u64::from(network.prediction().synaptic_events),
+        synaptic_events: u64::from(prediction.synaptic_events),
+        label: usize::from(label),
+        predicted: usize::from(prediction.class),
     }
 }
 
-fn summarize(traces: &[SampleTrace], timesteps: usize, dt: f64) -> SpikingEvaluation {
+/// Row = true class, column = predicted class; predictions outside `0..classes` are not counted.
+fn confusion(traces: &[SampleTrace], classes: usize) -> Vec<Vec<u64>> {
+    let mut matrix = vec![vec![0u64; classes]; classes];
+    for t in traces {
+        if let Some(cell) = matrix.get_mut(t.label).and_then(|r| r.get_mut(t.predicted)) {
+            *cell += 1;
+        }
+    }
+    matrix
+}
+
+/// Each row's diagonal share (`None` for an empty row).
+pub fn per_class_accuracy(matrix: &[Vec<u64>]) -> Vec<Option<f64>> {
+    matrix
+        .iter()
+        .enumerate()
+        .map(|(c, row)| {
+            let total: u64 = row.iter().sum();
+            (total > 0).then(|| row.get(c).copied().unwrap_or(0) as f64 / total as f64)
+        })
+        .collect()
+}
+
+fn summarize(
+    traces: &[SampleTrace],
+    timesteps: usize,
+    dt: f64,
+    classes: usize,
+) -> SpikingEvaluation {
+    let confusion_matrix = confusion(traces, classes);
     let samples = traces.len().max(1) as f64;
     let accuracy_by_step: Vec<f64> = (0..timesteps)
         .map(|t| traces.iter().filter(|s| s.correct_by_step[t]).count() as f64 / samples)
@@ -220,6 +272,8 @@ fn summarize(traces: &[SampleTrace], timesteps: usize, dt: f64) -> SpikingEvalua
         layers,
         synaptic_events_per_inference: traces.iter().map(|t| t.synaptic_events as f64).sum::<f64>()
             / samples,
+        per_class_accuracy: per_class_accuracy(&confusion_matrix),
+        confusion_matrix,
     }
 }
 
@@ -244,7 +298,7 @@ pub fn rate_warnings(evaluation: &SpikingEvaluation, network: &FloatNetwork) -> 
         let Some(float_layer) = network.layers.get(layer.layer) else {
             continue;
         };
-        let ceiling = crate::recipe::rate_ceiling(&float_layer.neuron, dt);
+        let ceiling = crate::network::rate_ceiling(&float_layer.neuron, dt);
         if layer.mean_rate_hz > 0.8 * ceiling {
             warnings.push(format!(
                 "layer {} fires at {:.0} Hz on average, near its ceiling of {ceiling:.0} Hz: neurons saturate and \

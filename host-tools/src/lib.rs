@@ -1,18 +1,28 @@
-//! Host-side tools for picospike: load data, train a spiking network, save it for conversion.
+//! Host-side tools for picospike: load data, train a spiking network, convert, quantize and
+//! evaluate it, and the `picospike` commands that tie these together.
 //!
-//! The pipeline follows the NengoDL recipe described in `docs/REFERENCE.md`: [`train`] fits a rate
-//! network with Nengo neuron parameters (SoftLIFRate surrogate for LIF), folds the Nengo gain and
-//! bias into the weights and returns a [`network::FloatNetwork`]; [`data`] loads MNIST (IDX), CSV
-//! and the built-in 8x8 digits; [`model_file`] saves and loads networks atomically.
+//! The pipeline follows the NengoDL recipe: [`train`] fits a rate network with Nengo neuron
+//! parameters (SoftLIFRate surrogate for LIF), folds the Nengo gain and bias into the weights and
+//! returns a [`network::FloatNetwork`]; [`recipe`] turns it into a spiking network and
+//! [`quantized`] into the runtime's model blob; [`evaluate`] measures every stage. [`data`] and
+//! [`source`] load MNIST (IDX), CSV and the built-in 8x8 digits with bounded reads; [`input`]
+//! reads model and network files with bounds; [`output`] is the one file writer. [`commands`]
+//! holds one module per `picospike` subcommand.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod augment;
+#[cfg(feature = "cli")]
+pub mod commands;
 pub mod data;
 pub mod evaluate;
-pub mod export;
+pub mod input;
 pub mod model_file;
 pub mod network;
-pub mod pipeline;
+pub mod output;
 pub mod plot;
+pub mod quantized;
 pub mod recipe;
+pub mod source;
+#[cfg(feature = "cli")]
 pub mod train;

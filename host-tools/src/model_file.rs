@@ -1,30 +1,27 @@
-//! Saving and loading a [`FloatNetwork`] as JSON, atomically.
+//! Saving and loading a [`FloatNetwork`] as JSON.
 //!
-//! A save writes a temporary file in the destination's directory and renames it over the
-//! destination, so a reader never sees a half-written file and a failed save leaves the old one.
+//! Saves go through [`crate::output`] (atomic for regular files); loads are bounded by
+//! [`MAX_NETWORK_BYTES`] and check that the network's shapes fit together before anything uses
+//! it, so a hostile or mistaken file is an error, never a panic or a huge allocation.
 
-use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::network::FloatNetwork;
+use crate::input::{read_bounded, InputError, MAX_NETWORK_BYTES};
+use crate::network::{FloatNetwork, Neuron};
+use crate::output::{self, OutputError};
 
 /// Errors from saving or loading a network file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ModelFileError {
-    /// Reading or writing failed.
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        /// `"read"` or `"write"`.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    /// Reading failed or the file is larger than [`MAX_NETWORK_BYTES`].
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] OutputError),
     /// The file is not a JSON float network.
     #[error("{path}: not a picospike float network (JSON): {source}")]
     Parse {
@@ -34,56 +31,26 @@ pub enum ModelFileError {
         #[source]
         source: serde_json::Error,
     },
+    /// The JSON parses but does not describe a consistent network.
+    #[error("{path}: not a usable float network: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is inconsistent.
+        reason: String,
+    },
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then renamed.
+/// Writes `value` as pretty JSON to `path` through [`crate::output`] (atomic for a regular file).
 ///
 /// # Errors
-/// [`ModelFileError::Io`] naming `path` if the directory is not writable or the rename fails; the
-/// previous file, if any, is then left unchanged.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ModelFileError> {
-    write_atomic_with(path, |w| w.write_all(bytes))
-}
-
-/// Writes whatever `write` produces to `path` atomically: a temporary file in the same
-/// directory, synced, then renamed over `path`. On error nothing is left behind and an existing
-/// file is untouched.
-///
-/// # Errors
-/// [`ModelFileError::Io`] naming `path` if the directory is not writable or the rename fails.
-pub fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> Result<(), ModelFileError> {
-    let io_err = |source| ModelFileError::Io {
-        action: "write",
-        path: path.to_owned(),
-        source,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err)?;
-    {
-        let mut w = BufWriter::new(tmp.as_file());
-        write(&mut w).map_err(io_err)?;
-        w.flush().map_err(io_err)?;
-    }
-    tmp.as_file().sync_all().map_err(io_err)?;
-    tmp.persist(path).map_err(|e| io_err(e.error))?;
-    Ok(())
-}
-
-/// Writes `value` as pretty JSON to `path` atomically.
-///
-/// # Errors
-/// [`ModelFileError::Io`] naming `path` if the directory is not writable or the rename fails.
+/// [`ModelFileError::Write`] naming `path`.
 pub fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), ModelFileError> {
-    write_atomic_with(path, |w| {
+    output::write_with(path, |w| {
         serde_json::to_writer_pretty(&mut *w, value)?;
         w.write_all(b"\n")
-    })
+    })?;
+    Ok(())
 }
 
 /// Saves a network to `path` (JSON, atomic).
@@ -94,20 +61,78 @@ pub fn save_network(path: &Path, net: &FloatNetwork) -> Result<(), ModelFileErro
     save_json(path, net)
 }
 
-/// Loads a network saved by [`save_network`].
+/// Loads a network saved by [`save_network`], reading at most [`MAX_NETWORK_BYTES`].
 ///
 /// # Errors
-/// [`ModelFileError::Io`] if the file cannot be read, [`ModelFileError::Parse`] if it is not a network.
+/// [`ModelFileError::Read`] if the file cannot be read or is too large,
+/// [`ModelFileError::Parse`] if it is not a network, [`ModelFileError::Invalid`] if its shapes
+/// or values do not fit together.
 pub fn load_network(path: &Path) -> Result<FloatNetwork, ModelFileError> {
-    let text = std::fs::read(path).map_err(|source| ModelFileError::Io {
-        action: "read",
+    let bytes = read_bounded(path, MAX_NETWORK_BYTES, "picospike float network (JSON)")?;
+    network_from_slice(path, &bytes)
+}
+
+/// Parses and checks a network from JSON bytes; `path` only names the source in errors.
+///
+/// # Errors
+/// [`ModelFileError::Parse`] or [`ModelFileError::Invalid`].
+pub fn network_from_slice(path: &Path, bytes: &[u8]) -> Result<FloatNetwork, ModelFileError> {
+    let net: FloatNetwork =
+        serde_json::from_slice(bytes).map_err(|source| ModelFileError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+    check_network(&net).map_err(|reason| ModelFileError::Invalid {
         path: path.to_owned(),
-        source,
+        reason,
     })?;
-    serde_json::from_slice(&text).map_err(|source| ModelFileError::Parse {
-        path: path.to_owned(),
-        source,
-    })
+    Ok(net)
+}
+
+/// Checks what every consumer of a network relies on: shapes that chain, one weight per
+/// input-output pair, one bias per output, a readout last, a positive finite `dt`, a full scale
+/// and at least one step. Values are checked for finiteness by the quantizer, which names them.
+fn check_network(net: &FloatNetwork) -> Result<(), String> {
+    if !(net.dt.is_finite() && net.dt > 0.0) {
+        return Err(format!("dt {} s, expected a positive time step", net.dt));
+    }
+    if net.input.full_scale == 0 || net.input.timesteps == 0 {
+        return Err("input full_scale and timesteps must be at least 1".into());
+    }
+    let Some(last) = net.layers.last() else {
+        return Err("no layers".into());
+    };
+    if !matches!(last.neuron, Neuron::Readout) {
+        return Err("the last layer must be the readout".into());
+    }
+    let mut inputs = usize::from(net.input.size);
+    for (i, layer) in net.layers.iter().enumerate() {
+        if layer.inputs != inputs || layer.inputs == 0 || layer.outputs == 0 {
+            return Err(format!(
+                "layer {i} takes {} inputs and gives {} outputs, expected {inputs} inputs (the previous layer's outputs) and at least one output",
+                layer.inputs, layer.outputs
+            ));
+        }
+        if Some(layer.weights.len()) != layer.inputs.checked_mul(layer.outputs)
+            || layer.biases.len() != layer.outputs
+        {
+            return Err(format!(
+                "layer {i} has {} weights and {} biases, expected {} x {} weights and {} biases",
+                layer.weights.len(),
+                layer.biases.len(),
+                layer.inputs,
+                layer.outputs,
+                layer.outputs
+            ));
+        }
+        if i + 1 < net.layers.len() && matches!(layer.neuron, Neuron::Readout) {
+            return Err(format!(
+                "layer {i} is a readout, but only the last layer may be"
+            ));
+        }
+        inputs = layer.outputs;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -142,9 +167,6 @@ mod tests {
         save_network(&p, &net()).unwrap(); // overwrite
         assert_eq!(load_network(&p).unwrap(), net());
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
-        let b = d.path().join("blob.bin");
-        write_atomic(&b, &[1, 2, 3]).unwrap();
-        assert_eq!(std::fs::read(&b).unwrap(), vec![1, 2, 3]);
     }
 
     #[test]
@@ -159,7 +181,14 @@ mod tests {
         assert!(e.to_string().contains("bad.json"), "{e}");
         assert!(matches!(
             load_network(&d.path().join("x")),
-            Err(ModelFileError::Io { .. })
+            Err(ModelFileError::Read(_))
         ));
+        // Parses, but the weights do not match the shape.
+        let mut bad = net();
+        bad.layers[0].weights.pop();
+        std::fs::write(&p, serde_json::to_vec(&bad).unwrap()).unwrap();
+        let e = load_network(&p).unwrap_err();
+        assert!(matches!(e, ModelFileError::Invalid { .. }), "{e}");
+        assert!(e.to_string().contains("1 weights"), "{e}");
     }
 }

@@ -20,6 +20,14 @@ pub fn lif_rate(j: f32, tau_rc: f32, tau_ref: f32) -> f32 {
         as f32
 }
 
+/// The ceiling firing rate of a neuron model in Hz (LIF: `1/tau_ref`; ReLU: one spike a step).
+pub fn rate_ceiling(neuron: &Neuron, dt: f32) -> f64 {
+    match *neuron {
+        Neuron::Lif { tau_ref, .. } if tau_ref > 0.0 => f64::from(1.0 / tau_ref.max(dt)),
+        _ => f64::from(1.0 / dt),
+    }
+}
+
 /// Rate-mode predicted class (argmax of the readout; the lowest index on ties).
 pub fn rate_predict(net: &FloatNetwork, raw: &[u8]) -> usize {
     argmax(&net.rate_outputs(raw))

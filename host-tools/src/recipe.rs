@@ -9,7 +9,7 @@ use picospike_runtime::synapse::Synapse;
 
 use crate::data::Dataset;
 use crate::evaluate::{self, SpikingEvaluation};
-use crate::export::{self, ExportError, ModelSizes};
+use crate::quantized::{self, ExportError, ModelSizes};
 
 /// How to turn a trained rate network into the spiking network that is exported.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -101,14 +101,6 @@ pub struct StageReport {
     pub warnings: Vec<String>,
 }
 
-/// The ceiling firing rate of a neuron model in Hz (LIF: `1/tau_ref`; ReLU: one spike a step).
-pub fn rate_ceiling(neuron: &Neuron, dt: f32) -> f64 {
-    match *neuron {
-        Neuron::Lif { tau_ref, .. } if tau_ref > 0.0 => f64::from(1.0 / tau_ref.max(dt)),
-        _ => f64::from(1.0 / dt),
-    }
-}
-
 /// Convert `network`, quantize it and measure every stage on `test`.
 ///
 /// Returns the spiking float network, the model blob and the report.
@@ -122,7 +114,7 @@ pub fn convert_and_check(
     progress: bool,
 ) -> Result<(FloatNetwork, Vec<u8>, StageReport), ExportError> {
     let spiking = to_spiking(network, options);
-    let (blob, sizes) = export::build_blob(&spiking)?;
+    let (blob, sizes) = quantized::build_blob(&spiking)?;
     let steps = options.timesteps;
     let rate_float = crate::network::rate_accuracy(network, &test.images, &test.labels);
     let rate_float_rates_hz = crate::network::mean_rates_hz(network, &test.images);

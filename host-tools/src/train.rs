@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augmentation;
 use crate::data::{DataError, Dataset};
 use crate::network::{FloatLayer, FloatNetwork, InputEncoding, Neuron, Synapse};
 
@@ -589,76 +590,6 @@ fn to_floats(images: &[Vec<u8>], order: &[usize], full_scale: u16) -> Vec<f32> {
         .collect()
 }
 
-/// Moves an `h x w` image by `(dy, dx)` pixels, filling with zeros.
-pub fn shift_image(img: &[u8], (h, w): (usize, usize), dy: isize, dx: isize) -> Vec<u8> {
-    let mut out = vec![0u8; img.len()];
-    for y in 0..h as isize {
-        let sy = y - dy;
-        if sy < 0 || sy >= h as isize {
-            continue;
-        }
-        for x in 0..w as isize {
-            let sx = x - dx;
-            if sx >= 0 && sx < w as isize {
-                out[(y as usize) * w + x as usize] = img[(sy as usize) * w + sx as usize];
-            }
-        }
-    }
-    out
-}
-
-/// Uniform in `[-a, a]` (exactly 0 for `a == 0`, without drawing).
-fn uniform(rng: &mut ChaCha8Rng, a: f32) -> f32 {
-    if a > 0.0 {
-        rng.random_range(-a..=a)
-    } else {
-        0.0
-    }
-}
-
-/// A small affine distortion: rotation (radians) and scale about the image centre, then a shift.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Warp {
-    /// Rotation in radians (counter-clockwise in image coordinates).
-    pub angle: f32,
-    /// Scale factor (1 = unchanged).
-    pub scale: f32,
-    /// Shift down in pixels.
-    pub dy: f32,
-    /// Shift right in pixels.
-    pub dx: f32,
-}
-
-/// Applies `warp` to an `h x w` image with bilinear resampling; outside pixels read as 0.
-pub fn warp_image(img: &[u8], (h, w): (usize, usize), warp: Warp) -> Vec<u8> {
-    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
-    let (sin, cos) = warp.angle.sin_cos();
-    let inv = 1.0 / warp.scale;
-    let at = |y: isize, x: isize| -> f32 {
-        if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-            0.0
-        } else {
-            f32::from(img[y as usize * w + x as usize])
-        }
-    };
-    let mut out = vec![0u8; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            // Inverse map: undo the shift, then the rotation and scale about the centre.
-            let (py, px) = (y as f32 - cy - warp.dy, x as f32 - cx - warp.dx);
-            let sy = (cos * py - sin * px) * inv + cy;
-            let sx = (sin * py + cos * px) * inv + cx;
-            let (y0, x0) = (sy.floor(), sx.floor());
-            let (fy, fx) = (sy - y0, sx - x0);
-            let (y0, x0) = (y0 as isize, x0 as isize);
-            let v = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-                + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
-            out[y * w + x] = v.round().clamp(0.0, 255.0) as u8;
-        }
-    }
-    out
-}
-
 fn check_data(data: &Dataset) -> Result<usize, TrainError> {
     let features = data.features();
     if data.is_empty() || features == 0 {
@@ -712,6 +643,26 @@ fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
     Ok(correct as f64 / data.len() as f64)
 }
 
+impl TrainConfig {
+    /// The augmentation options as one value.
+    pub fn augmentation(&self) -> Augmentation {
+        Augmentation {
+            shift: self.augment_shift,
+            rotate_deg: self.augment_rotate_deg,
+            scale: self.augment_scale,
+        }
+    }
+
+    /// The learning rate of `epoch` (0-based): a cosine from `learning_rate` down to
+    /// `learning_rate * final_lr_fraction`.
+    pub fn learning_rate_at(&self, epoch: usize) -> f64 {
+        let progress = epoch as f64 / self.epochs.max(1) as f64;
+        let lr_min = self.learning_rate * self.final_lr_fraction;
+        lr_min
+            + 0.5 * (self.learning_rate - lr_min) * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
 /// Trains a dense rate network on `data` and returns it with gain and bias folded in.
 ///
 /// # Errors
@@ -720,8 +671,7 @@ fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
 pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
     cfg.validate()?;
     let features = check_data(data)?;
-    let augments = cfg.augment_shift > 0 || cfg.augment_rotate_deg > 0.0 || cfg.augment_scale > 0.0;
-    if augments && data.shape.is_none() {
+    if cfg.augmentation().is_active() && data.shape.is_none() {
         return Err(TrainError::InvalidConfig {
             option: "augment_shift",
             value: cfg.augment_shift.to_string(),
@@ -755,126 +705,21 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
         timesteps: cfg.timesteps,
     };
 
-    let bar = if cfg.progress {
-        ProgressBar::new(cfg.epochs as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix("training");
-
-    let n = train_set.len();
+    let bar = epoch_bar(cfg);
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: Vec<usize> = (0..train_set.len()).collect();
     for epoch in 0..cfg.epochs {
-        let progress = epoch as f64 / cfg.epochs as f64;
-        let lr_min = cfg.learning_rate * cfg.final_lr_fraction;
-        let lr = lr_min
-            + 0.5 * (cfg.learning_rate - lr_min) * (1.0 + (std::f64::consts::PI * progress).cos());
+        let lr = cfg.learning_rate_at(epoch);
         opt.set_learning_rate(lr);
-
         order.shuffle(&mut rng);
-        let affine = cfg.augment_rotate_deg > 0.0 || cfg.augment_scale > 0.0;
-        let pixels = match (cfg.augment_shift, train_set.shape) {
-            (_, Some(shape)) if affine => {
-                let shift = cfg.augment_shift as f32;
-                let (rot, scale) = (cfg.augment_rotate_deg.to_radians(), cfg.augment_scale);
-                let warped: Vec<Vec<u8>> = order
-                    .iter()
-                    .map(|&i| {
-                        let warp = Warp {
-                            angle: uniform(&mut rng, rot),
-                            scale: 1.0 + uniform(&mut rng, scale),
-                            dy: uniform(&mut rng, shift),
-                            dx: uniform(&mut rng, shift),
-                        };
-                        warp_image(&train_set.images[i], shape, warp)
-                    })
-                    .collect();
-                let ident: Vec<usize> = (0..n).collect();
-                to_floats(&warped, &ident, train_set.full_scale)
-            }
-            (s, Some(shape)) if s > 0 => {
-                let s = s as i32;
-                let shifted: Vec<Vec<u8>> = order
-                    .iter()
-                    .map(|&i| {
-                        let (dy, dx) = (rng.random_range(-s..=s), rng.random_range(-s..=s));
-                        shift_image(&train_set.images[i], shape, dy as isize, dx as isize)
-                    })
-                    .collect();
-                let ident: Vec<usize> = (0..n).collect();
-                to_floats(&shifted, &ident, train_set.full_scale)
-            }
-            _ => to_floats(&train_set.images, &order, train_set.full_scale),
-        };
-        let labels: Vec<u32> = order
-            .iter()
-            .map(|&i| u32::from(train_set.labels[i]))
-            .collect();
-        let x_all = Tensor::from_vec(pixels, (n, features), &Device::Cpu)?;
-        let y_all = Tensor::from_vec(labels, n, &Device::Cpu)?;
-
-        let (mut loss_sum, mut correct, mut batches) = (0f64, 0u64, 0usize);
-        for b0 in (0..n).step_by(cfg.batch_size) {
-            let len = cfg.batch_size.min(n - b0);
-            let x = x_all.narrow(0, b0, len)?;
-            let y = y_all.narrow(0, b0, len)?;
-            let masks = if cfg.dropout > 0.0 {
-                let keep = 1.0 - cfg.dropout;
-                let m = cfg
-                    .hidden
-                    .iter()
-                    .map(|&h| {
-                        let v: Vec<f32> = (0..len * h)
-                            .map(|_| {
-                                if rng.random::<f32>() < keep {
-                                    1.0 / keep
-                                } else {
-                                    0.0
-                                }
-                            })
-                            .collect();
-                        Tensor::from_vec(v, (len, h), &Device::Cpu)
-                    })
-                    .collect::<candle_core::Result<Vec<_>>>()?;
-                Some(m)
-            } else {
-                None
-            };
-            let (logits, rates) = model.forward(&x, Rates::Smooth, masks.as_deref())?;
-            let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            if let Some(reg) = cfg.rate_reg {
-                for r in &rates {
-                    let penalty = r
-                        .affine(1.0, -f64::from(reg.target_hz))?
-                        .sqr()?
-                        .mean_all()?;
-                    loss = (loss + penalty.affine(f64::from(reg.weight), 0.0)?)?;
-                }
-            }
-            opt.backward_step(&loss)?;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?);
-            correct += u64::from(
-                logits
-                    .argmax(D::Minus1)?
-                    .eq(&y)?
-                    .to_dtype(DType::U32)?
-                    .sum_all()?
-                    .to_scalar::<u32>()?,
-            );
-            batches += 1;
-        }
+        let (train_loss, train_acc) =
+            run_epoch(&model, &mut opt, &train_set, &order, cfg, &mut rng)?;
         let val_acc = val_set.as_ref().map(|v| evaluate(&model, v)).transpose()?;
         let stats = EpochStats {
             epoch: epoch + 1,
-            train_loss: loss_sum / batches as f64,
-            train_acc: correct as f64 / n as f64,
+            train_loss,
+            train_acc,
             val_acc,
             learning_rate: lr,
             elapsed_s: start.elapsed().as_secs_f64(),
@@ -907,6 +752,111 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
         kept_epoch,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+fn epoch_bar(cfg: &TrainConfig) -> ProgressBar {
+    let bar = if cfg.progress {
+        ProgressBar::new(cfg.epochs as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix("training");
+    bar
+}
+
+/// One pass over `train_set` in `order` (augmented as configured): minibatch gradient steps.
+/// Returns the mean batch loss and the training accuracy.
+fn run_epoch(
+    model: &Model,
+    opt: &mut AdamW,
+    train_set: &Dataset,
+    order: &[usize],
+    cfg: &TrainConfig,
+    rng: &mut ChaCha8Rng,
+) -> Result<(f64, f64), TrainError> {
+    let n = train_set.len();
+    let features = train_set.features();
+    let identity: Vec<usize> = (0..n).collect();
+    let pixels = match cfg
+        .augmentation()
+        .apply(&train_set.images, order, train_set.shape, rng)
+    {
+        Some(distorted) => to_floats(&distorted, &identity, train_set.full_scale),
+        None => to_floats(&train_set.images, order, train_set.full_scale),
+    };
+    let labels: Vec<u32> = order
+        .iter()
+        .map(|&i| u32::from(train_set.labels[i]))
+        .collect();
+    let x_all = Tensor::from_vec(pixels, (n, features), &Device::Cpu)?;
+    let y_all = Tensor::from_vec(labels, n, &Device::Cpu)?;
+
+    let (mut loss_sum, mut correct, mut batches) = (0f64, 0u64, 0usize);
+    for b0 in (0..n).step_by(cfg.batch_size) {
+        let len = cfg.batch_size.min(n - b0);
+        let x = x_all.narrow(0, b0, len)?;
+        let y = y_all.narrow(0, b0, len)?;
+        let masks = dropout_masks(cfg, len, rng)?;
+        let (logits, rates) = model.forward(&x, Rates::Smooth, masks.as_deref())?;
+        let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
+        if let Some(reg) = cfg.rate_reg {
+            for r in &rates {
+                let penalty = r
+                    .affine(1.0, -f64::from(reg.target_hz))?
+                    .sqr()?
+                    .mean_all()?;
+                loss = (loss + penalty.affine(f64::from(reg.weight), 0.0)?)?;
+            }
+        }
+        opt.backward_step(&loss)?;
+        loss_sum += f64::from(loss.to_scalar::<f32>()?);
+        correct += u64::from(
+            logits
+                .argmax(D::Minus1)?
+                .eq(&y)?
+                .to_dtype(DType::U32)?
+                .sum_all()?
+                .to_scalar::<u32>()?,
+        );
+        batches += 1;
+    }
+    Ok((
+        loss_sum / batches.max(1) as f64,
+        correct as f64 / n.max(1) as f64,
+    ))
+}
+
+/// Inverted-dropout masks for a batch of `len` samples (one per hidden layer), or `None`.
+fn dropout_masks(
+    cfg: &TrainConfig,
+    len: usize,
+    rng: &mut ChaCha8Rng,
+) -> candle_core::Result<Option<Vec<Tensor>>> {
+    if cfg.dropout <= 0.0 {
+        return Ok(None);
+    }
+    let keep = 1.0 - cfg.dropout;
+    cfg.hidden
+        .iter()
+        .map(|&h| {
+            let v: Vec<f32> = (0..len * h)
+                .map(|_| {
+                    if rng.random::<f32>() < keep {
+                        1.0 / keep
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            Tensor::from_vec(v, (len, h), &Device::Cpu)
+        })
+        .collect::<candle_core::Result<Vec<_>>>()
+        .map(Some)
 }
 
 #[cfg(test)]
@@ -1022,58 +972,6 @@ mod tests {
         assert!(g.iter().all(|x| x.is_finite() && *x > 0.0), "{g:?}");
         let r: Vec<f32> = r.to_vec1().unwrap();
         assert!(r.windows(2).all(|w| w[0] <= w[1]), "{r:?}");
-    }
-
-    #[test]
-    fn shift_moves_pixels_and_zero_fills() {
-        let img: Vec<u8> = (1..=9).collect();
-        assert_eq!(shift_image(&img, (3, 3), 0, 0), img);
-        assert_eq!(
-            shift_image(&img, (3, 3), 1, 0),
-            vec![0, 0, 0, 1, 2, 3, 4, 5, 6]
-        );
-        assert_eq!(
-            shift_image(&img, (3, 3), 0, -1),
-            vec![2, 3, 0, 5, 6, 0, 8, 9, 0]
-        );
-        assert_eq!(shift_image(&img, (3, 3), 5, 5), vec![0; 9]);
-    }
-
-    #[test]
-    fn warp_identity_shift_and_rotation() {
-        let img: Vec<u8> = (0..25).map(|v| v * 10).collect();
-        let id = Warp {
-            angle: 0.0,
-            scale: 1.0,
-            dy: 0.0,
-            dx: 0.0,
-        };
-        assert_eq!(warp_image(&img, (5, 5), id), img);
-        // An integer shift agrees with shift_image.
-        let shifted = Warp {
-            dy: 1.0,
-            dx: -2.0,
-            ..id
-        };
-        assert_eq!(
-            warp_image(&img, (5, 5), shifted),
-            shift_image(&img, (5, 5), 1, -2)
-        );
-        // A quarter turn moves the first row to the first or last column.
-        let turned = warp_image(
-            &img,
-            (5, 5),
-            Warp {
-                angle: std::f32::consts::FRAC_PI_2,
-                ..id
-            },
-        );
-        let first_row: Vec<u8> = img[..5].to_vec();
-        let col = |c: usize| (0..5).map(|r| turned[r * 5 + c]).collect::<Vec<u8>>();
-        let (mut c0, mut c4) = (col(0), col(4));
-        c0.sort_unstable();
-        c4.sort_unstable();
-        assert!(c0 == first_row || c4 == first_row, "{turned:?}");
     }
 
     #[test]

@@ -1,9 +1,15 @@
 //! Bad input through the real `picospike` binary: every case exits with code 1 (never 101, a
 //! panic), prints one line that names the offending file, and leaves no output file behind.
+//!
+//! Every case runs under a memory bound (`ulimit -v`, 1 GB of address space) and a time bound
+//! (10 s, then the case fails and the process is killed), so reading `/dev/zero` or a gzip bomb
+//! whole fails the case instead of the machine. The rows of issue 11's table are the cases named
+//! `issue 11: ...`. A failing case is reported by name.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
 
@@ -47,6 +53,39 @@ struct Case {
     args: Vec<String>,
     /// Text the one error line must contain (the file, and row where it applies).
     needle: String,
+}
+
+/// Address-space bound of every run, in KiB (`ulimit -v`): far below what reading `/dev/zero`
+/// whole needs, far above what any valid case here uses.
+const MEMORY_KIB: u64 = 1_000_000;
+/// Time bound of every run.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the binary with `args` under [`MEMORY_KIB`] and [`TIMEOUT`]; panics naming `name` if the
+/// process outlives the bound.
+fn run_bounded(name: &str, args: &[String]) -> Output {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -v {MEMORY_KIB}; exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_picospike"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name}: still running after {TIMEOUT:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn s(x: impl AsRef<std::ffi::OsStr>) -> String {
@@ -134,6 +173,52 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
     std::fs::write(&truncated_model, &blob[..blob.len() - 3]).unwrap();
     let empty_model = root.join("empty.pspk");
     std::fs::write(&empty_model, b"").unwrap();
+    let wide = root.join("wide.csv");
+    {
+        let mut row = String::with_capacity(4_000_010);
+        for _ in 0..2_000_000 {
+            row.push_str("1,");
+        }
+        row.push_str("3\n");
+        std::fs::write(&wide, row).unwrap();
+    }
+    // 64 MiB of digits without a line break (4x the line bound), gzip-compressed to 64 kB.
+    let bomb = root.join("bomb.csv.gz");
+    {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let chunk = vec![b'7'; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&chunk).unwrap();
+        }
+        std::fs::write(&bomb, e.finish().unwrap()).unwrap();
+    }
+    // An IDX images file announcing 2 images of 8x8, followed by 64 MiB of zeros (gzip).
+    let idx_bomb = root.join("bomb");
+    std::fs::create_dir(&idx_bomb).unwrap();
+    {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(&idx_images(2, 8, 8, 0)).unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            e.write_all(&chunk).unwrap();
+        }
+        std::fs::write(
+            idx_bomb.join("t10k-images-idx3-ubyte.gz"),
+            e.finish().unwrap(),
+        )
+        .unwrap();
+        gz(
+            &idx_bomb.join("t10k-labels-idx1-ubyte.gz"),
+            &idx_labels(&[1, 2, 3]),
+        );
+    }
+    let short_net = root.join("short_net.json");
+    {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&net).unwrap()).unwrap();
+        v["layers"][0]["weights"].as_array_mut().unwrap().pop();
+        std::fs::write(&short_net, v.to_string()).unwrap();
+    }
     let a_file = root.join("a_file");
     std::fs::write(&a_file, b"x").unwrap();
 
@@ -277,6 +362,150 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
             needle: s(&short_row),
         },
         Case {
+            name: "issue 11: inspect /dev/zero",
+            args: vec!["inspect".into(), "/dev/zero".into()],
+            needle: "/dev/zero: not a picospike model (larger than the 16777216-byte limit)".into(),
+        },
+        Case {
+            name: "issue 11: eval --data /dev/zero",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--data".into(),
+                "/dev/zero".into(),
+                "--quiet".into(),
+            ],
+            needle: "/dev/zero: row 1 is longer than the 16777216-byte line limit".into(),
+        },
+        Case {
+            name: "issue 11: export /dev/zero (network JSON from a stream)",
+            args: vec![
+                "export".into(),
+                "/dev/zero".into(),
+                "-o".into(),
+                s(out.join("x.pspk")),
+            ],
+            needle: "/dev/zero: not a picospike float network (JSON) (larger than the 67108864-byte limit)".into(),
+        },
+        Case {
+            name: "issue 11: export -o /dev/full",
+            args: vec!["export".into(), s(&net), "-o".into(), "/dev/full".into()],
+            needle: "cannot write /dev/full".into(),
+        },
+        Case {
+            name: "issue 11: eval --timesteps 0",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--timesteps".into(),
+                "0".into(),
+            ],
+            needle: "--timesteps".into(),
+        },
+        Case {
+            name: "issue 11: eval --classes 0",
+            args: vec!["eval".into(), s(&model), "--classes".into(), "0".into()],
+            needle: "--classes".into(),
+        },
+        Case {
+            name: "issue 11: eval on a row of 2,000,000 numbers",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--data".into(),
+                s(&wide),
+                "--quiet".into(),
+            ],
+            needle: format!(
+                "{}: row 1 has 2000000 pixel values (then the label), but the model takes 64 inputs",
+                s(&wide)
+            ),
+        },
+        Case {
+            name: "gzip bomb (a 64 MiB CSV line in 64 kB)",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--data".into(),
+                s(&bomb),
+                "--quiet".into(),
+            ],
+            needle: s(&bomb),
+        },
+        Case {
+            name: "IDX payload far beyond its header",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--data".into(),
+                s(&idx_bomb),
+                "--quiet".into(),
+            ],
+            needle: "129 data bytes, but the header announces 128".into(),
+        },
+        Case {
+            name: "--classes with the built-in digits",
+            args: vec![
+                "train".into(),
+                "--data".into(),
+                "digits".into(),
+                "--classes".into(),
+                "5".into(),
+                "-o".into(),
+                s(out.join("n.json")),
+            ],
+            needle: "--classes does not apply to the built-in digits".into(),
+        },
+        Case {
+            name: "--full-scale with an IDX directory",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--data".into(),
+                s(&labels_range),
+                "--full-scale".into(),
+                "16".into(),
+            ],
+            needle: "--full-scale does not apply".into(),
+        },
+        Case {
+            name: "--test-fraction with --split none",
+            args: vec![
+                "eval".into(),
+                s(&model),
+                "--split".into(),
+                "none".into(),
+                "--test-fraction".into(),
+                "0.5".into(),
+            ],
+            needle: "--test-fraction does not apply".into(),
+        },
+        Case {
+            name: "--test-fraction 1",
+            args: vec!["eval".into(), s(&model), "--test-fraction".into(), "1".into()],
+            needle: "--test-fraction".into(),
+        },
+        Case {
+            name: "--synapse -1",
+            args: vec![
+                "export".into(),
+                s(&net),
+                "-o".into(),
+                s(out.join("m.pspk")),
+                "--synapse=-1".into(),
+            ],
+            needle: "--synapse".into(),
+        },
+        Case {
+            name: "network JSON with inconsistent shapes",
+            args: vec![
+                "convert".into(),
+                s(&short_net),
+                "--quiet".into(),
+            ],
+            needle: s(&short_net),
+        },
+        Case {
             name: "convert a model instead of a network",
             args: vec![
                 "convert".into(),
@@ -290,10 +519,7 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
     ];
     let mut tried = 0;
     for case in &cases {
-        let result = Command::new(env!("CARGO_BIN_EXE_picospike"))
-            .args(&case.args)
-            .output()
-            .unwrap();
+        let result = run_bounded(case.name, &case.args);
         let stderr = String::from_utf8_lossy(&result.stderr);
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(
@@ -303,9 +529,10 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
             case.name,
             result.status
         );
-        assert_eq!(
-            lines.len(),
-            1,
+        // A usage error (clap) adds a usage hint after its one error line.
+        let usage = stderr.contains("For more information, try '--help'");
+        assert!(
+            lines.len() == 1 || usage,
             "{}: expected one line, got:\n{stderr}",
             case.name
         );
@@ -322,4 +549,214 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
         tried += 1;
     }
     println!("{tried} bad inputs rejected with one line and exit code 1");
+}
+
+/// Runs the binary with `args`; panics with its stderr unless it succeeds.
+fn ok(args: &[String]) -> String {
+    let out = run_bounded("setup", args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A small digits network and its model, in `dir`.
+fn digits_model(dir: &Path) -> (PathBuf, PathBuf) {
+    let net = dir.join("net.json");
+    let model = dir.join("model.pspk");
+    ok(&[
+        "train".into(),
+        "--epochs".into(),
+        "1".into(),
+        "--hidden".into(),
+        "8".into(),
+        "--quiet".into(),
+        "-o".into(),
+        s(&net),
+    ]);
+    ok(&["export".into(), s(&net), "-o".into(), s(&model)]);
+    (net, model)
+}
+
+#[cfg(unix)]
+#[test]
+fn issue_11_export_into_a_fifo_writes_through_it_and_keeps_it() {
+    use std::os::unix::fs::FileTypeExt;
+    let d = tempfile::tempdir().unwrap();
+    let (net, model) = digits_model(d.path());
+    let fifo = d.path().join("some-fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    // The reader runs in a thread; if the command never opens the FIFO, opening its write side
+    // below releases the reader, so the test cannot hang.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).unwrap())
+    };
+    let out = run_bounded(
+        "export into a FIFO",
+        &["export".into(), s(&net), "-o".into(), s(&fifo)],
+    );
+    if !reader.is_finished() {
+        drop(std::fs::OpenOptions::new().write(true).open(&fifo));
+    }
+    let through = reader.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        through,
+        std::fs::read(&model).unwrap(),
+        "bytes read from the FIFO"
+    );
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn issue_11_dev_full_stays_a_device_and_new_files_are_0644_minus_umask() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let d = tempfile::tempdir().unwrap();
+    let (net, model) = digits_model(d.path());
+    let out = run_bounded(
+        "export -o /dev/full",
+        &["export".into(), s(&net), "-o".into(), "/dev/full".into()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(std::fs::metadata("/dev/full")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+    let mode = std::fs::metadata(&model).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & !0o644, 0, "{mode:o}");
+    assert_ne!(mode & 0o044, 0, "model is private: {mode:o}");
+    // /dev/null takes the model like any device.
+    ok(&["export".into(), s(&net), "-o".into(), "/dev/null".into()]);
+    let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "temporary files left: {left:?}");
+}
+
+#[test]
+fn issue_11_eval_needs_only_the_test_files() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mnist");
+    assert!(
+        fixture.join("t10k-images-idx3-ubyte.gz").is_file(),
+        "missing test fixture {}",
+        fixture.display()
+    );
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("mnist.json");
+    ok(&[
+        "train".into(),
+        "--data".into(),
+        s(&fixture),
+        "--epochs".into(),
+        "1".into(),
+        "--hidden".into(),
+        "8".into(),
+        "--augment-shift".into(),
+        "0".into(),
+        "--augment-rotate".into(),
+        "0".into(),
+        "--augment-scale".into(),
+        "0".into(),
+        "--quiet".into(),
+        "-o".into(),
+        s(&net),
+    ]);
+    let model = d.path().join("mnist.pspk");
+    ok(&["export".into(), s(&net), "-o".into(), s(&model)]);
+    let only_test = d.path().join("t10k-only");
+    std::fs::create_dir(&only_test).unwrap();
+    for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(fixture.join(f), only_test.join(f)).unwrap();
+    }
+    let stdout = ok(&[
+        "eval".into(),
+        s(&model),
+        "--data".into(),
+        s(&only_test),
+        "--quiet".into(),
+    ]);
+    assert!(stdout.contains("on 200 samples"), "{stdout}");
+    // The images file alone is scored whole too.
+    let stdout = ok(&[
+        "eval".into(),
+        s(&model),
+        "--data".into(),
+        s(only_test.join("t10k-images-idx3-ubyte.gz")),
+        "--quiet".into(),
+    ]);
+    assert!(stdout.contains("on 200 samples"), "{stdout}");
+}
+
+#[test]
+fn eval_scores_a_whole_csv_with_a_header() {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/digits/digits-head200.csv");
+    let rows = std::fs::read_to_string(&fixture).unwrap_or_else(|e| {
+        panic!("missing test fixture {}: {e}", fixture.display());
+    });
+    let d = tempfile::tempdir().unwrap();
+    let (_, model) = digits_model(d.path());
+    let header: Vec<String> = (1..=64)
+        .map(|i| format!("Block {i}"))
+        .chain(["label".to_string()])
+        .collect();
+    let csv = d.path().join("other-writers.csv");
+    std::fs::write(&csv, format!("{}\n{rows}", header.join(","))).unwrap();
+    let stdout = ok(&[
+        "eval".into(),
+        s(&model),
+        "--data".into(),
+        s(&csv),
+        "--split".into(),
+        "none".into(),
+        "--json".into(),
+        "--quiet".into(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["samples"], 200, "{v}");
+    let matrix: Vec<Vec<u64>> = serde_json::from_value(v["confusion_matrix"].clone()).unwrap();
+    assert_eq!(matrix.len(), 10);
+    assert_eq!(matrix.iter().flatten().sum::<u64>(), 200);
+    let diagonal: u64 = (0..10).map(|c| matrix[c][c]).sum();
+    let accuracy = v["accuracy"].as_f64().unwrap();
+    assert!((accuracy - diagonal as f64 / 200.0).abs() < 1e-12, "{v}");
+    assert_eq!(v["per_class_accuracy"].as_array().unwrap().len(), 10);
+    // Without --split none, the seeded test part (20%) is scored.
+    let v: serde_json::Value = serde_json::from_str(&ok(&[
+        "eval".into(),
+        s(&model),
+        "--data".into(),
+        s(&csv),
+        "--json".into(),
+        "--quiet".into(),
+    ]))
+    .unwrap();
+    let part = v["samples"].as_u64().unwrap();
+    assert!((30..=50).contains(&part), "{v}");
+}
+
+#[test]
+fn export_to_standard_output_carries_only_the_model() {
+    let d = tempfile::tempdir().unwrap();
+    let (net, model) = digits_model(d.path());
+    for name in ["-", "/dev/stdout"] {
+        let out = run_bounded(name, &["export".into(), s(&net), "-o".into(), name.into()]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.stdout, std::fs::read(&model).unwrap(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(&format!("wrote {name}: ")), "{stderr}");
+    }
+    assert!(!Path::new("-").exists(), "a file named - was created");
 }

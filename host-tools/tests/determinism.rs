@@ -1,7 +1,7 @@
 //! The same seed gives byte-identical model files; another seed gives another model.
 
 use picospike_host::data;
-use picospike_host::export::build_blob;
+use picospike_host::quantized::build_blob;
 use picospike_host::recipe::{to_spiking, ConvertOptions};
 use picospike_host::train::{train, TrainConfig};
 

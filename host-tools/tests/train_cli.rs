@@ -12,12 +12,70 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_picospike"))
 }
 
-/// The shared data folder beside the repository (or `PICOSPIKE_DATA`), if present.
-fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("PICOSPIKE_DATA")
+/// The full MNIST directory: `PICOSPIKE_DATA/mnist` when that variable is set, else the shared
+/// data folder beside the repository. Panics with a message naming what is missing.
+fn full_mnist() -> PathBuf {
+    let root = std::env::var_os("PICOSPIKE_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"));
-    dir.is_dir().then_some(dir)
+    let dir = root.join("mnist");
+    assert!(
+        dir.join("t10k-images-idx3-ubyte.gz").is_file(),
+        "this test needs the full MNIST IDX files in {} (set PICOSPIKE_DATA to the folder that holds mnist/)",
+        dir.display()
+    );
+    dir
+}
+
+/// The committed MNIST excerpt (500 training and 200 test images), or `PICOSPIKE_DATA/mnist`
+/// when that variable is set. Panics with a message naming what is missing.
+fn mnist_fixture() -> PathBuf {
+    let dir = match std::env::var_os("PICOSPIKE_DATA") {
+        Some(root) => PathBuf::from(root).join("mnist"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mnist"),
+    };
+    for file in ["train10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
+        assert!(
+            dir.join(file).is_file() || dir.join(file.replace("train10k", "train")).is_file(),
+            "missing MNIST data: {} (committed under tests/fixtures/mnist, or set PICOSPIKE_DATA)",
+            dir.join(file).display()
+        );
+    }
+    dir
+}
+
+#[test]
+fn cli_trains_on_idx_files() {
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("mnist.json");
+    let out = bin()
+        .args(["train", "--data"])
+        .arg(mnist_fixture())
+        .args([
+            "--epochs",
+            "1",
+            "--hidden",
+            "16",
+            "--augment-shift",
+            "0",
+            "--augment-rotate",
+            "0",
+            "--augment-scale",
+            "0",
+            "--quiet",
+            "-o",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let net = load_network(&model).unwrap();
+    assert_eq!((net.input.size, net.input.full_scale), (784, 255));
+    assert_eq!(net.layers.last().unwrap().outputs, 10);
 }
 
 #[test]
@@ -102,6 +160,15 @@ fn cli_errors_are_one_line_with_exit_code_1() {
             vec!["--data".into(), d.path().display().to_string()],
             "train10k-images-idx3-ubyte",
         ),
+        (
+            vec![
+                "--data".into(),
+                "digits".into(),
+                "--classes".into(),
+                "5".into(),
+            ],
+            "--classes does not apply",
+        ),
     ];
     for (args, needle) in cases {
         let out = bin()
@@ -126,11 +193,7 @@ fn cli_errors_are_one_line_with_exit_code_1() {
 #[test]
 #[ignore = "trains MNIST for minutes; run with --ignored"]
 fn mnist_preset_reaches_97_percent() {
-    let Some(dir) = shared_data() else {
-        eprintln!("shared data not found; skipping");
-        return;
-    };
-    let (train_set, test_set) = data::load_mnist(&dir.join("mnist")).unwrap();
+    let (train_set, test_set) = data::load_mnist(&full_mnist()).unwrap();
     let cfg = TrainConfig {
         progress: false,
         ..TrainConfig::mnist()

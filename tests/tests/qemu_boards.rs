@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use picospike_host::data::{self, Dataset};
-use picospike_host::export;
+use picospike_host::quantized;
 use picospike_host::recipe::{self, ConvertOptions};
 use picospike_host::train::{self, TrainConfig};
 use picospike_runtime::{Model, Network};
@@ -67,10 +67,10 @@ fn export_model(
         ..ConvertOptions::default()
     };
     let spiking = recipe::to_spiking(&outcome.network, &options);
-    let (blob, _) = export::build_blob(&spiking).expect("quantizes");
+    let (blob, _) = quantized::build_blob(&spiking).expect("quantizes");
     let dir = std::env::temp_dir().join(format!("picospike-qemu-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    export::write_rust_module(&dir, &blob, Some(test_set), SAMPLES).expect("writes the module");
+    quantized::write_rust_module(&dir, &blob, Some(test_set), SAMPLES).expect("writes the module");
     dir
 }
 

@@ -1,4 +1,5 @@
-//! Quantize a float network and write the model blob, optionally as a firmware Rust module.
+//! The quantized model: a float network turned into the runtime's blob, its sizes, and the
+//! firmware Rust module that embeds it (`picospike export` is its command).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use picospike_runtime::reference::FloatNetwork;
 use picospike_runtime::{LoadError, Model};
 
 use crate::data::Dataset;
-use crate::model_file::{write_atomic, ModelFileError};
+use crate::output::{write_atomic, OutputError};
 
 /// Errors from exporting a model.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +22,7 @@ pub enum ExportError {
     Quantize(#[from] QuantizeError),
     /// Writing a file failed.
     #[error(transparent)]
-    File(#[from] ModelFileError),
+    File(#[from] OutputError),
     /// The model file does not load.
     #[error("{path}: {source}")]
     Invalid {

@@ -1,0 +1,123 @@
+//! `picospike convert`: swap in spiking neurons, add synapses, scale firing rates, and report
+//! accuracy and firing rates at every stage (rate float, spiking float, spiking fixed point).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use picospike_runtime::reference::FloatNetwork;
+
+use super::report::{report_json, stage_table, write_plots};
+use super::{
+    check_compatible, create_dir, limit, non_negative, positive, steps, Result, TestDataArgs,
+};
+use crate::model_file;
+use crate::output;
+use crate::recipe::{self, ConvertOptions, StageReport};
+
+/// How a rate network becomes a spiking one (shared with `export`).
+#[derive(Args, Clone, Debug)]
+pub struct ConversionArgs {
+    /// Lowpass synapse (s) between spiking layers; 0 for none.
+    #[arg(long, default_value_t = 0.005, value_parser = non_negative)]
+    pub synapse: f32,
+    /// Lowpass synapse (s) on the readout; 0 for none.
+    #[arg(long, default_value_t = 0.005, value_parser = non_negative)]
+    pub output_synapse: f32,
+    /// Multiply each spiking layer's rates by K > 0 (input x K, amplitude / K).
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
+    pub scale_firing_rates: f32,
+    /// Time steps per inference, 1..=65535.
+    #[arg(long, default_value_t = 30, value_parser = steps())]
+    pub timesteps: u16,
+}
+
+impl ConversionArgs {
+    /// The conversion options (ranges were checked when parsing).
+    pub fn options(&self) -> ConvertOptions {
+        ConvertOptions {
+            synapse_tau: (self.synapse > 0.0).then_some(self.synapse),
+            output_synapse_tau: (self.output_synapse > 0.0).then_some(self.output_synapse),
+            scale_firing_rates: self.scale_firing_rates,
+            timesteps: self.timesteps,
+        }
+    }
+}
+
+/// Options of `picospike convert`.
+#[derive(Args, Clone, Debug)]
+pub struct ConvertArgs {
+    /// Trained network (JSON from `picospike train`).
+    pub network: PathBuf,
+    /// Which data, and which part of it, to score.
+    #[command(flatten)]
+    pub data: TestDataArgs,
+    /// How the network becomes a spiking one.
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
+    /// Write report.json, model.pspk, spiking.json, the plots and the confusion matrix into this
+    /// directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the report as one JSON object (with per-class accuracy and confusion matrices).
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `picospike convert`: every stage's accuracy and firing rates for a trained network.
+///
+/// # Errors
+/// A one-line error naming the file if the network or the data do not load or do not match.
+pub fn convert(
+    network_path: &Path,
+    data: &TestDataArgs,
+    options: &ConvertOptions,
+    progress: bool,
+) -> Result<(FloatNetwork, Vec<u8>, StageReport, Vec<u8>)> {
+    let network = model_file::load_network(network_path)?;
+    let classes = network.layers.last().map_or(0, |l| l.outputs);
+    let spec = data.spec(classes)?;
+    let test = spec.load_test(data.split, Some(usize::from(network.input.size)))?;
+    let test = limit(test, data.samples);
+    check_compatible(
+        usize::from(network.input.size),
+        network.input.full_scale,
+        &test,
+        &spec.source,
+    )?;
+    let (spiking, blob, report) = recipe::convert_and_check(&network, &test, options, progress)?;
+    let first = test.images.first().cloned().unwrap_or_default();
+    Ok((spiking, blob, report, first))
+}
+
+/// Runs `picospike convert`.
+///
+/// # Errors
+/// A [`super::CommandError`] naming the file or option.
+pub fn run(args: &ConvertArgs) -> Result<()> {
+    let (spiking, blob, report, first) = convert(
+        &args.network,
+        &args.data,
+        &args.conversion.options(),
+        !args.quiet,
+    )?;
+    if let Some(out) = &args.out {
+        create_dir(out)?;
+        output::write_atomic(&out.join("model.pspk"), &blob)?;
+        model_file::save_network(&out.join("spiking.json"), &spiking)?;
+        model_file::save_json(&out.join("report.json"), &report_json(&report))?;
+        write_plots(out, None, &report, &blob, &first)?;
+    }
+    if args.json {
+        println!("{}", report_json(&report));
+    } else {
+        print!("{}", stage_table(&report));
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! `picospike export`: quantize a trained network and write the model (and the firmware module).
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::convert::ConversionArgs;
+use super::{at_least_one, create_dir, CommandError, Result};
+use crate::model_file;
+use crate::output;
+use crate::quantized::{self, ModelSizes};
+use crate::recipe::{self, ConvertOptions};
+use crate::source::{DataSpec, Split};
+
+/// Options of `picospike export`.
+#[derive(Args, Clone, Debug)]
+pub struct ExportArgs {
+    /// Trained network (JSON from `picospike train`).
+    pub network: PathBuf,
+    /// The model file to write (postcard; atomically for a regular file, directly into a device
+    /// or FIFO).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// How the network becomes a spiking one.
+    #[command(flatten)]
+    pub conversion: ConversionArgs,
+    /// Also write DIR/model.pspk and DIR/model.rs (constants and test samples) for firmware.
+    #[arg(long)]
+    pub rust_module: Option<PathBuf>,
+    /// Test samples to put into the Rust module, from --data (needs --rust-module and --data).
+    #[arg(long, value_parser = at_least_one, requires_all = ["rust_module", "data"])]
+    pub module_samples: Option<usize>,
+    /// Data set for --module-samples (its seeded test part).
+    #[arg(long, requires = "module_samples")]
+    pub data: Option<String>,
+    /// Seed of the stratified split for --data (digits and CSV; default 0).
+    #[arg(long, requires = "data")]
+    pub split_seed: Option<u64>,
+}
+
+/// `picospike export`: quantize a trained network and write the model (and the firmware module).
+///
+/// # Errors
+/// A one-line error naming the file that could not be read or written.
+pub fn export_network(
+    network_path: &Path,
+    options: &ConvertOptions,
+    output: &Path,
+    rust_module: Option<(&Path, Option<&DataSpec>, usize)>,
+) -> Result<ModelSizes> {
+    let network = model_file::load_network(network_path)?;
+    let spiking = recipe::to_spiking(&network, options);
+    let (blob, sizes) = quantized::build_blob(&spiking).map_err(|e| match e {
+        quantized::ExportError::Quantize(q) => CommandError::NotExportable {
+            path: network_path.to_owned(),
+            source: q,
+        },
+        other => other.into(),
+    })?;
+    let test = match rust_module {
+        Some((_, Some(spec), _)) => Some(spec.load_test(Split::Seeded, Some(sizes.input_size))?),
+        _ => None,
+    };
+    quantized::write_blob(output, &blob)?;
+    if let Some((dir, _, samples)) = rust_module {
+        create_dir(dir)?;
+        quantized::write_rust_module(dir, &blob, test.as_ref(), samples)?;
+    }
+    Ok(sizes)
+}
+
+/// Runs `picospike export`.
+///
+/// # Errors
+/// A [`CommandError`] naming the file or option.
+pub fn run(args: &ExportArgs) -> Result<()> {
+    let spec = args.data.as_ref().map(|source| DataSpec {
+        split_seed: args.split_seed.unwrap_or(0),
+        ..DataSpec::new(source)
+    });
+    let module = args
+        .rust_module
+        .as_deref()
+        .map(|dir| (dir, spec.as_ref(), args.module_samples.unwrap_or(0)));
+    let sizes = export_network(
+        &args.network,
+        &args.conversion.options(),
+        &args.output,
+        module,
+    )?;
+    // With the model on standard output, the report goes to standard error.
+    let mut text = format!(
+        "wrote {}: {} bytes flash, {} bytes state RAM ({} words), {} inputs, {} outputs",
+        args.output.display(),
+        sizes.flash_bytes,
+        sizes.ram_bytes,
+        sizes.state_words,
+        sizes.input_size,
+        sizes.output_size
+    );
+    if let Some(dir) = &args.rust_module {
+        text += &format!(
+            "\nwrote {}/model.rs and {}/model.pspk",
+            dir.display(),
+            dir.display()
+        );
+    }
+    if output::is_stdout(&args.output) {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}

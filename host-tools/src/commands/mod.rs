@@ -1,0 +1,414 @@
+//! The `picospike` subcommands, one module each: options (clap), what the command does, what it
+//! prints.
+//!
+//! `main` only parses the command line and prints a [`CommandError`] as one line. Options are
+//! validated when parsed (ranges through clap value parsers) and options that do not apply to
+//! the chosen data are rejected ([`CommandError::NotApplicable`]), never ignored.
+
+pub mod convert;
+pub mod demo;
+pub mod eval;
+pub mod export;
+pub mod inspect;
+pub mod lesson;
+mod report;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use picospike_runtime::LoadError;
+
+use crate::data::{CsvHeader, DataError, Dataset, DEFAULT_CLASSES};
+use crate::input::InputError;
+use crate::model_file::ModelFileError;
+use crate::output::OutputError;
+use crate::plot::PlotError;
+use crate::quantized::ExportError;
+use crate::source::{DataSpec, SourceKind, Split};
+use crate::train::TrainError;
+
+/// Why a command failed; every message names the file (and row, option) concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Loading data failed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Reading a file failed or it is larger than its bound.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Writing a file failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Loading or saving a float network failed.
+    #[error(transparent)]
+    Network(#[from] ModelFileError),
+    /// Quantizing or writing a model failed.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// Training failed.
+    #[error("training: {0}")]
+    Train(#[from] TrainError),
+    /// Writing a plot failed.
+    #[error(transparent)]
+    Plot(#[from] PlotError),
+    /// A model file does not load.
+    #[error("{path}: not a valid picospike model: {source}")]
+    InvalidModel {
+        /// The file.
+        path: PathBuf,
+        /// Why the runtime rejects it.
+        source: LoadError,
+    },
+    /// A network does not fit the fixed-point format.
+    #[error("{path}: cannot export: {source}")]
+    NotExportable {
+        /// The network file.
+        path: PathBuf,
+        /// What does not fit.
+        source: picospike_runtime::quantize::QuantizeError,
+    },
+    /// The runtime refused an input (a sample of the wrong size).
+    #[error("cannot run the model: {source}")]
+    Run {
+        /// The runtime's error.
+        source: picospike_runtime::RunError,
+    },
+    /// The data's samples do not have the network's input size.
+    #[error("{data}: samples have {found} values, the network takes {expected}")]
+    InputSize {
+        /// The `--data` argument.
+        data: String,
+        /// Values per sample.
+        found: usize,
+        /// The network's input size.
+        expected: usize,
+    },
+    /// The data's pixels are not scaled as the network expects.
+    #[error("{data}: pixels are scaled 0..{found}, the network was trained on 0..{expected}")]
+    FullScale {
+        /// The `--data` argument.
+        data: String,
+        /// The data's full scale.
+        found: u16,
+        /// The network's full scale.
+        expected: u16,
+    },
+    /// An option was given where it has no meaning.
+    #[error("{option} does not apply {reason}")]
+    NotApplicable {
+        /// The option.
+        option: &'static str,
+        /// Why, in words (`"to the built-in digits"`).
+        reason: String,
+    },
+    /// A directory could not be created.
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Result of a command.
+pub type Result<T, E = CommandError> = std::result::Result<T, E>;
+
+// ---- value parsers: ranges checked when the command line is parsed ----
+
+fn parse_f64(s: &str) -> std::result::Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("{s:?} is not a number"))
+}
+
+/// A fraction strictly between 0 and 1.
+pub(crate) fn fraction(s: &str) -> std::result::Result<f64, String> {
+    let x = parse_f64(s)?;
+    if x > 0.0 && x < 1.0 {
+        Ok(x)
+    } else {
+        Err(format!("{s}: expected a fraction strictly between 0 and 1"))
+    }
+}
+
+/// A fraction in [0, 1) (0 disables).
+pub(crate) fn fraction_or_zero(s: &str) -> std::result::Result<f64, String> {
+    let x = parse_f64(s)?;
+    if (0.0..1.0).contains(&x) {
+        Ok(x)
+    } else {
+        Err(format!("{s}: expected a number in [0, 1)"))
+    }
+}
+
+/// A finite number greater than 0 (time constants, rates, scales).
+pub(crate) fn positive(s: &str) -> std::result::Result<f32, String> {
+    let x = parse_f64(s)?;
+    if x.is_finite() && x > 0.0 && x as f32 > 0.0 {
+        Ok(x as f32)
+    } else {
+        Err(format!("{s}: expected a positive number"))
+    }
+}
+
+/// A finite number at least 0 (a synapse of 0 means none).
+pub(crate) fn non_negative(s: &str) -> std::result::Result<f32, String> {
+    let x = parse_f64(s)?;
+    if x.is_finite() && x >= 0.0 {
+        Ok(x as f32)
+    } else {
+        Err(format!("{s}: expected a number >= 0"))
+    }
+}
+
+/// A finite number at least 0, as f64 (weight decay).
+pub(crate) fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
+    non_negative(s).and_then(|_| parse_f64(s))
+}
+
+/// A finite positive number, as f64 (learning rate).
+pub(crate) fn positive_f64(s: &str) -> std::result::Result<f64, String> {
+    positive(s).and_then(|_| parse_f64(s))
+}
+
+/// A count of at least 1.
+pub(crate) fn at_least_one(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s}: expected a whole number >= 1")),
+    }
+}
+
+/// Time steps per inference: 1 to the runtime's maximum (65535, its step counter is a `u16`).
+pub(crate) fn steps() -> clap::builder::RangedI64ValueParser<u16> {
+    clap::value_parser!(u16).range(1..)
+}
+
+/// Number of classes: 2 to 256 (labels are bytes).
+pub(crate) fn classes(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (2..=256).contains(&n) => Ok(n),
+        _ => Err(format!("{s}: expected a number of classes from 2 to 256")),
+    }
+}
+
+/// Full scale of raw pixels: 1 to 255.
+pub(crate) fn full_scale(s: &str) -> std::result::Result<u16, String> {
+    match s.trim().parse::<u16>() {
+        Ok(n) if (1..=255).contains(&n) => Ok(n),
+        _ => Err(format!("{s}: expected a raw pixel value from 1 to 255")),
+    }
+}
+
+// ---- data options ----
+
+/// Data to score (`eval`, `convert`): classes come from the model, the split is chosen.
+#[derive(Args, Clone, Debug)]
+pub struct TestDataArgs {
+    /// `digits` (built-in 8x8 digits), an IDX directory (its t10k-* test files), an IDX images
+    /// file (`*-images-idx3-ubyte[.gz]`, scored whole, labels file beside it), or a CSV file
+    /// (`.csv`/`.csv.gz`: pixels then label per row, optional header line).
+    #[arg(long, default_value = "digits")]
+    pub data: String,
+    /// Which part to score: `seeded` = the test part of the seeded stratified split that `train`
+    /// uses (digits and CSV); `none` = every row of the file (a file used only for testing).
+    #[arg(long, value_enum, default_value_t = Split::Seeded)]
+    pub split: Split,
+    /// Seed of the stratified split (digits and CSV with `--split seeded`; default 0).
+    #[arg(long)]
+    pub split_seed: Option<u64>,
+    /// Test fraction of the stratified split, in (0, 1) (digits and CSV with `--split seeded`;
+    /// default 0.2).
+    #[arg(long, value_parser = fraction)]
+    pub test_fraction: Option<f64>,
+    /// Raw value meaning 1.0, 1..=255 (CSV only; default: 16 if no pixel exceeds 16, else 255).
+    #[arg(long, value_parser = full_scale)]
+    pub full_scale: Option<u16>,
+    /// Whether the CSV file's first line is a header (CSV only; default: detected).
+    #[arg(long, value_enum)]
+    pub header: Option<CsvHeader>,
+    /// Evaluate only the first N samples.
+    #[arg(long, value_parser = at_least_one)]
+    pub samples: Option<usize>,
+}
+
+impl TestDataArgs {
+    /// The data spec for a model with `classes` outputs, after rejecting options that do not
+    /// apply to the data.
+    ///
+    /// # Errors
+    /// [`CommandError::NotApplicable`] naming the option, or a [`DataError`] for a missing
+    /// source.
+    pub fn spec(&self, classes: usize) -> Result<DataSpec> {
+        let kind = SourceKind::of(&self.data)?;
+        let seeded = kind.has_seeded_split() && self.split == Split::Seeded;
+        for (given, option) in [
+            (self.split_seed.is_some(), "--split-seed"),
+            (self.test_fraction.is_some(), "--test-fraction"),
+        ] {
+            if given && !seeded {
+                return Err(CommandError::NotApplicable {
+                    option,
+                    reason: format!(
+                        "to {}: it sets the seeded split of the digits and CSV files (with --split seeded)",
+                        self.data
+                    ),
+                });
+            }
+        }
+        check_csv_only(&kind, &self.data, self.full_scale.is_some(), self.header)?;
+        Ok(DataSpec {
+            source: self.data.clone(),
+            split_seed: self.split_seed.unwrap_or(0),
+            test_fraction: self.test_fraction.unwrap_or(0.2),
+            classes,
+            full_scale: self.full_scale,
+            header: self.header.unwrap_or_default(),
+        })
+    }
+}
+
+/// Data to train on (`train`, `lesson`): split into a training and a test part.
+#[derive(Args, Clone, Debug)]
+pub struct TrainDataArgs {
+    /// `digits` (built-in 8x8 digits), an IDX directory (MNIST: train-* or train10k-*, and
+    /// t10k-*), or a CSV file (`.csv`/`.csv.gz`: pixels then label per row, optional header).
+    #[arg(long, default_value = "digits")]
+    pub data: String,
+    /// Seed of the stratified train/test split (digits and CSV; default 0).
+    #[arg(long)]
+    pub split_seed: Option<u64>,
+    /// Test fraction of the stratified split, in (0, 1) (digits and CSV; default 0.2).
+    #[arg(long, value_parser = fraction)]
+    pub test_fraction: Option<f64>,
+    /// Number of classes, 2..=256; labels must be smaller (CSV and IDX; default 10).
+    #[arg(long, value_parser = classes)]
+    pub classes: Option<usize>,
+    /// Raw value meaning 1.0, 1..=255 (CSV only; default: 16 if no pixel exceeds 16, else 255).
+    #[arg(long, value_parser = full_scale)]
+    pub full_scale: Option<u16>,
+    /// Whether the CSV file's first line is a header (CSV only; default: detected).
+    #[arg(long, value_enum)]
+    pub header: Option<CsvHeader>,
+}
+
+impl TrainDataArgs {
+    /// The data spec, after rejecting options that do not apply to the data.
+    ///
+    /// # Errors
+    /// [`CommandError::NotApplicable`] naming the option, or a [`DataError`] for a missing
+    /// source.
+    pub fn spec(&self) -> Result<DataSpec> {
+        let kind = SourceKind::of(&self.data)?;
+        for (given, option) in [
+            (self.split_seed.is_some(), "--split-seed"),
+            (self.test_fraction.is_some(), "--test-fraction"),
+        ] {
+            if given && !kind.has_seeded_split() {
+                return Err(CommandError::NotApplicable {
+                    option,
+                    reason: format!(
+                        "to {}: an IDX directory has its own train and t10k files",
+                        self.data
+                    ),
+                });
+            }
+        }
+        if self.classes.is_some() && kind == SourceKind::Digits {
+            return Err(CommandError::NotApplicable {
+                option: "--classes",
+                reason: "to the built-in digits (10 classes)".into(),
+            });
+        }
+        check_csv_only(&kind, &self.data, self.full_scale.is_some(), self.header)?;
+        Ok(DataSpec {
+            source: self.data.clone(),
+            split_seed: self.split_seed.unwrap_or(0),
+            test_fraction: self.test_fraction.unwrap_or(0.2),
+            classes: self.classes.unwrap_or(DEFAULT_CLASSES),
+            full_scale: self.full_scale,
+            header: self.header.unwrap_or_default(),
+        })
+    }
+}
+
+fn check_csv_only(
+    kind: &SourceKind,
+    data: &str,
+    full_scale: bool,
+    header: Option<CsvHeader>,
+) -> Result<()> {
+    if matches!(kind, SourceKind::Csv(_)) {
+        return Ok(());
+    }
+    for (given, option) in [(full_scale, "--full-scale"), (header.is_some(), "--header")] {
+        if given {
+            return Err(CommandError::NotApplicable {
+                option,
+                reason: format!("to {data}: it is for CSV files"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keep the first `limit` samples (all if `None`).
+pub fn limit(data: Dataset, limit: Option<usize>) -> Dataset {
+    match limit {
+        Some(n) if n < data.len() => {
+            let indices: Vec<usize> = (0..n).collect();
+            data.subset(&indices)
+        }
+        _ => data,
+    }
+}
+
+/// Checks that `data` fits a network with `inputs` inputs and `full_scale`.
+fn check_compatible(inputs: usize, full_scale: u16, data: &Dataset, source: &str) -> Result<()> {
+    if data.features() != inputs {
+        return Err(CommandError::InputSize {
+            data: source.into(),
+            found: data.features(),
+            expected: inputs,
+        });
+    }
+    if data.full_scale != full_scale {
+        return Err(CommandError::FullScale {
+            data: source.into(),
+            found: data.full_scale,
+            expected: full_scale,
+        });
+    }
+    Ok(())
+}
+
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|source| CommandError::CreateDir {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_parsers_check_ranges() {
+        assert!(fraction("0.2").is_ok());
+        for bad in ["0", "1", "-0.1", "nan", "x"] {
+            assert!(fraction(bad).is_err(), "{bad}");
+        }
+        assert!(positive("0.005").is_ok());
+        for bad in ["0", "-1", "inf", "nan"] {
+            assert!(positive(bad).is_err(), "{bad}");
+        }
+        assert_eq!(non_negative("0"), Ok(0.0));
+        assert!(classes("1").is_err() && classes("257").is_err() && classes("2").is_ok());
+        assert!(full_scale("0").is_err() && full_scale("256").is_err());
+        assert!(at_least_one("0").is_err());
+    }
+}

@@ -1,0 +1,255 @@
+//! `picospike train`: fit a dense rate network (NengoDL recipe, step 1) and save it as JSON.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{
+    at_least_one, fraction_or_zero, non_negative, non_negative_f64, positive, positive_f64, steps,
+    Result, TrainDataArgs,
+};
+use crate::data::Dataset;
+use crate::model_file;
+use crate::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
+use crate::output;
+use crate::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
+
+/// Options of `picospike train`; unset training options take the data set's preset.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// The data to train and test on.
+    #[command(flatten)]
+    pub data: TrainDataArgs,
+    /// Where to write the trained network (JSON; written atomically).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also write the per-epoch history as CSV here.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    /// Hidden layer sizes, comma separated (preset: digits 100, MNIST 256).
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one)]
+    pub hidden: Option<Vec<usize>>,
+    /// Hidden neuron type.
+    #[arg(long, value_enum)]
+    pub neuron: Option<NeuronKind>,
+    /// Nengo max_rate in Hz (rate at input 1).
+    #[arg(long, value_parser = positive)]
+    pub max_rate: Option<f32>,
+    /// Nengo intercept.
+    #[arg(long)]
+    pub intercept: Option<f32>,
+    /// Output amplitude (default 1/max_rate).
+    #[arg(long, value_parser = positive)]
+    pub amplitude: Option<f32>,
+    /// LIF membrane time constant (s).
+    #[arg(long, value_parser = positive)]
+    pub tau_rc: Option<f32>,
+    /// LIF refractory period (s).
+    #[arg(long, value_parser = non_negative)]
+    pub tau_ref: Option<f32>,
+    /// SoftLIFRate smoothing.
+    #[arg(long, value_parser = positive)]
+    pub sigma: Option<f32>,
+    /// Number of epochs.
+    #[arg(long, value_parser = at_least_one)]
+    pub epochs: Option<usize>,
+    /// Minibatch size.
+    #[arg(long, value_parser = at_least_one)]
+    pub batch_size: Option<usize>,
+    /// Initial Adam learning rate (cosine-decayed).
+    #[arg(long, value_parser = positive_f64)]
+    pub lr: Option<f64>,
+    /// Decoupled weight decay (AdamW).
+    #[arg(long, value_parser = non_negative_f64)]
+    pub weight_decay: Option<f64>,
+    /// Fraction of the training set held out for validation, in [0, 1) (0 disables).
+    #[arg(long, value_parser = fraction_or_zero)]
+    pub val_fraction: Option<f64>,
+    /// Keep the epoch with the best validation accuracy.
+    #[arg(long)]
+    pub keep_best: bool,
+    /// Firing-rate regularization target in Hz.
+    #[arg(long, requires = "rate_weight", value_parser = positive)]
+    pub rate_target: Option<f32>,
+    /// Firing-rate regularization weight.
+    #[arg(long, requires = "rate_target", value_parser = non_negative)]
+    pub rate_weight: Option<f32>,
+    /// Random shift augmentation in pixels (preset: MNIST 2, digits 0).
+    #[arg(long)]
+    pub augment_shift: Option<usize>,
+    /// Random rotation augmentation in degrees either way (preset: MNIST 10, digits 0).
+    #[arg(long, value_parser = non_negative)]
+    pub augment_rotate: Option<f32>,
+    /// Random scale augmentation, relative (preset: MNIST 0.1 for +-10%, digits 0).
+    #[arg(long, value_parser = non_negative)]
+    pub augment_scale: Option<f32>,
+    /// Dropout probability on hidden outputs during training.
+    #[arg(long, value_parser = non_negative)]
+    pub dropout: Option<f32>,
+    /// Training seed (initialization, batches, augmentation, validation split).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Simulation time step recorded in the network (s).
+    #[arg(long, value_parser = positive)]
+    pub dt: Option<f32>,
+    /// Spiking steps per inference recorded in the network.
+    #[arg(long, value_parser = steps())]
+    pub timesteps: Option<u16>,
+    /// Lowpass synapse between spiking layers (s); 0 for none.
+    #[arg(long, value_parser = non_negative)]
+    pub synapse_tau: Option<f32>,
+    /// No progress bar.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The data set's preset with the options given on the command line.
+fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
+    macro_rules! set {
+        ($($field:ident).+ = $opt:expr) => {
+            if let Some(v) = $opt.clone() {
+                cfg.$($field).+ = v;
+            }
+        };
+    }
+    set!(hidden = args.hidden);
+    set!(neuron.kind = args.neuron);
+    set!(neuron.max_rate = args.max_rate);
+    set!(neuron.intercept = args.intercept);
+    set!(neuron.tau_rc = args.tau_rc);
+    set!(neuron.tau_ref = args.tau_ref);
+    set!(neuron.sigma = args.sigma);
+    set!(epochs = args.epochs);
+    set!(batch_size = args.batch_size);
+    set!(learning_rate = args.lr);
+    set!(weight_decay = args.weight_decay);
+    set!(val_fraction = args.val_fraction);
+    set!(augment_shift = args.augment_shift);
+    set!(augment_rotate_deg = args.augment_rotate);
+    set!(augment_scale = args.augment_scale);
+    set!(dropout = args.dropout);
+    set!(dt = args.dt);
+    set!(timesteps = args.timesteps);
+    if args.amplitude.is_some() {
+        cfg.neuron.amplitude = args.amplitude;
+    }
+    if let Some(tau) = args.synapse_tau {
+        cfg.synapse_tau = (tau > 0.0).then_some(tau);
+    }
+    if let (Some(target_hz), Some(weight)) = (args.rate_target, args.rate_weight) {
+        cfg.rate_reg = Some(RateRegularization { target_hz, weight });
+    }
+    cfg.keep_best |= args.keep_best;
+    cfg.seed = args.seed;
+    cfg.progress = !args.quiet;
+    cfg
+}
+
+/// Writes the per-epoch history as CSV.
+fn write_history(path: &std::path::Path, out: &TrainOutcome) -> Result<()> {
+    output::write_with(path, |w| {
+        writeln!(
+            w,
+            "epoch,train_loss,train_acc,val_acc,learning_rate,elapsed_s"
+        )?;
+        for e in &out.history {
+            let val = e.val_acc.map_or(String::new(), |v| format!("{v:.6}"));
+            writeln!(
+                w,
+                "{},{:.6},{:.6},{},{:.6e},{:.3}",
+                e.epoch, e.train_loss, e.train_acc, val, e.learning_rate, e.elapsed_s
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// The network's size, the test accuracy and the hidden layers' rates, as text; warnings go to
+/// standard error at once.
+fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
+    let mut t = String::new();
+    let acc = rate_accuracy(net, &test.images, &test.labels);
+    let params: usize = net
+        .layers
+        .iter()
+        .map(|l| l.weights.len() + l.biases.len())
+        .sum();
+    let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
+    let hidden: usize = net.layers.iter().rev().skip(1).map(|l| l.outputs).sum();
+    let sizes: Vec<String> = std::iter::once(net.input.size.to_string())
+        .chain(net.layers.iter().map(|l| l.outputs.to_string()))
+        .collect();
+    let _ = writeln!(
+        t,
+        "network {}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
+        sizes.join("-"),
+        weights as f64 / 1024.0
+    );
+    let _ = writeln!(
+        t,
+        "trained {} epochs in {:.1} s (kept epoch {})",
+        out.history.len(),
+        out.seconds,
+        out.kept_epoch
+    );
+    let _ = writeln!(
+        t,
+        "rate-mode test accuracy: {:.2}% ({} samples)",
+        100.0 * acc,
+        test.len()
+    );
+    let window = f64::from(net.input.timesteps) * f64::from(net.dt);
+    for (i, r) in mean_rates_hz(net, &test.images).iter().enumerate() {
+        let _ = writeln!(
+            t,
+            "hidden layer {i}: mean rate {r:.1} Hz ({:.1} spikes per {}-step window)",
+            r * window,
+            net.input.timesteps
+        );
+        if r * window < 2.0 {
+            eprintln!(
+                "warning: hidden layer {i} fires too little for {} steps; raise --max-rate or use --rate-target",
+                net.input.timesteps
+            );
+        }
+    }
+    t
+}
+
+/// Runs `picospike train`.
+///
+/// # Errors
+/// A [`super::CommandError`] naming the file or option.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let spec = args.data.spec()?;
+    let (train_set, test_set) = spec.load()?;
+    let preset = if spec.is_idx_dir() {
+        TrainConfig::mnist()
+    } else {
+        TrainConfig::digits()
+    };
+    let cfg = config(args, preset);
+    eprintln!(
+        "data: {} training and {} test samples, {} inputs, full scale {}",
+        train_set.len(),
+        test_set.len(),
+        train_set.features(),
+        train_set.full_scale
+    );
+    let out = train::train(&train_set, &cfg)?;
+    model_file::save_network(&args.output, &out.network)?;
+    if let Some(h) = &args.history {
+        write_history(h, &out)?;
+    }
+    let mut text = report(&out.network, &test_set, &out);
+    text += &format!("saved {}\n", args.output.display());
+    // With the network on standard output, the report goes to standard error.
+    if output::is_stdout(&args.output) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
