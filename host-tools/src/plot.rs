@@ -1,10 +1,10 @@
 //! PNG charts (line charts, histograms, spike rasters, confusion matrices) drawn with `plotters`.
 //!
-//! Drawing is done by the `plotters` crate into an in-memory RGB buffer (its bitmap backend) and
-//! encoded by the `png` crate. Text uses DejaVu Sans, compiled into the binary
-//! (`assets/fonts/DejaVuSans.ttf`, Bitstream Vera licence) and rendered through plotters' `ab_glyph`
-//! feature, so no system fonts or fontconfig are involved and the same input gives the same PNG
-//! bytes on every machine.
+//! `plotters` draws into an in-memory RGB buffer (its bitmap backend) and the `png` crate encodes
+//! it. Text uses DejaVu Sans, compiled into the binary (`assets/fonts/DejaVuSans.ttf`, Bitstream
+//! Vera licence): it is registered with plotters' `ab_glyph` font support, and the labels this
+//! module writes are laid out with `ab_glyph` directly (see [`draw_text`] for why). No system
+//! fonts or fontconfig are involved, and the same input gives the same PNG bytes on every machine.
 //!
 //! Files are written atomically: a temporary file in the destination's directory is renamed over
 //! the destination, so a failed write never leaves a half-written PNG behind. Non-finite values
@@ -16,10 +16,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use ab_glyph::{Font, FontRef, ScaleFont};
 use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::text_anchor::{HPos, VPos};
 
 /// Width in pixels of line charts, histograms and rasters.
 pub const WIDTH: u32 = 960;
@@ -49,6 +50,7 @@ const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
 const AXIS: RGBColor = RGBColor(0x55, 0x55, 0x55);
 const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
 const MUTED: RGBColor = RGBColor(0x70, 0x70, 0x70);
+const FAINT: RGBColor = RGBColor(0xb0, 0xb0, 0xb0);
 
 /// Confusion-matrix colour ramp (white to dark blue), sampled at fractions 0, 0.5 and 1.
 const RAMP: [RGBColor; 3] = [
@@ -59,12 +61,12 @@ const RAMP: [RGBColor; 3] = [
 
 /// The bundled font: DejaVu Sans 2.37 (see `assets/fonts/README.md` for origin and licence).
 static FONT_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
-/// Family name the bundled font is registered under; plotters' own defaults use it too.
-const FONT: &str = "sans-serif";
+/// Family name the bundled font is registered under in plotters (its default family).
+const FONT_FAMILY: &str = "sans-serif";
 
-const TITLE_PX: f64 = 22.0;
-const DESC_PX: f64 = 16.0;
-const LABEL_PX: f64 = 14.0;
+const TITLE_PX: f32 = 24.0;
+const DESC_PX: f32 = 17.0;
+const LABEL_PX: f32 = 15.0;
 
 /// Longest label shown in a legend or beside a raster band, in characters.
 const MAX_LABEL_CHARS: usize = 32;
@@ -91,7 +93,7 @@ pub enum PlotError {
         #[source]
         source: png::EncodingError,
     },
-    /// Drawing the chart failed (plotters reported an error, e.g. the bundled font was rejected).
+    /// Drawing the chart failed (plotters reported an error, or the bundled font was rejected).
     #[error("cannot draw plot {path}: {source}")]
     Draw {
         /// The destination file.
@@ -146,8 +148,8 @@ pub fn line_chart(
 /// Renders one histogram per group, stacked over a shared x axis, and writes them to `path`.
 ///
 /// The range of all finite values is split into `bins` equal bins (clamped to `1..=MAX_BINS`);
-/// each group (e.g. a layer) gets its own panel with its own count axis, labelled with its name
-/// and number of values, so that a small layer is not flattened by a large one. At most
+/// each group (e.g. a layer) gets its own panel with its own count axis, headed by its name and
+/// number of values, so that a small layer is not flattened by a large one. At most
 /// [`MAX_HISTOGRAM_PANELS`] groups are drawn.
 ///
 /// # Errors
@@ -246,22 +248,24 @@ impl<E: Error + Send + Sync + 'static> From<DrawingAreaErrorKind<E>> for RenderE
     }
 }
 
-/// The bundled font was not accepted by plotters (cannot happen with the committed file; tested).
+/// The bundled font was not accepted (cannot happen with the committed file; tested).
 #[derive(Debug, thiserror::Error)]
 #[error("the bundled font (DejaVu Sans) could not be parsed")]
 struct FontRejected;
 
-/// Registers the bundled font with plotters once per process.
-fn ensure_font() -> Result<(), RenderError> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, FONT_TTF).is_ok()
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(RenderError::Draw(Box::new(FontRejected)))
-    }
+/// The bundled font, parsed once; also registered with plotters, so that any text plotters draws
+/// itself uses it rather than failing to find a system font.
+fn face() -> Result<&'static FontRef<'static>, RenderError> {
+    static FACE: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    FACE.get_or_init(|| {
+        let registered =
+            plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT_TTF).is_ok();
+        FontRef::try_from_slice(FONT_TTF)
+            .ok()
+            .filter(|_| registered)
+    })
+    .as_ref()
+    .ok_or_else(|| RenderError::Draw(Box::new(FontRejected)))
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -270,14 +274,14 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 fn render(
     width: u32,
     height: u32,
-    draw: impl FnOnce(&Area<'_>) -> Result<(), RenderError>,
+    draw: impl FnOnce(&Area<'_>, &Fonts) -> Result<(), RenderError>,
 ) -> Result<Vec<u8>, RenderError> {
-    ensure_font()?;
+    let fonts = Fonts { face: face()? };
     let mut rgb = vec![0u8; width as usize * height as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
         root.fill(&WHITE)?;
-        draw(&root)?;
+        draw(&root, &fonts)?;
         root.present()?;
     }
     encode_png(width, height, &rgb).map_err(RenderError::Encode)
@@ -296,38 +300,133 @@ fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, png::Encod
     Ok(out)
 }
 
-fn font(px: f64) -> TextStyle<'static> {
-    TextStyle::from((FONT, px).into_font()).color(&INK)
+/// How a piece of text is drawn: size (line height in pixels), colour, anchor, orientation.
+#[derive(Clone, Copy)]
+struct Style {
+    px: f32,
+    colour: RGBColor,
+    h: HPos,
+    v: VPos,
+    /// Read bottom to top (rotated a quarter turn anticlockwise), centred on the anchor.
+    vertical: bool,
 }
 
-fn anchored(style: TextStyle<'_>, h: HPos, v: VPos) -> TextStyle<'_> {
-    style.pos(Pos::new(h, v))
-}
-
-/// Width in pixels of `text` in `style` (0 if the font cannot measure it).
-fn text_width(area: &Area<'_>, text: &str, style: &TextStyle<'_>) -> i32 {
-    area.estimate_text_size(text, style)
-        .map_or(0, |(w, _)| i32::try_from(w).unwrap_or(i32::MAX))
-}
-
-/// `text` cut with "…" so that it is at most `max_w` pixels wide in `style`.
-fn fit(area: &Area<'_>, text: &str, style: &TextStyle<'_>, max_w: i32) -> String {
-    if text_width(area, text, style) <= max_w {
-        return text.to_owned();
-    }
-    let chars: Vec<char> = text.chars().collect();
-    // Binary search for the longest prefix that fits with the ellipsis.
-    let (mut lo, mut hi) = (0, chars.len());
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        let s: String = chars[..mid].iter().chain(['…'].iter()).collect();
-        if text_width(area, &s, style) <= max_w {
-            lo = mid;
-        } else {
-            hi = mid - 1;
+impl Style {
+    fn new(px: f32) -> Self {
+        Self {
+            px,
+            colour: INK,
+            h: HPos::Left,
+            v: VPos::Top,
+            vertical: false,
         }
     }
-    chars[..lo].iter().chain(['…'].iter()).collect()
+    fn colour(self, colour: RGBColor) -> Self {
+        Self { colour, ..self }
+    }
+    fn at(self, h: HPos, v: VPos) -> Self {
+        Self { h, v, ..self }
+    }
+    fn vertical(self) -> Self {
+        Self {
+            vertical: true,
+            h: HPos::Center,
+            v: VPos::Center,
+            ..self
+        }
+    }
+}
+
+/// Text layout with the bundled font.
+struct Fonts {
+    face: &'static FontRef<'static>,
+}
+
+impl Fonts {
+    /// Glyphs of `text` on a baseline at y = 0 starting at x = 0, and the advance width.
+    fn layout(&self, text: &str, px: f32) -> (Vec<ab_glyph::Glyph>, f32) {
+        let scaled = self.face.as_scaled(px);
+        let mut pen = 0.0f32;
+        let mut prev = None;
+        let mut glyphs = Vec::new();
+        for c in text.chars().filter(|c| !c.is_control()) {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            glyphs.push(id.with_scale_and_position(px, ab_glyph::point(pen, 0.0)));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+        }
+        (glyphs, pen)
+    }
+
+    /// Width of `text` in pixels.
+    fn width(&self, text: &str, px: f32) -> i32 {
+        self.layout(text, px).1.ceil() as i32
+    }
+
+    /// `text` cut with "…" so that it is at most `max_w` pixels wide.
+    fn fit(&self, text: &str, px: f32, max_w: i32) -> String {
+        if self.width(text, px) <= max_w {
+            return text.to_owned();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        // Binary search for the longest prefix that fits with the ellipsis.
+        let (mut lo, mut hi) = (0, chars.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let s: String = chars[..mid].iter().chain(['…'].iter()).collect();
+            if self.width(&s, px) <= max_w {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        chars[..lo].iter().chain(['…'].iter()).collect()
+    }
+
+    /// Draws `text` at `(x, y)` (root pixels) in `style`.
+    ///
+    /// Text is laid out here with `ab_glyph` rather than through plotters' `Text` element:
+    /// plotters 0.3.7 places each glyph at its whole-pixel pen position without its left side
+    /// bearing, which spaces letters unevenly ("n eur on s"); here glyphs sit at their exact
+    /// positions (kerning included) and are blended by coverage.
+    fn draw(&self, root: &Area<'_>, text: &str, (x, y): (i32, i32), style: Style) -> Result<(), RenderError> {
+        let (glyphs, width) = self.layout(text, style.px);
+        let scaled = self.face.as_scaled(style.px);
+        let dx = match style.h {
+            HPos::Left => 0.0,
+            HPos::Center => -width / 2.0,
+            HPos::Right => -width,
+        };
+        // Baseline offset from the anchor; "centre" centres capital letters and digits.
+        let dy = match style.v {
+            VPos::Top => scaled.ascent(),
+            VPos::Center => style.px * 0.31,
+            VPos::Bottom => scaled.descent(),
+        };
+        let (dx, dy) = (dx.round() as i32, dy.round() as i32);
+        let mut pixels = Vec::new();
+        for g in glyphs {
+            if let Some(outline) = self.face.outline_glyph(g) {
+                let b = outline.px_bounds();
+                let (bx, by) = (b.min.x as i32, b.min.y as i32);
+                outline.draw(|gx, gy, c| {
+                    if c > 0.0 {
+                        let lx = bx + gx as i32 + dx;
+                        let ly = by + gy as i32 + dy;
+                        pixels.push((lx, ly, c.min(1.0)));
+                    }
+                });
+            }
+        }
+        for (lx, ly, c) in pixels {
+            let p = if style.vertical { (x + ly, y - lx) } else { (x + lx, y + ly) };
+            root.draw_pixel(p, &style.colour.mix(f64::from(c)))?;
+        }
+        Ok(())
+    }
 }
 
 /// `label` cut to `MAX_LABEL_CHARS` characters, or `fallback` if it is blank.
@@ -344,56 +443,49 @@ fn label_or(label: &str, fallback: impl FnOnce() -> String) -> String {
     }
 }
 
+fn width_of(area: &Area<'_>) -> i32 {
+    i32::try_from(area.dim_in_pixel().0).unwrap_or(i32::MAX)
+}
+
 /// Draws the title centred at the top; returns the y just below it.
-fn draw_title(root: &Area<'_>, title: &str) -> Result<i32, RenderError> {
-    let (w, _) = root.dim_in_pixel();
-    let w = i32::try_from(w).unwrap_or(i32::MAX);
-    let style = font(TITLE_PX);
-    let t = fit(root, title, &style, w - 40);
-    root.draw(&Text::new(
-        t,
-        (w / 2, 12),
-        anchored(style, HPos::Center, VPos::Top),
-    ))?;
-    Ok(44)
+fn draw_title(root: &Area<'_>, fonts: &Fonts, title: &str) -> Result<i32, RenderError> {
+    let w = width_of(root);
+    let t = fonts.fit(title, TITLE_PX, w - 40);
+    let style = Style::new(TITLE_PX).at(HPos::Center, VPos::Top);
+    fonts.draw(root, &t, (w / 2, 12), style)?;
+    Ok(48)
 }
 
 /// Writes "no data" in the middle of the pixel rectangle `(x0, y0)..(x1, y1)`.
-fn draw_no_data(root: &Area<'_>, (x0, y0): (i32, i32), (x1, y1): (i32, i32)) -> Result<(), RenderError> {
-    let style = anchored(font(20.0).color(&MUTED), HPos::Center, VPos::Center);
-    root.draw(&Text::new("no data", ((x0 + x1) / 2, (y0 + y1) / 2), style))?;
-    Ok(())
+fn draw_no_data(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    ((x0, y0), (x1, y1)): ((i32, i32), (i32, i32)),
+) -> Result<(), RenderError> {
+    let style = Style::new(22.0).colour(MUTED).at(HPos::Center, VPos::Center);
+    fonts.draw(root, "no data", ((x0 + x1) / 2, (y0 + y1) / 2), style)
 }
 
-/// How a legend entry's swatch looks.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Swatch {
-    /// A short line with a marker (line charts).
-    Line,
-}
-
-/// Draws `entries` as centred rows starting at `top`, wrapping when a row would be wider than the
-/// image; returns the y just below the legend (`top` if there are no entries).
+/// Draws line-chart legend entries as centred rows starting at `top`, wrapping when a row would
+/// be wider than the image; returns the y just below the legend (`top` if there are none).
 fn draw_legend_rows(
     root: &Area<'_>,
+    fonts: &Fonts,
     top: i32,
     entries: &[(String, RGBColor)],
-    swatch: Swatch,
 ) -> Result<i32, RenderError> {
     if entries.is_empty() {
         return Ok(top);
     }
-    let (w, _) = root.dim_in_pixel();
-    let w = i32::try_from(w).unwrap_or(i32::MAX);
-    let style = font(LABEL_PX);
-    const SWATCH_W: i32 = 26;
+    let w = width_of(root);
+    const SWATCH_W: i32 = 28;
     const GAP: i32 = 8;
-    const SPACING: i32 = 26;
-    const ROW_H: i32 = 22;
+    const SPACING: i32 = 28;
+    const ROW_H: i32 = 24;
     let max_row = w - 40;
     let widths: Vec<i32> = entries
         .iter()
-        .map(|(l, _)| SWATCH_W + GAP + text_width(root, l, &style).min(max_row - SWATCH_W - GAP))
+        .map(|(l, _)| SWATCH_W + GAP + fonts.width(l, LABEL_PX).min(max_row - SWATCH_W - GAP))
         .collect();
     // Greedy rows.
     let mut rows: Vec<Range<usize>> = Vec::new();
@@ -417,26 +509,18 @@ fn draw_legend_rows(
         let cy = top + ROW_H * r as i32 + ROW_H / 2;
         for i in range.clone() {
             let (label, colour) = &entries[i];
-            match swatch {
-                Swatch::Line => {
-                    root.draw(&PathElement::new(
-                        vec![(x, cy), (x + SWATCH_W, cy)],
-                        colour.stroke_width(2),
-                    ))?;
-                    root.draw(&Circle::new((x + SWATCH_W / 2, cy), 3, colour.filled()))?;
-                }
-            }
-            let max_text = widths[i] - SWATCH_W - GAP;
-            let text = fit(root, label, &style, max_text);
-            root.draw(&Text::new(
-                text,
-                (x + SWATCH_W + GAP, cy),
-                anchored(style.clone(), HPos::Left, VPos::Center),
+            root.draw(&PathElement::new(
+                vec![(x, cy), (x + SWATCH_W, cy)],
+                colour.stroke_width(2),
             ))?;
+            root.draw(&Circle::new((x + SWATCH_W / 2, cy), 4, colour.filled()))?;
+            let text = fonts.fit(label, LABEL_PX, widths[i] - SWATCH_W - GAP);
+            let style = Style::new(LABEL_PX).at(HPos::Left, VPos::Center);
+            fonts.draw(root, &text, (x + SWATCH_W + GAP, cy), style)?;
             x += widths[i] + SPACING;
         }
     }
-    Ok(top + ROW_H * rows.len() as i32 + 6)
+    Ok(top + ROW_H * rows.len() as i32 + 8)
 }
 
 /// A linear axis with its own ticks and tick labels, used as a plotters coordinate.
@@ -475,6 +559,17 @@ fn nice_step(lo: f64, hi: f64, target: usize) -> f64 {
         10.0
     };
     f * mag
+}
+
+/// A nice step for whole numbers (steps, counts): at least 1, and never a multiple of 2.5.
+fn whole_step(lo: f64, hi: f64, target: usize) -> f64 {
+    let s = nice_step(lo, hi, target).max(1.0);
+    if s.fract() == 0.0 {
+        s
+    } else {
+        // 2.5 -> 5: half steps would fall between whole numbers.
+        s * 2.0
+    }
 }
 
 /// `(lo, hi)` widened when empty or degenerate so that an axis can be drawn.
@@ -611,37 +706,99 @@ fn format_tick(v: f64, step: f64, max_abs: f64) -> String {
     format!("{v:.decimals$}")
 }
 
-/// Width of the y label area: the widest tick label, the tick, the rotated axis description.
-fn y_label_area(root: &Area<'_>, axis: &Axis, has_desc: bool) -> i32 {
-    let style = font(LABEL_PX);
-    let widest = axis
-        .ticks
-        .iter()
-        .map(|t| text_width(root, &t.1, &style))
-        .max()
-        .unwrap_or(0);
-    widest + 16 + if has_desc { 28 } else { 4 }
+/// Room below the plot for tick labels (and the axis description if there is one).
+fn x_label_area(desc: &str) -> i32 {
+    if desc.is_empty() {
+        34
+    } else {
+        62
+    }
 }
 
-/// Draws a one-pixel frame around the plotting area of `chart`.
-fn draw_frame<X: Ranged, Y: Ranged>(
-    root: &Area<'_>,
-    chart: &ChartContext<'_, BitMapBackend<'_>, Cartesian2d<X, Y>>,
-) -> Result<(), RenderError> {
+/// Room left of the plot: the widest tick label, the tick, the rotated axis description.
+fn y_label_area(fonts: &Fonts, axis: &Axis, desc: &str) -> i32 {
+    widest_tick(fonts, axis) + 14 + if desc.is_empty() { 4 } else { 30 }
+}
+
+fn widest_tick(fonts: &Fonts, axis: &Axis) -> i32 {
+    axis.ticks
+        .iter()
+        .map(|t| fonts.width(&t.1, LABEL_PX))
+        .max()
+        .unwrap_or(0)
+}
+
+type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Axis, Axis>>;
+
+/// Pixel rectangle (top-left, bottom-right, exclusive) of `chart`'s plotting area.
+fn plot_rect(chart: &Chart<'_, '_>) -> ((i32, i32), (i32, i32)) {
     let (xr, yr) = chart.plotting_area().get_pixel_range();
-    root.draw(&Rectangle::new(
-        [(xr.start, yr.start), (xr.end - 1, yr.end - 1)],
-        AXIS.stroke_width(1),
-    ))?;
+    ((xr.start, yr.start), (xr.end, yr.end))
+}
+
+/// Grid lines, axis lines and tick marks through plotters' mesh (tick labels and descriptions are
+/// drawn by [`draw_axis_labels`]).
+fn draw_mesh(chart: &mut Chart<'_, '_>, grid: bool) -> Result<(), RenderError> {
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(&|_| String::new())
+        .y_label_formatter(&|_| String::new())
+        .bold_line_style(GRID.stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS.stroke_width(1))
+        .set_all_tick_mark_size(5);
+    if !grid {
+        mesh.disable_mesh();
+    }
+    mesh.draw()?;
     Ok(())
 }
 
-/// Pixel rectangle (top-left, bottom-right) of `chart`'s plotting area.
-fn plot_rect<X: Ranged, Y: Ranged>(
-    chart: &ChartContext<'_, BitMapBackend<'_>, Cartesian2d<X, Y>>,
-) -> ((i32, i32), (i32, i32)) {
-    let (xr, yr) = chart.plotting_area().get_pixel_range();
-    ((xr.start, yr.start), (xr.end, yr.end))
+/// Tick labels and axis descriptions around `chart`, then a frame around its plotting area.
+///
+/// X tick labels that would overlap the previous one are skipped; `x_ticks = false` leaves the x
+/// axis unlabelled (stacked panels).
+fn draw_axis_labels(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    chart: &Chart<'_, '_>,
+    (x_desc, y_desc): (&str, &str),
+    x_ticks: bool,
+) -> Result<(), RenderError> {
+    let ((x0, y0), (x1, y1)) = plot_rect(chart);
+    let (xa, ya) = (chart.x_range(), chart.y_range());
+    let (xs, ys) = (chart.as_coord_spec().x_spec(), chart.as_coord_spec().y_spec());
+    let label = Style::new(LABEL_PX);
+    if x_ticks {
+        let mut last_right = i32::MIN;
+        for (v, text) in &xs.ticks {
+            let (px, _) = chart.backend_coord(&(*v, ya.start));
+            let w = fonts.width(text, LABEL_PX);
+            if px - w / 2 > last_right + 8 {
+                let style = label.at(HPos::Center, VPos::Top);
+                fonts.draw(root, text, (px, y1 + 9), style)?;
+                last_right = px - w / 2 + w;
+            }
+        }
+    }
+    for (v, text) in &ys.ticks {
+        let (_, py) = chart.backend_coord(&(xa.start, *v));
+        fonts.draw(root, text, (x0 - 10, py), label.at(HPos::Right, VPos::Center))?;
+    }
+    if !x_desc.is_empty() {
+        let t = fonts.fit(x_desc, DESC_PX, x1 - x0);
+        let style = Style::new(DESC_PX).at(HPos::Center, VPos::Top);
+        fonts.draw(root, &t, ((x0 + x1) / 2, y1 + 34), style)?;
+    }
+    if !y_desc.is_empty() {
+        let t = fonts.fit(y_desc, DESC_PX, y1 - y0);
+        let x = x0 - 14 - widest_tick(fonts, ys) - 12;
+        fonts.draw(root, &t, (x, (y0 + y1) / 2), Style::new(DESC_PX).vertical())?;
+    }
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1 - 1, y1 - 1)],
+        AXIS.stroke_width(1),
+    ))?;
+    Ok(())
 }
 
 fn render_line_chart(
@@ -650,8 +807,8 @@ fn render_line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<Vec<u8>, RenderError> {
-    render(WIDTH, HEIGHT, |root| {
-        let top = draw_title(root, title)?;
+    render(WIDTH, HEIGHT, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
         let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
         let mut bounds: Option<(f64, f64, f64, f64)> = None;
         for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
@@ -672,13 +829,13 @@ fn render_line_chart(
                 (label, PALETTE[i % PALETTE.len()])
             })
             .collect();
-        let top = draw_legend_rows(root, top, &entries, Swatch::Line)?;
+        let top = draw_legend_rows(root, fonts, top, &entries)?;
         let area = root.margin(top, 12, 12, 28);
         let mut chart = ChartBuilder::on(&area)
-            .x_label_area_size(if x_label.is_empty() { 30 } else { 54 })
-            .y_label_area_size(y_label_area(root, &ya, !y_label.is_empty()))
+            .x_label_area_size(x_label_area(x_label))
+            .y_label_area_size(y_label_area(fonts, &ya, y_label))
             .build_cartesian_2d(xa, ya)?;
-        configure_mesh(&mut chart, x_label, y_label)?;
+        draw_mesh(&mut chart, true)?;
         for (i, s) in series.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
             let n_finite = s.points.iter().filter(finite).count();
@@ -690,7 +847,10 @@ fn render_line_chart(
                 .filter(|r| !r.is_empty())
             {
                 if run.len() > 1 {
-                    chart.draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))?;
+                    chart.draw_series(LineSeries::new(
+                        run.iter().copied(),
+                        colour.stroke_width(2),
+                    ))?;
                 } else if !markers {
                     // A lone point still shows up.
                     chart.draw_series(run.iter().map(|&p| Circle::new(p, 2, colour.filled())))?;
@@ -700,33 +860,12 @@ fn render_line_chart(
                 }
             }
         }
-        draw_frame(root, &chart)?;
+        draw_axis_labels(root, fonts, &chart, (x_label, y_label), true)?;
         if bounds.is_none() {
-            let (a, b) = plot_rect(&chart);
-            draw_no_data(root, a, b)?;
+            draw_no_data(root, fonts, plot_rect(&chart))?;
         }
         Ok(())
     })
-}
-
-/// Grid, axes, ticks, tick labels and axis descriptions in the project's style.
-fn configure_mesh(
-    chart: &mut ChartContext<'_, BitMapBackend<'_>, Cartesian2d<Axis, Axis>>,
-    x_label: &str,
-    y_label: &str,
-) -> Result<(), RenderError> {
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .axis_desc_style(font(DESC_PX))
-        .label_style(font(LABEL_PX))
-        .bold_line_style(GRID.stroke_width(1))
-        .light_line_style(TRANSPARENT)
-        .axis_style(AXIS.stroke_width(1))
-        .set_all_tick_mark_size(5)
-        .draw()?;
-    Ok(())
 }
 
 fn render_histogram(
@@ -740,8 +879,8 @@ fn render_histogram(
     let panels = shown.max(1);
     // Panels share the height of a normal chart; many groups make the image taller instead of
     // squeezing each panel below readability.
-    const CHROME: u32 = 44 + 64;
-    let panel_h = ((HEIGHT - CHROME) / panels as u32).max(130);
+    const CHROME: u32 = 48 + 72;
+    let panel_h = ((HEIGHT - CHROME) / panels as u32).max(140);
     let height = CHROME + panel_h * panels as u32;
     let mut range: Option<(f64, f64)> = None;
     for &v in groups[..shown].iter().flat_map(|g| g.1.iter()) {
@@ -762,46 +901,35 @@ fn render_histogram(
     } else {
         title.to_owned()
     };
-    render(WIDTH, height, |root| {
-        let top = draw_title(root, &title)?;
+    render(WIDTH, height, |root, fonts| {
+        let top = draw_title(root, fonts, &title)?;
         let area = root.margin(top, 10, 12, 28);
-        let bottom_labels = if x_label.is_empty() { 30 } else { 54 };
         let areas = area.split_evenly((panels, 1));
-        // All panels share the left label width so that their x axes line up.
         let y_axes: Vec<Axis> = (0..panels)
             .map(|g| {
-                let max = counts.get(g).and_then(|c| c.iter().max()).copied().unwrap_or(0);
+                let max = counts
+                    .get(g)
+                    .and_then(|c| c.iter().max())
+                    .copied()
+                    .unwrap_or(0);
                 count_axis(max)
             })
             .collect();
+        // All panels share the left label width so that their x axes line up.
         let left = y_axes
             .iter()
-            .map(|a| y_label_area(root, a, true))
+            .map(|a| y_label_area(fonts, a, "count"))
             .max()
             .unwrap_or(0);
         for (g, panel) in areas.iter().enumerate() {
             let last = g + 1 == panels;
-            let xa = Axis::tight(lo, hi, 10);
             let mut chart = ChartBuilder::on(panel)
-                .margin_top(24)
-                .x_label_area_size(if last { bottom_labels } else { 6 })
+                .margin_top(26)
+                .x_label_area_size(if last { x_label_area(x_label) } else { 8 })
                 .y_label_area_size(left)
-                .build_cartesian_2d(xa, y_axes[g].clone())?;
+                .build_cartesian_2d(Axis::tight(lo, hi, 10), y_axes[g].clone())?;
+            draw_mesh(&mut chart, true)?;
             let colour = PALETTE[g % PALETTE.len()];
-            let mut mesh = chart.configure_mesh();
-            mesh.y_desc("count")
-                .axis_desc_style(font(DESC_PX))
-                .label_style(font(LABEL_PX))
-                .bold_line_style(GRID.stroke_width(1))
-                .light_line_style(TRANSPARENT)
-                .axis_style(AXIS.stroke_width(1))
-                .set_all_tick_mark_size(5);
-            if last {
-                mesh.x_desc(x_label);
-            } else {
-                mesh.x_label_formatter(&|_| String::new());
-            }
-            mesh.draw()?;
             let ((x0, y0), (x1, _)) = plot_rect(&chart);
             if let Some((name, vals)) = groups.get(g) {
                 let name = label_or(name, || format!("group {}", g + 1));
@@ -810,25 +938,31 @@ fn render_histogram(
                 if finite < vals.len() {
                     header.push_str(&format!(" ({} not finite, left out)", vals.len() - finite));
                 }
-                let style = anchored(font(LABEL_PX).color(&colour), HPos::Left, VPos::Bottom);
-                let header = fit(root, &header, &style, x1 - x0);
-                root.draw(&Text::new(header, (x0, y0 - 5), style))?;
+                let header = fonts.fit(&header, LABEL_PX, x1 - x0);
+                let style = Style::new(LABEL_PX)
+                    .colour(colour)
+                    .at(HPos::Left, VPos::Bottom);
+                fonts.draw(root, &header, (x0, y0 - 4), style)?;
                 let bin_w_px = (x1 - x0) / bins as i32;
                 let gap = u32::from(bin_w_px >= 6);
                 let width = (hi - lo) / bins as f64;
-                let bars = counts[g].iter().enumerate().filter(|(_, &n)| n > 0).map(|(b, &n)| {
-                    let bx0 = lo + b as f64 * width;
-                    let bx1 = if b + 1 == bins { hi } else { bx0 + width };
-                    let mut r = Rectangle::new([(bx0, 0.0), (bx1, n as f64)], colour.filled());
-                    r.set_margin(0, 0, gap, gap);
-                    r
-                });
+                let bars = counts[g]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(b, &n)| {
+                        let bx0 = lo + b as f64 * width;
+                        let bx1 = if b + 1 == bins { hi } else { bx0 + width };
+                        let mut r = Rectangle::new([(bx0, 0.0), (bx1, n as f64)], colour.filled());
+                        r.set_margin(0, 0, gap, gap);
+                        r
+                    });
                 chart.draw_series(bars)?;
             }
-            draw_frame(root, &chart)?;
+            let x_desc = if last { x_label } else { "" };
+            draw_axis_labels(root, fonts, &chart, (x_desc, "count"), last)?;
             if range.is_none() && g == 0 {
-                let (a, b) = plot_rect(&chart);
-                draw_no_data(root, a, b)?;
+                draw_no_data(root, fonts, plot_rect(&chart))?;
             }
         }
         Ok(())
@@ -853,12 +987,9 @@ fn bin_counts(vals: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
 
 /// A count axis from 0 to at least `max` with whole-number ticks.
 fn count_axis(max: u64) -> Axis {
-    let a = Axis::loose(0.0, (max as f64).max(1.0), 5);
-    if a.step < 1.0 {
-        Axis::with_step(0.0, a.hi.ceil().max(1.0), 1.0)
-    } else {
-        a
-    }
+    let top = (max as f64).max(1.0);
+    let step = whole_step(0.0, top, 5);
+    Axis::with_step(0.0, (top / step).ceil() * step, step)
 }
 
 fn render_raster(
@@ -866,8 +997,8 @@ fn render_raster(
     steps: usize,
     layers: &[(String, Vec<Vec<u32>>)],
 ) -> Result<Vec<u8>, RenderError> {
-    render(WIDTH, HEIGHT, |root| {
-        let top = draw_title(root, title)?;
+    render(WIDTH, HEIGHT, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
         let names: Vec<String> = layers
             .iter()
             .enumerate()
@@ -880,39 +1011,37 @@ fn render_raster(
                 k => format!("{k} neurons"),
             })
             .collect();
-        let style = font(LABEL_PX);
         let label_w = names
             .iter()
             .chain(subs.iter())
-            .map(|s| text_width(root, s, &style))
+            .map(|s| fonts.width(s, LABEL_PX))
             .max()
             .unwrap_or(0)
             .min(260);
         let span = steps.max(1) as f64;
-        // The x axis spans exactly 0..steps (step s is the column s..s+1), ticks at nice steps.
-        let xa = Axis::with_step(0.0, span, nice_step(0.0, span, 10).max(1.0));
+        // The x axis spans exactly 0..steps (step s is the column s..s+1), ticks at whole steps.
+        let xa = Axis::with_step(0.0, span, whole_step(0.0, span, 10));
         let ya = Axis::labelled(0.0, 1.0, Vec::new());
         let area = root.margin(top, 12, 12, 28);
         let mut chart = ChartBuilder::on(&area)
-            .x_label_area_size(54)
-            .y_label_area_size(label_w + 16)
+            .x_label_area_size(x_label_area("time step"))
+            .y_label_area_size(label_w + 18)
             .build_cartesian_2d(xa, ya)?;
-        configure_mesh(&mut chart, "time step", "")?;
-        let ((px0, py0), (_, py1)) = plot_rect(&chart);
+        draw_mesh(&mut chart, true)?;
+        let ((px0, py0), (px1, py1)) = plot_rect(&chart);
         let shown: Vec<usize> = (0..layers.len())
             .filter(|&l| !layers[l].1.is_empty())
             .collect();
         if steps == 0 || shown.is_empty() {
-            draw_frame(root, &chart)?;
-            let (a, b) = plot_rect(&chart);
-            return draw_no_data(root, a, b);
+            draw_axis_labels(root, fonts, &chart, ("time step", ""), true)?;
+            return draw_no_data(root, fonts, plot_rect(&chart));
         }
         // Band heights in pixels: a floor so that small layers stay visible, the rest by size.
         let total_h = f64::from(py1 - py0);
         let min_band = (total_h / (3 * shown.len()) as f64).min(36.0);
         let neurons: usize = shown.iter().map(|&l| layers[l].1.len()).sum();
         let spare = (total_h - min_band * shown.len() as f64).max(0.0);
-        let step_px = f64::from(plot_rect(&chart).1 .0 - px0) / steps as f64;
+        let step_px = f64::from(px1 - px0) / steps as f64;
         // Data y of a pixel offset from the top of the plot.
         let y_of = |off: f64| 1.0 - off / total_h;
         let mut band_top = 0.0;
@@ -932,27 +1061,30 @@ fn render_raster(
             let marks = rows.iter().enumerate().flat_map(|(i, spikes)| {
                 let r0 = y_of(band_top + i as f64 * row_h);
                 let r1 = y_of(band_top + (i + 1) as f64 * row_h);
-                spikes.iter().filter(|&&s| (s as usize) < steps).map(move |&s| {
-                    let s = f64::from(s);
-                    let mut r = Rectangle::new([(s, r0), (s + 1.0, r1)], colour.filled());
-                    r.set_margin(0, row_gap, 0, col_gap);
-                    r
-                })
+                spikes
+                    .iter()
+                    .filter(|&&s| (s as usize) < steps)
+                    .map(move |&s| {
+                        let s = f64::from(s);
+                        let mut r = Rectangle::new([(s, r0), (s + 1.0, r1)], colour.filled());
+                        r.set_margin(0, row_gap, 0, col_gap);
+                        r
+                    })
             });
             chart.draw_series(marks)?;
             // Name and size when the band is tall enough, else just the name, else nothing.
             let mid = py0 + ((band_top + band_bottom) / 2.0) as i32;
             let x = px0 - 10;
-            let name = fit(root, &names[l], &style, label_w);
-            let name_style = font(LABEL_PX).color(&colour);
-            if band_bottom - band_top >= 36.0 {
-                let sub_style = anchored(font(LABEL_PX).color(&MUTED), HPos::Right, VPos::Top);
-                let name_style = anchored(name_style, HPos::Right, VPos::Bottom);
-                root.draw(&Text::new(name, (x, mid - 1), name_style))?;
-                root.draw(&Text::new(subs[l].clone(), (x, mid + 1), sub_style))?;
-            } else if band_bottom - band_top >= 14.0 {
-                let name_style = anchored(name_style, HPos::Right, VPos::Center);
-                root.draw(&Text::new(name, (x, mid), name_style))?;
+            let name = fonts.fit(&names[l], LABEL_PX, label_w);
+            let name_style = Style::new(LABEL_PX).colour(colour);
+            if band_bottom - band_top >= 40.0 {
+                fonts.draw(root, &name, (x, mid - 2), name_style.at(HPos::Right, VPos::Bottom))?;
+                let sub_style = Style::new(LABEL_PX)
+                    .colour(MUTED)
+                    .at(HPos::Right, VPos::Top);
+                fonts.draw(root, &subs[l], (x, mid + 2), sub_style)?;
+            } else if band_bottom - band_top >= 16.0 {
+                fonts.draw(root, &name, (x, mid), name_style.at(HPos::Right, VPos::Center))?;
             }
             if k + 1 < shown.len() {
                 let y = y_of(band_bottom);
@@ -963,39 +1095,37 @@ fn render_raster(
             }
             band_top = band_bottom;
         }
-        draw_frame(root, &chart)?;
-        Ok(())
+        draw_axis_labels(root, fonts, &chart, ("time step", ""), true)
     })
 }
 
 /// Confusion-matrix image size.
 const CM_WIDTH: u32 = 820;
-const CM_HEIGHT: u32 = 760;
+const CM_HEIGHT: u32 = 780;
 
 fn render_confusion_matrix(title: &str, matrix: &[Vec<u64>]) -> Result<Vec<u8>, RenderError> {
-    render(CM_WIDTH, CM_HEIGHT, |root| {
-        let top = draw_title(root, title)?;
+    render(CM_WIDTH, CM_HEIGHT, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
         let rows = matrix.len();
         let cols = matrix.iter().map(Vec::len).max().unwrap_or(0);
         let total: u128 = matrix.iter().flatten().map(|&n| u128::from(n)).sum();
         let correct: u128 = (0..rows.min(cols))
             .map(|i| u128::from(matrix[i].get(i).copied().unwrap_or(0)))
             .sum();
-        let subtitle = if total > 0 {
-            format!(
-                "{total} samples, {:.1}% on the diagonal",
+        if total > 0 {
+            let subtitle = format!(
+                "{total} samples, {:.1}% correct (on the diagonal)",
                 correct as f64 / total as f64 * 100.0
-            )
-        } else {
-            String::new()
-        };
-        root.draw(&Text::new(
-            subtitle,
-            (i32::try_from(CM_WIDTH).unwrap_or(0) / 2, top - 4),
-            anchored(font(LABEL_PX).color(&MUTED), HPos::Center, VPos::Top),
-        ))?;
-        let top = top + 22;
-        let (main, bar) = root.margin(top, 12, 12, 12).split_horizontally(CM_WIDTH - 24 - 110);
+            );
+            let style = Style::new(LABEL_PX)
+                .colour(MUTED)
+                .at(HPos::Center, VPos::Top);
+            fonts.draw(root, &subtitle, (width_of(root) / 2, top - 6), style)?;
+        }
+        let top = top + 24;
+        let (main, bar) = root
+            .margin(top, 12, 12, 12)
+            .split_horizontally(CM_WIDTH - 24 - 110);
         let (rows_f, cols_f) = (rows.max(1) as f64, cols.max(1) as f64);
         // At most about 25 tick labels per axis; cells in between stay unlabelled.
         let every = |n: usize| n.div_ceil(25).max(1);
@@ -1016,28 +1146,20 @@ fn render_confusion_matrix(title: &str, matrix: &[Vec<u64>]) -> Result<Vec<u8>, 
                 .map(|r| (rows_f - r as f64 - 0.5, r.to_string()))
                 .collect(),
         );
+        let y_area = y_label_area(fonts, &ya, "true class");
         let mut chart = ChartBuilder::on(&main)
-            .x_label_area_size(54)
-            .y_label_area_size(y_label_area(root, &ya, true))
+            .x_label_area_size(x_label_area("predicted class"))
+            .y_label_area_size(y_area)
             .build_cartesian_2d(xa, ya)?;
-        chart
-            .configure_mesh()
-            .x_desc("predicted class")
-            .y_desc("true class")
-            .axis_desc_style(font(DESC_PX))
-            .label_style(font(LABEL_PX))
-            .disable_mesh()
-            .axis_style(AXIS.stroke_width(1))
-            .set_all_tick_mark_size(5)
-            .draw()?;
+        draw_mesh(&mut chart, false)?;
         let ((x0, y0), (x1, y1)) = plot_rect(&chart);
         if total == 0 && matrix.iter().all(Vec::is_empty) {
-            draw_frame(root, &chart)?;
-            return draw_no_data(root, (x0, y0), (x1, y1));
+            draw_axis_labels(root, fonts, &chart, ("predicted class", "true class"), true)?;
+            return draw_no_data(root, fonts, plot_rect(&chart));
         }
         let cell_w = f64::from(x1 - x0) / cols_f;
         let cell_h = f64::from(y1 - y0) / rows_f;
-        let text_px = (cell_h * 0.4).min(15.0);
+        let text_px = (cell_h * 0.4).min(16.0) as f32;
         let gap = u32::from(cell_w >= 6.0 && cell_h >= 6.0);
         for (r, row) in matrix.iter().enumerate() {
             let row_total: u128 = row.iter().map(|&n| u128::from(n)).sum();
@@ -1053,29 +1175,42 @@ fn render_confusion_matrix(title: &str, matrix: &[Vec<u64>]) -> Result<Vec<u8>, 
                 let mut cell = Rectangle::new([(x, y), (x + 1.0, y - 1.0)], ramp(frac).filled());
                 cell.set_margin(0, gap, 0, gap);
                 chart.draw_series(std::iter::once(cell))?;
-                if text_px >= 8.0 {
-                    let ink = if frac > 0.55 { WHITE } else { INK };
-                    let style = anchored(font(text_px).color(&ink), HPos::Center, VPos::Center);
-                    let label = compact_count(root, n, &style, cell_w - 4.0);
-                    if let Some(label) = label {
-                        let (cx, cy) = chart.backend_coord(&(x + 0.5, y - 0.5));
-                        root.draw(&Text::new(label, (cx, cy), style))?;
+                if text_px >= 9.0 {
+                    // Zeros in a light grey so that the non-zero counts stand out.
+                    let ink = match (n, frac > 0.55) {
+                        (0, _) => FAINT,
+                        (_, true) => WHITE,
+                        (_, false) => INK,
+                    };
+                    let max_w = (cell_w - 4.0) as i32;
+                    if let Some(label) = compact_count(fonts, n, text_px, max_w) {
+                        let centre = chart.backend_coord(&(x + 0.5, y - 0.5));
+                        let style = Style::new(text_px)
+                            .colour(ink)
+                            .at(HPos::Center, VPos::Center);
+                        fonts.draw(root, &label, centre, style)?;
                     }
                 }
             }
         }
-        draw_frame(root, &chart)?;
-        draw_colour_bar(root, &bar, y0, y1)
+        draw_axis_labels(
+            root,
+            fonts,
+            &chart,
+            ("predicted class", "true class"),
+            true,
+        )?;
+        draw_colour_bar(root, fonts, &bar, (y0, y1))
     })
 }
 
 /// The count `n` as text that fits in `max_w` pixels: plain digits, else scientific, else `None`.
-fn compact_count(root: &Area<'_>, n: u64, style: &TextStyle<'_>, max_w: f64) -> Option<String> {
+fn compact_count(fonts: &Fonts, n: u64, px: f32, max_w: i32) -> Option<String> {
     let plain = n.to_string();
     let sci = format!("{:.1e}", n as f64);
     [plain, sci]
         .into_iter()
-        .find(|s| f64::from(text_width(root, s, style)) <= max_w)
+        .find(|s| fonts.width(s, px) <= max_w)
 }
 
 /// The colour of a row fraction `f` in `0..=1` on the white-to-blue ramp.
@@ -1090,29 +1225,31 @@ fn ramp(f: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// A vertical colour bar for the row fraction beside the confusion matrix, from `y0` (100%) to
-/// `y1` (0%) in root pixels.
-fn draw_colour_bar(root: &Area<'_>, bar: &Area<'_>, y0: i32, y1: i32) -> Result<(), RenderError> {
+/// A vertical colour bar for the row share beside the confusion matrix, from `y0` (100%) to `y1`
+/// (0%) in root pixels.
+fn draw_colour_bar(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    bar: &Area<'_>,
+    (y0, y1): (i32, i32),
+) -> Result<(), RenderError> {
     let (bx, _) = bar.get_base_pixel();
     let x0 = bx + 16;
     let x1 = x0 + 18;
-    let h = (y1 - y0).max(1);
+    let h = (y1 - y0).max(2);
     for y in y0..y1 {
-        let f = f64::from(y1 - 1 - y) / f64::from(h - 1).max(1.0);
+        let f = f64::from(y1 - 1 - y) / f64::from(h - 1);
         root.draw(&Rectangle::new([(x0, y), (x1, y + 1)], ramp(f).filled()))?;
     }
     root.draw(&Rectangle::new([(x0, y0), (x1, y1 - 1)], AXIS.stroke_width(1)))?;
-    let style = anchored(font(LABEL_PX), HPos::Left, VPos::Center);
+    let style = Style::new(LABEL_PX).at(HPos::Left, VPos::Center);
     for pct in [0, 25, 50, 75, 100] {
         let y = y1 - 1 - (h - 1) * pct / 100;
         root.draw(&PathElement::new(vec![(x1, y), (x1 + 4, y)], AXIS.stroke_width(1)))?;
-        root.draw(&Text::new(format!("{pct}%"), (x1 + 7, y), style.clone()))?;
+        fonts.draw(root, &format!("{pct}%"), (x1 + 8, y), style)?;
     }
-    let desc = font(DESC_PX)
-        .transform(FontTransform::Rotate90)
-        .pos(Pos::new(HPos::Center, VPos::Top));
-    root.draw(&Text::new("share of the true class", (x1 + 72, (y0 + y1) / 2), desc))?;
-    Ok(())
+    let desc = Style::new(DESC_PX).vertical();
+    fonts.draw(root, "share of the true class", (x1 + 66, (y0 + y1) / 2), desc)
 }
 
 #[cfg(test)]
@@ -1273,7 +1410,7 @@ mod tests {
 
     #[test]
     fn bundled_font_draws_text() {
-        ensure_font().unwrap();
+        assert!(face().is_ok());
         let empty = render_line_chart("", "", "", &[]).unwrap();
         let titled = render_line_chart("Title", "", "", &[]).unwrap();
         assert_ne!(empty, titled);
@@ -1294,10 +1431,18 @@ mod tests {
         assert!(!(10..40).any(|y| (0..20).any(|x| dark(x, y))));
     }
 
+    /// Writes into `$PLOT_SAMPLES_DIR` when set (to look at the PNGs), else into `tmp`.
+    fn samples_dir(tmp: &tempfile::TempDir) -> PathBuf {
+        let dir = std::env::var_os("PLOT_SAMPLES_DIR").map_or(tmp.path().to_owned(), PathBuf::from);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     #[test]
     fn empty_and_non_finite_data_do_not_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = samples_dir(&tmp);
+        let p = |n: &str| dir.join(format!("edge-{n}"));
         let nan = f64::NAN;
         let inf = f64::INFINITY;
         line_chart(&p("l0.png"), "", "", "", &[]).unwrap();
@@ -1427,8 +1572,7 @@ mod tests {
     #[test]
     fn realistic_samples_render_with_their_colours() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = std::env::var_os("PLOT_SAMPLES_DIR").map_or(tmp.path().to_owned(), PathBuf::from);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = samples_dir(&tmp);
         let loss: Vec<(f64, f64)> = (1..=60)
             .map(|e| {
                 let e = f64::from(e);
