@@ -3,8 +3,9 @@
 //! `plotters` draws into an in-memory RGB buffer (its bitmap backend) and the `png` crate encodes
 //! it. Text uses DejaVu Sans, compiled into the binary (`assets/fonts/DejaVuSans.ttf`, Bitstream
 //! Vera licence): it is registered with plotters' `ab_glyph` font support, and the labels this
-//! module writes are laid out with `ab_glyph` directly (see [`draw_text`] for why). No system
-//! fonts or fontconfig are involved, and the same input gives the same PNG bytes on every machine.
+//! module writes are laid out with `ab_glyph` directly, because plotters 0.3.7 drops each glyph's
+//! side bearing and spaces letters unevenly. No system fonts or fontconfig are involved, and the
+//! same input gives the same PNG bytes on every machine.
 //!
 //! Files are written atomically: a temporary file in the destination's directory is renamed over
 //! the destination, so a failed write never leaves a half-written PNG behind. Non-finite values
@@ -392,7 +393,13 @@ impl Fonts {
     /// plotters 0.3.7 places each glyph at its whole-pixel pen position without its left side
     /// bearing, which spaces letters unevenly ("n eur on s"); here glyphs sit at their exact
     /// positions (kerning included) and are blended by coverage.
-    fn draw(&self, root: &Area<'_>, text: &str, (x, y): (i32, i32), style: Style) -> Result<(), RenderError> {
+    fn draw(
+        &self,
+        root: &Area<'_>,
+        text: &str,
+        (x, y): (i32, i32),
+        style: Style,
+    ) -> Result<(), RenderError> {
         let (glyphs, width) = self.layout(text, style.px);
         let scaled = self.face.as_scaled(style.px);
         let dx = match style.h {
@@ -422,7 +429,11 @@ impl Fonts {
             }
         }
         for (lx, ly, c) in pixels {
-            let p = if style.vertical { (x + ly, y - lx) } else { (x + lx, y + ly) };
+            let p = if style.vertical {
+                (x + ly, y - lx)
+            } else {
+                (x + lx, y + ly)
+            };
             root.draw_pixel(p, &style.colour.mix(f64::from(c)))?;
         }
         Ok(())
@@ -462,7 +473,9 @@ fn draw_no_data(
     fonts: &Fonts,
     ((x0, y0), (x1, y1)): ((i32, i32), (i32, i32)),
 ) -> Result<(), RenderError> {
-    let style = Style::new(22.0).colour(MUTED).at(HPos::Center, VPos::Center);
+    let style = Style::new(22.0)
+        .colour(MUTED)
+        .at(HPos::Center, VPos::Center);
     fonts.draw(root, "no data", ((x0 + x1) / 2, (y0 + y1) / 2), style)
 }
 
@@ -502,6 +515,10 @@ fn draw_legend_rows(
         }
     }
     rows.push(start..entries.len());
+    // Enough rows for any sensible chart; more would squeeze the plot away.
+    const MAX_ROWS: usize = 4;
+    let left_out: usize = rows.iter().skip(MAX_ROWS).map(|r| r.len()).sum();
+    rows.truncate(MAX_ROWS);
     for (r, range) in rows.iter().enumerate() {
         let total: i32 =
             widths[range.clone()].iter().sum::<i32>() + SPACING * (range.len() as i32 - 1);
@@ -520,6 +537,15 @@ fn draw_legend_rows(
             x += widths[i] + SPACING;
         }
     }
+    if left_out > 0 {
+        let cy = top + ROW_H * rows.len() as i32 + ROW_H / 2;
+        let style = Style::new(LABEL_PX)
+            .colour(MUTED)
+            .at(HPos::Center, VPos::Center);
+        let text = format!("… and {left_out} more series (not in the legend)");
+        fonts.draw(root, &text, (w / 2, cy), style)?;
+        rows.push(0..0);
+    }
     Ok(top + ROW_H * rows.len() as i32 + 8)
 }
 
@@ -534,8 +560,6 @@ struct Axis {
     hi: f64,
     /// Tick positions and their labels.
     ticks: Vec<(f64, String)>,
-    /// Tick spacing (for formatting and tests).
-    step: f64,
 }
 
 /// A "nice" step (1, 2, 2.5 or 5 times a power of ten) giving about `target` intervals of `lo..hi`.
@@ -617,22 +641,12 @@ impl Axis {
                 k += 1.0;
             }
         }
-        Self {
-            lo,
-            hi,
-            ticks,
-            step,
-        }
+        Self { lo, hi, ticks }
     }
 
     /// An axis over `lo..hi` with the given ticks.
     fn labelled(lo: f64, hi: f64, ticks: Vec<(f64, String)>) -> Self {
-        Self {
-            lo,
-            hi,
-            ticks,
-            step: 1.0,
-        }
+        Self { lo, hi, ticks }
     }
 
     /// Position of `v` in `0..=1` along the axis (halved operands keep the span finite).
@@ -766,7 +780,10 @@ fn draw_axis_labels(
 ) -> Result<(), RenderError> {
     let ((x0, y0), (x1, y1)) = plot_rect(chart);
     let (xa, ya) = (chart.x_range(), chart.y_range());
-    let (xs, ys) = (chart.as_coord_spec().x_spec(), chart.as_coord_spec().y_spec());
+    let (xs, ys) = (
+        chart.as_coord_spec().x_spec(),
+        chart.as_coord_spec().y_spec(),
+    );
     let label = Style::new(LABEL_PX);
     if x_ticks {
         let mut last_right = i32::MIN;
@@ -782,7 +799,12 @@ fn draw_axis_labels(
     }
     for (v, text) in &ys.ticks {
         let (_, py) = chart.backend_coord(&(xa.start, *v));
-        fonts.draw(root, text, (x0 - 10, py), label.at(HPos::Right, VPos::Center))?;
+        fonts.draw(
+            root,
+            text,
+            (x0 - 10, py),
+            label.at(HPos::Right, VPos::Center),
+        )?;
     }
     if !x_desc.is_empty() {
         let t = fonts.fit(x_desc, DESC_PX, x1 - x0);
@@ -1078,13 +1100,23 @@ fn render_raster(
             let name = fonts.fit(&names[l], LABEL_PX, label_w);
             let name_style = Style::new(LABEL_PX).colour(colour);
             if band_bottom - band_top >= 40.0 {
-                fonts.draw(root, &name, (x, mid - 2), name_style.at(HPos::Right, VPos::Bottom))?;
+                fonts.draw(
+                    root,
+                    &name,
+                    (x, mid - 2),
+                    name_style.at(HPos::Right, VPos::Bottom),
+                )?;
                 let sub_style = Style::new(LABEL_PX)
                     .colour(MUTED)
                     .at(HPos::Right, VPos::Top);
                 fonts.draw(root, &subs[l], (x, mid + 2), sub_style)?;
             } else if band_bottom - band_top >= 16.0 {
-                fonts.draw(root, &name, (x, mid), name_style.at(HPos::Right, VPos::Center))?;
+                fonts.draw(
+                    root,
+                    &name,
+                    (x, mid),
+                    name_style.at(HPos::Right, VPos::Center),
+                )?;
             }
             if k + 1 < shown.len() {
                 let y = y_of(band_bottom);
@@ -1193,13 +1225,7 @@ fn render_confusion_matrix(title: &str, matrix: &[Vec<u64>]) -> Result<Vec<u8>, 
                 }
             }
         }
-        draw_axis_labels(
-            root,
-            fonts,
-            &chart,
-            ("predicted class", "true class"),
-            true,
-        )?;
+        draw_axis_labels(root, fonts, &chart, ("predicted class", "true class"), true)?;
         draw_colour_bar(root, fonts, &bar, (y0, y1))
     })
 }
@@ -1215,7 +1241,11 @@ fn compact_count(fonts: &Fonts, n: u64, px: f32, max_w: i32) -> Option<String> {
 
 /// The colour of a row fraction `f` in `0..=1` on the white-to-blue ramp.
 fn ramp(f: f64) -> RGBColor {
-    let f = if f.is_finite() { f.clamp(0.0, 1.0) } else { 0.0 };
+    let f = if f.is_finite() {
+        f.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (a, b, t) = if f < 0.5 {
         (RAMP[0], RAMP[1], f * 2.0)
     } else {
@@ -1241,15 +1271,26 @@ fn draw_colour_bar(
         let f = f64::from(y1 - 1 - y) / f64::from(h - 1);
         root.draw(&Rectangle::new([(x0, y), (x1, y + 1)], ramp(f).filled()))?;
     }
-    root.draw(&Rectangle::new([(x0, y0), (x1, y1 - 1)], AXIS.stroke_width(1)))?;
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1, y1 - 1)],
+        AXIS.stroke_width(1),
+    ))?;
     let style = Style::new(LABEL_PX).at(HPos::Left, VPos::Center);
     for pct in [0, 25, 50, 75, 100] {
         let y = y1 - 1 - (h - 1) * pct / 100;
-        root.draw(&PathElement::new(vec![(x1, y), (x1 + 4, y)], AXIS.stroke_width(1)))?;
+        root.draw(&PathElement::new(
+            vec![(x1, y), (x1 + 4, y)],
+            AXIS.stroke_width(1),
+        ))?;
         fonts.draw(root, &format!("{pct}%"), (x1 + 8, y), style)?;
     }
     let desc = Style::new(DESC_PX).vertical();
-    fonts.draw(root, "share of the true class", (x1 + 66, (y0 + y1) / 2), desc)
+    fonts.draw(
+        root,
+        "share of the true class",
+        (x1 + 66, (y0 + y1) / 2),
+        desc,
+    )
 }
 
 #[cfg(test)]
@@ -1323,7 +1364,10 @@ mod tests {
             let (w, h, rgb) = decode(&path);
             assert_eq!((w, h), (WIDTH, HEIGHT));
             for c in &PALETTE[..2] {
-                assert!(count_colour(&rgb, *c) > 50, "bins {bins}: colour {c:?} missing");
+                assert!(
+                    count_colour(&rgb, *c) > 50,
+                    "bins {bins}: colour {c:?} missing"
+                );
             }
         }
         // Many groups make the image taller (each panel stays readable), up to a cap.
@@ -1355,7 +1399,10 @@ mod tests {
         let (w, h, rgb) = decode(&path);
         assert_eq!((w, h), (WIDTH, HEIGHT));
         // Four spikes of layer 0, two of layer 1; each mark is a solid block of many pixels.
-        let (n0, n1) = (count_colour(&rgb, PALETTE[0]), count_colour(&rgb, PALETTE[1]));
+        let (n0, n1) = (
+            count_colour(&rgb, PALETTE[0]),
+            count_colour(&rgb, PALETTE[1]),
+        );
         assert!(n0 > 4 * 500 && n1 > 2 * 500, "{n0} {n1}");
         // A spike at or past `steps` is not drawn.
         let layers = vec![("in".to_owned(), vec![vec![10, 11, u32::MAX]])];
@@ -1369,8 +1416,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cm.png");
         // Row 0: 25% / 75%; row 1: all correct; row 2: no samples.
-        confusion_matrix(&path, "Confusion", &[vec![1, 3, 0], vec![0, 0, 8], vec![0, 0, 0]])
-            .unwrap();
+        confusion_matrix(
+            &path,
+            "Confusion",
+            &[vec![1, 3, 0], vec![0, 0, 8], vec![0, 0, 0]],
+        )
+        .unwrap();
         let (w, h, rgb) = decode(&path);
         assert_eq!((w, h), (CM_WIDTH, CM_HEIGHT));
         for f in [0.0, 0.25, 0.75, 1.0] {
@@ -1405,7 +1456,10 @@ mod tests {
         assert_eq!(first, other_thread);
         assert_eq!(std::fs::read(&path).unwrap(), first);
         // And a different input does change the bytes.
-        assert_ne!(first, render_line_chart("Sines!", "x", "y", &series).unwrap());
+        assert_ne!(
+            first,
+            render_line_chart("Sines!", "x", "y", &series).unwrap()
+        );
     }
 
     #[test]
@@ -1468,7 +1522,7 @@ mod tests {
             .unwrap();
         }
         line_chart(&p("all.png"), &"long title ".repeat(100), "x", "y", &weird).unwrap();
-        let many: Vec<Series> = (0..60)
+        let many: Vec<Series> = (0..300)
             .map(|i| Series::new(format!("series {i}"), vec![(0.0, f64::from(i))]))
             .collect();
         line_chart(&p("many.png"), "t", "x", "y", &many).unwrap();
@@ -1484,7 +1538,14 @@ mod tests {
             3,
         )
         .unwrap();
-        histogram(&p("h5.png"), "t", "x", &[("b".into(), vec![1.0, 2.0])], usize::MAX).unwrap();
+        histogram(
+            &p("h5.png"),
+            "t",
+            "x",
+            &[("b".into(), vec![1.0, 2.0])],
+            usize::MAX,
+        )
+        .unwrap();
         raster(&p("r0.png"), "t", 0, &[]).unwrap();
         raster(&p("r1.png"), "t", 0, &[("a".into(), vec![vec![0, 1]])]).unwrap();
         raster(&p("r2.png"), "t", 5, &[("a".into(), vec![])]).unwrap();
@@ -1545,18 +1606,20 @@ mod tests {
     #[test]
     fn nice_ticks_are_round() {
         let a = Axis::loose(0.13, 9.7, 6);
-        assert_eq!(a.step, 2.0);
+        assert_eq!(nice_step(0.13, 9.7, 6), 2.0);
         let values: Vec<f64> = a.ticks.iter().map(|t| t.0).collect();
         assert_eq!(values, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         let a = Axis::loose(-0.031, 0.047, 6);
-        assert_eq!(a.step, 0.01);
+        assert_eq!(nice_step(-0.031, 0.047, 6), 0.01);
         assert_eq!(a.ticks[0].1, "-0.04");
         assert_eq!(a.label(0.0), "0");
         assert_eq!(a.label(0.005), "", "not a tick");
         let a = Axis::tight(0.0, 1.0e7, 5);
         assert_eq!(a.label(2.0e6), "2e6");
         let a = Axis::loose(0.0, 10.0, 4);
-        assert_eq!(a.step, 2.5);
+        assert_eq!(nice_step(0.0, 10.0, 4), 2.5);
+        assert_eq!(whole_step(0.0, 10.0, 4), 5.0);
+        assert_eq!(whole_step(0.0, 3.0, 10), 1.0);
         assert_eq!(a.label(7.5), "7.5");
         // The whole f64 range still gets an axis with finite ticks.
         let a = Axis::loose(-f64::MAX, f64::MAX, 8);
@@ -1633,20 +1696,36 @@ mod tests {
             ("layer 1".to_owned(), layer(10, 0.2)),
         ];
         let path = dir.join("sample-raster.png");
-        raster(&path, "Spike raster of test sample 0", steps as usize, &layers).unwrap();
+        raster(
+            &path,
+            "Spike raster of test sample 0",
+            steps as usize,
+            &layers,
+        )
+        .unwrap();
         let (_, _, rgb) = decode(&path);
         assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
 
         let matrix: Vec<Vec<u64>> = (0..10u64)
             .map(|r| {
                 (0..10u64)
-                    .map(|c| if r == c { 18 + r % 3 } else { u64::from((r * 7 + c * 3) % 11 == 0) })
+                    .map(|c| {
+                        if r == c {
+                            18 + r % 3
+                        } else {
+                            u64::from((r * 7 + c * 3) % 11 == 0)
+                        }
+                    })
                     .collect()
             })
             .collect();
         let path = dir.join("sample-confusion.png");
-        confusion_matrix(&path, "Confusion matrix (fixed point, 200 test samples)", &matrix)
-            .unwrap();
+        confusion_matrix(
+            &path,
+            "Confusion matrix (fixed point, 200 test samples)",
+            &matrix,
+        )
+        .unwrap();
         let (_, _, rgb) = decode(&path);
         assert!(count_colour(&rgb, RAMP[0]) > 1000);
     }
