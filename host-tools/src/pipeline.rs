@@ -253,22 +253,30 @@ pub fn write_plots(
         let train_acc = history
             .history
             .iter()
-            .map(|e| (e.epoch as f64, e.train_acc))
+            .map(|e| (e.epoch as f64, 100.0 * e.train_acc))
             .collect();
         let val_acc = history
             .history
             .iter()
-            .filter_map(|e| e.val_acc.map(|v| (e.epoch as f64, v)))
+            .filter_map(|e| e.val_acc.map(|v| (e.epoch as f64, 100.0 * v)))
             .collect();
-        plot::line_chart(
+        // Loss and accuracy have different units: one panel each over the shared epoch axis.
+        plot::line_panels(
             &path,
             "Training (rate network, SoftLIF / ReLU surrogate)",
             "epoch",
-            "loss / accuracy",
             &[
-                Series::new("train loss", loss),
-                Series::new("train accuracy", train_acc),
-                Series::new("validation accuracy", val_acc),
+                (
+                    "cross-entropy loss".to_owned(),
+                    vec![Series::new("train loss", loss)],
+                ),
+                (
+                    "accuracy (%)".to_owned(),
+                    vec![
+                        Series::new("train accuracy", train_acc),
+                        Series::new("validation accuracy", val_acc),
+                    ],
+                ),
             ],
         )?;
         written.push(path);

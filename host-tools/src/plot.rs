@@ -29,9 +29,9 @@ pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 600;
 /// Most bins a [`histogram`] uses (more would be thinner than a pixel anyway).
 pub const MAX_BINS: usize = 4096;
-/// Most groups a [`histogram`] draws (one panel each); further groups are left out and the title
-/// says so.
-pub const MAX_HISTOGRAM_PANELS: usize = 16;
+/// Most panels a [`histogram`] or [`line_panels`] chart draws (one per group or panel); further
+/// ones are left out (a histogram's title says so).
+pub const MAX_PANELS: usize = 16;
 
 /// Series colours, in order of use (the "tab10" palette); series `i` gets `PALETTE[i % 10]`.
 pub const PALETTE: [RGBColor; 10] = [
@@ -146,12 +146,32 @@ pub fn line_chart(
     write_png_atomically(path, &png)
 }
 
+/// Renders line charts stacked over a shared x axis (one per panel) and writes them to `path`.
+///
+/// `panels[k]` is a y-axis label and its series, for quantities with different units that share
+/// an x axis (e.g. loss and accuracy per epoch). Series colours run on across panels and one
+/// legend row above the plots lists them all. At most [`MAX_PANELS`] panels are drawn; the image
+/// grows taller with each panel.
+///
+/// # Errors
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
+pub fn line_panels(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    panels: &[(String, Vec<Series>)],
+) -> Result<(), PlotError> {
+    let png = render_line_panels(title, x_label, panels).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
+}
+
 /// Renders one histogram per group, stacked over a shared x axis, and writes them to `path`.
 ///
 /// The range of all finite values is split into `bins` equal bins (clamped to `1..=MAX_BINS`);
 /// each group (e.g. a layer) gets its own panel with its own count axis, headed by its name and
 /// number of values, so that a small layer is not flattened by a large one. At most
-/// [`MAX_HISTOGRAM_PANELS`] groups are drawn.
+/// [`MAX_PANELS`] groups are drawn.
 ///
 /// # Errors
 /// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
@@ -829,22 +849,54 @@ fn render_line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<Vec<u8>, RenderError> {
-    render(WIDTH, HEIGHT, |root, fonts| {
-        let top = draw_title(root, fonts, title)?;
-        let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
-        let mut bounds: Option<(f64, f64, f64, f64)> = None;
-        for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
-            bounds = Some(match bounds {
-                None => (x, x, y, y),
-                Some((a, b, c, d)) => (a.min(x), b.max(x), c.min(y), d.max(y)),
-            });
+    render_line_panels(title, x_label, &[(y_label.to_owned(), series.to_vec())])
+}
+
+fn is_finite_point(p: &(f64, f64)) -> bool {
+    p.0.is_finite() && p.1.is_finite()
+}
+
+/// Extent `(lo, hi)` of the finite values `pick` takes from the finite points of `series`.
+fn extent<'a>(
+    series: impl Iterator<Item = &'a Series>,
+    pick: impl Fn(&(f64, f64)) -> f64,
+) -> Option<(f64, f64)> {
+    series
+        .flat_map(|s| s.points.iter())
+        .filter(|p| is_finite_point(p))
+        .map(pick)
+        .fold(None, |acc, v| {
+            Some(acc.map_or((v, v), |(a, b): (f64, f64)| (a.min(v), b.max(v))))
+        })
+}
+
+fn render_line_panels(
+    title: &str,
+    x_label: &str,
+    panels: &[(String, Vec<Series>)],
+) -> Result<Vec<u8>, RenderError> {
+    let shown = &panels[..panels.len().min(MAX_PANELS)];
+    let n = shown.len().max(1) as u32;
+    let height = HEIGHT + 220 * (n - 1);
+    let all = || shown.iter().flat_map(|p| p.1.iter());
+    // Whole-number x values (epochs, steps) get whole-number ticks.
+    let whole_x = all()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| is_finite_point(p))
+        .all(|p| p.0.fract() == 0.0);
+    let xa = match extent(all(), |p| p.0) {
+        Some((lo, hi)) if whole_x => {
+            let (lo, hi) = widen(lo, hi);
+            let step = whole_step(lo, hi, 10);
+            Axis::with_step((lo / step).floor() * step, (hi / step).ceil() * step, step)
         }
-        let (xa, ya) = match bounds {
-            Some((x0, x1, y0, y1)) => (Axis::loose(x0, x1, 10), Axis::loose(y0, y1, 8)),
-            None => (Axis::loose(0.0, 1.0, 5), Axis::loose(0.0, 1.0, 5)),
-        };
-        let entries: Vec<(String, RGBColor)> = series
-            .iter()
+        Some((lo, hi)) => Axis::loose(lo, hi, 10),
+        None => Axis::loose(0.0, 1.0, 5),
+    };
+    render(WIDTH, height, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
+        // Colours run on across panels, so that every series has its own legend entry.
+        let entries: Vec<(String, RGBColor)> = all()
             .enumerate()
             .map(|(i, s)| {
                 let label = label_or(&s.label, || format!("series {}", i + 1));
@@ -853,41 +905,73 @@ fn render_line_chart(
             .collect();
         let top = draw_legend_rows(root, fonts, top, &entries)?;
         let area = root.margin(top, 12, 12, 28);
-        let mut chart = ChartBuilder::on(&area)
-            .x_label_area_size(x_label_area(x_label))
-            .y_label_area_size(y_label_area(fonts, &ya, y_label))
-            .build_cartesian_2d(xa, ya)?;
-        draw_mesh(&mut chart, true)?;
-        for (i, s) in series.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
-            let n_finite = s.points.iter().filter(finite).count();
-            let markers = n_finite <= 40;
-            // Non-finite points break the line into runs.
-            for run in s
-                .points
-                .split(|p| !(p.0.is_finite() && p.1.is_finite()))
-                .filter(|r| !r.is_empty())
-            {
-                if run.len() > 1 {
-                    chart.draw_series(LineSeries::new(
-                        run.iter().copied(),
-                        colour.stroke_width(2),
-                    ))?;
-                } else if !markers {
-                    // A lone point still shows up.
-                    chart.draw_series(run.iter().map(|&p| Circle::new(p, 2, colour.filled())))?;
-                }
-                if markers {
-                    chart.draw_series(run.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
-                }
+        let empty = Vec::new();
+        let panels_or_one: Vec<(&str, &Vec<Series>)> = if shown.is_empty() {
+            vec![("", &empty)]
+        } else {
+            shown.iter().map(|(l, s)| (l.as_str(), s)).collect()
+        };
+        let y_axes: Vec<Axis> = panels_or_one
+            .iter()
+            .map(|(_, series)| match extent(series.iter(), |p| p.1) {
+                Some((lo, hi)) => Axis::loose(lo, hi, if n > 1 { 5 } else { 8 }),
+                None => Axis::loose(0.0, 1.0, 5),
+            })
+            .collect();
+        let left = panels_or_one
+            .iter()
+            .zip(&y_axes)
+            .map(|((label, _), axis)| y_label_area(fonts, axis, label))
+            .max()
+            .unwrap_or(0);
+        let areas = area.split_evenly((panels_or_one.len(), 1));
+        let mut colour_index = 0;
+        for (k, (panel, (y_label, series))) in areas.iter().zip(&panels_or_one).enumerate() {
+            let last = k + 1 == panels_or_one.len();
+            let mut chart = ChartBuilder::on(panel)
+                .margin_top(if k == 0 { 0 } else { 28 })
+                .x_label_area_size(if last { x_label_area(x_label) } else { 8 })
+                .y_label_area_size(left)
+                .build_cartesian_2d(xa.clone(), y_axes[k].clone())?;
+            draw_mesh(&mut chart, true)?;
+            for s in series.iter() {
+                let colour = PALETTE[colour_index % PALETTE.len()];
+                colour_index += 1;
+                draw_line_series(&mut chart, s, colour)?;
             }
-        }
-        draw_axis_labels(root, fonts, &chart, (x_label, y_label), true)?;
-        if bounds.is_none() {
-            draw_no_data(root, fonts, plot_rect(&chart))?;
+            let x_desc = if last { x_label } else { "" };
+            draw_axis_labels(root, fonts, &chart, (x_desc, y_label), last)?;
+            if extent(series.iter(), |p| p.1).is_none() {
+                draw_no_data(root, fonts, plot_rect(&chart))?;
+            }
         }
         Ok(())
     })
+}
+
+/// Draws one series as lines (broken at non-finite points), with markers when it has few points.
+fn draw_line_series(
+    chart: &mut Chart<'_, '_>,
+    s: &Series,
+    colour: RGBColor,
+) -> Result<(), RenderError> {
+    let markers = s.points.iter().filter(|p| is_finite_point(p)).count() <= 40;
+    for run in s
+        .points
+        .split(|p| !is_finite_point(p))
+        .filter(|r| !r.is_empty())
+    {
+        if run.len() > 1 {
+            chart.draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))?;
+        } else if !markers {
+            // A lone point still shows up.
+            chart.draw_series(run.iter().map(|&p| Circle::new(p, 2, colour.filled())))?;
+        }
+        if markers {
+            chart.draw_series(run.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+        }
+    }
+    Ok(())
 }
 
 fn render_histogram(
@@ -897,7 +981,7 @@ fn render_histogram(
     bins: usize,
 ) -> Result<Vec<u8>, RenderError> {
     let bins = bins.clamp(1, MAX_BINS);
-    let shown = groups.len().min(MAX_HISTOGRAM_PANELS);
+    let shown = groups.len().min(MAX_PANELS);
     let panels = shown.max(1);
     // Panels share the height of a normal chart; many groups make the image taller instead of
     // squeezing each panel below readability.
@@ -1522,6 +1606,23 @@ mod tests {
             .unwrap();
         }
         line_chart(&p("all.png"), &"long title ".repeat(100), "x", "y", &weird).unwrap();
+        line_panels(&p("p0.png"), "t", "x", &[]).unwrap();
+        line_panels(
+            &p("p1.png"),
+            "t",
+            "x",
+            &[("a".into(), vec![]), ("".into(), weird.clone())],
+        )
+        .unwrap();
+        let panels: Vec<(String, Vec<Series>)> = (0..40)
+            .map(|k| {
+                (
+                    format!("p{k}"),
+                    vec![Series::new("s", vec![(0.0, 1.0), (1.0, 2.0)])],
+                )
+            })
+            .collect();
+        line_panels(&p("p2.png"), "t", "x", &panels).unwrap();
         let many: Vec<Series> = (0..300)
             .map(|i| Series::new(format!("series {i}"), vec![(0.0, f64::from(i))]))
             .collect();
@@ -1653,6 +1754,29 @@ mod tests {
         )
         .unwrap();
         let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
+
+        let acc: Vec<(f64, f64)> = (1..=60)
+            .map(|e| (f64::from(e), 100.0 - 40.0 * (-f64::from(e) / 5.0).exp()))
+            .collect();
+        let path = dir.join("sample-panels.png");
+        let loss = Series::new("train loss", vec![(1.0, 2.0), (30.0, 0.5), (60.0, 0.1)]);
+        line_panels(
+            &path,
+            "Training",
+            "epoch",
+            &[
+                ("cross-entropy loss".into(), vec![loss]),
+                (
+                    "accuracy (%)".into(),
+                    vec![Series::new("train accuracy", acc)],
+                ),
+            ],
+        )
+        .unwrap();
+        let (_, h, rgb) = decode(&path);
+        assert!(h > HEIGHT, "two panels make a taller image");
+        // Colours run on across panels: the second panel's series is orange.
         assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
 
         // Deterministic pseudo-random firing rates.
