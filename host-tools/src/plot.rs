@@ -34,7 +34,7 @@ pub const MAX_BINS: usize = 4096;
 pub const MAX_PANELS: usize = 16;
 
 /// Series colours, in order of use (the "tab10" palette); series `i` gets `PALETTE[i % 10]`.
-pub const PALETTE: [RGBColor; 10] = [
+const PALETTE: [RGBColor; 10] = [
     RGBColor(0x1f, 0x77, 0xb4), // blue
     RGBColor(0xff, 0x7f, 0x0e), // orange
     RGBColor(0x2c, 0xa0, 0x2c), // green
