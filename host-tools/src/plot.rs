@@ -1,63 +1,85 @@
-//! PNG charts (line charts, histograms, spike rasters) drawn without system fonts.
+//! PNG charts (line charts, histograms, spike rasters, confusion matrices) drawn with `plotters`.
 //!
-//! Everything is rasterised here into an RGB buffer ([`Image`]): anti-aliased strokes and
-//! markers, filled rectangles, and text from the public-domain 8x8 bitmap font of the `font8x8`
-//! crate (scaled 1x or 2x). The `png` crate encodes the result, so no fontconfig, font files or
-//! graphics libraries are needed and the output is identical on every machine.
+//! `plotters` draws into an in-memory RGB buffer (its bitmap backend) and the `png` crate encodes
+//! it. Text uses DejaVu Sans, compiled into the binary (`assets/fonts/DejaVuSans.ttf`, Bitstream
+//! Vera licence): it is registered with plotters' `ab_glyph` font support, and the labels this
+//! module writes are laid out with `ab_glyph` directly, because plotters 0.3.7 drops each glyph's
+//! side bearing and spaces letters unevenly. No system fonts or fontconfig are involved, and the
+//! same input gives the same PNG bytes on every machine.
 //!
 //! Files are written atomically: a temporary file in the destination's directory is renamed over
 //! the destination, so a failed write never leaves a half-written PNG behind. Non-finite values
 //! (NaN, ±∞) are skipped; a chart with nothing to show says "no data" instead of failing.
 
-use std::io::{self, BufWriter, Write};
+use std::error::Error;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// Default image width in pixels.
-pub const WIDTH: u32 = 800;
-/// Default image height in pixels.
-pub const HEIGHT: u32 = 500;
+use ab_glyph::{Font, FontRef, ScaleFont};
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, VPos};
 
-/// Series colours, in order of use (the "tab10" palette); series `i` gets `PALETTE[i % 10]`.
-pub const PALETTE: [[u8; 3]; 10] = [
-    [0x1f, 0x77, 0xb4], // blue
-    [0xff, 0x7f, 0x0e], // orange
-    [0x2c, 0xa0, 0x2c], // green
-    [0xd6, 0x27, 0x28], // red
-    [0x94, 0x67, 0xbd], // purple
-    [0x8c, 0x56, 0x4b], // brown
-    [0xe3, 0x77, 0xc2], // pink
-    [0x7f, 0x7f, 0x7f], // grey
-    [0xbc, 0xbd, 0x22], // olive
-    [0x17, 0xbe, 0xcf], // cyan
-];
+use crate::output::{self, OutputError};
 
-const BACKGROUND: [u8; 3] = [0xff, 0xff, 0xff];
-const INK: [u8; 3] = [0x22, 0x22, 0x22];
-const AXIS: [u8; 3] = [0x55, 0x55, 0x55];
-const GRID: [u8; 3] = [0xe4, 0xe4, 0xe4];
-const MUTED: [u8; 3] = [0x77, 0x77, 0x77];
-
+/// Width in pixels of line charts, histograms and rasters.
+pub const WIDTH: u32 = 960;
+/// Height in pixels of line charts and rasters (histograms grow with the number of groups).
+pub const HEIGHT: u32 = 600;
 /// Most bins a [`histogram`] uses (more would be thinner than a pixel anyway).
 pub const MAX_BINS: usize = 4096;
+/// Most panels a [`histogram`] or [`line_panels`] chart draws (one per group or panel); further
+/// ones are left out (a histogram's title says so).
+pub const MAX_PANELS: usize = 16;
 
-/// Glyph cell size of the bitmap font at scale 1.
-const GLYPH: i64 = 8;
-/// Longest label shown in a legend or beside a raster band; longer ones are cut with "..".
-const MAX_LABEL_CHARS: usize = 24;
+/// Series colours, in order of use (the "tab10" palette); series `i` gets `PALETTE[i % 10]`.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(0x1f, 0x77, 0xb4), // blue
+    RGBColor(0xff, 0x7f, 0x0e), // orange
+    RGBColor(0x2c, 0xa0, 0x2c), // green
+    RGBColor(0xd6, 0x27, 0x28), // red
+    RGBColor(0x94, 0x67, 0xbd), // purple
+    RGBColor(0x8c, 0x56, 0x4b), // brown
+    RGBColor(0xe3, 0x77, 0xc2), // pink
+    RGBColor(0x7f, 0x7f, 0x7f), // grey
+    RGBColor(0xbc, 0xbd, 0x22), // olive
+    RGBColor(0x17, 0xbe, 0xcf), // cyan
+];
+
+const INK: RGBColor = RGBColor(0x22, 0x22, 0x22);
+const AXIS: RGBColor = RGBColor(0x55, 0x55, 0x55);
+const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
+const MUTED: RGBColor = RGBColor(0x70, 0x70, 0x70);
+const FAINT: RGBColor = RGBColor(0xb0, 0xb0, 0xb0);
+
+/// Confusion-matrix colour ramp (white to dark blue), sampled at fractions 0, 0.5 and 1.
+const RAMP: [RGBColor; 3] = [
+    RGBColor(0xf7, 0xfb, 0xff),
+    RGBColor(0x6b, 0xae, 0xd6),
+    RGBColor(0x08, 0x30, 0x6b),
+];
+
+/// The bundled font: DejaVu Sans 2.37 (see `assets/fonts/README.md` for origin and licence).
+static FONT_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+/// Family name the bundled font is registered under in plotters (its default family).
+const FONT_FAMILY: &str = "sans-serif";
+
+const TITLE_PX: f32 = 24.0;
+const DESC_PX: f32 = 17.0;
+const LABEL_PX: f32 = 15.0;
+
+/// Longest label shown in a legend or beside a raster band, in characters.
+const MAX_LABEL_CHARS: usize = 32;
 
 /// Errors from writing a chart.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlotError {
-    /// Creating, writing or renaming the file failed (e.g. the directory does not exist).
-    #[error("cannot write plot {path}: {source}")]
-    Io {
-        /// The destination file.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
+    /// Writing the file failed (e.g. the directory does not exist); nothing was left behind.
+    #[error(transparent)]
+    Write(#[from] OutputError),
     /// The PNG encoder failed.
     #[error("cannot encode plot {path} as PNG: {source}")]
     Encode {
@@ -66,6 +88,15 @@ pub enum PlotError {
         /// The encoder's error.
         #[source]
         source: png::EncodingError,
+    },
+    /// Drawing the chart failed (plotters reported an error, or the bundled font was rejected).
+    #[error("cannot draw plot {path}: {source}")]
+    Draw {
+        /// The destination file.
+        path: PathBuf,
+        /// The drawing library's error.
+        #[source]
+        source: Box<dyn Error + Send + Sync>,
     },
 }
 
@@ -90,13 +121,15 @@ impl Series {
     }
 }
 
-/// Renders a line chart of `series` and writes it to `path` as an 800x500 PNG.
+/// Renders a line chart of `series` and writes it to `path` as a PNG.
 ///
-/// Each series gets a palette colour, a legend entry and (when it has few points) point markers;
-/// the axes get "nice" round ticks, grid lines and the given labels.
+/// Each series gets a palette colour and an entry in the legend row above the plot (so that the
+/// legend never covers data); series with few points also get point markers. The axes get
+/// "nice" round ticks, grid lines and the given labels (put the unit in them, e.g. "accuracy (%)").
 ///
 /// # Errors
-/// [`PlotError`] naming `path` if the file cannot be written; nothing is left behind then.
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
 pub fn line_chart(
     path: &Path,
     title: &str,
@@ -104,17 +137,40 @@ pub fn line_chart(
     y_label: &str,
     series: &[Series],
 ) -> Result<(), PlotError> {
-    render_line_chart(title, x_label, y_label, series).write_png(path)
+    let png = render_line_chart(title, x_label, y_label, series).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
 }
 
-/// Renders histograms of several groups over their common range and writes them to `path`.
+/// Renders line charts stacked over a shared x axis (one per panel) and writes them to `path`.
 ///
-/// The range of all finite values is split into `bins` equal bins (clamped to `1..=MAX_BINS`). Groups are drawn
-/// side by side within each bin when the bars stay at least a few pixels wide, otherwise overlaid
-/// as translucent bars with a solid outline.
+/// `panels[k]` is a y-axis label and its series, for quantities with different units that share
+/// an x axis (e.g. loss and accuracy per epoch). Series colours run on across panels and one
+/// legend row above the plots lists them all. At most [`MAX_PANELS`] panels are drawn; the image
+/// grows taller with each panel.
 ///
 /// # Errors
-/// [`PlotError`] naming `path` if the file cannot be written; nothing is left behind then.
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
+pub fn line_panels(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    panels: &[(String, Vec<Series>)],
+) -> Result<(), PlotError> {
+    let png = render_line_panels(title, x_label, panels).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
+}
+
+/// Renders one histogram per group, stacked over a shared x axis, and writes them to `path`.
+///
+/// The range of all finite values is split into `bins` equal bins (clamped to `1..=MAX_BINS`);
+/// each group (e.g. a layer) gets its own panel with its own count axis, headed by its name and
+/// number of values, so that a small layer is not flattened by a large one. At most
+/// [`MAX_PANELS`] groups are drawn.
+///
+/// # Errors
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
 pub fn histogram(
     path: &Path,
     title: &str,
@@ -122,7 +178,8 @@ pub fn histogram(
     groups: &[(String, Vec<f64>)],
     bins: usize,
 ) -> Result<(), PlotError> {
-    render_histogram(title, x_label, groups, bins).write_png(path)
+    let png = render_histogram(title, x_label, groups, bins).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
 }
 
 /// Renders a spike raster and writes it to `path`.
@@ -132,363 +189,378 @@ pub fn histogram(
 /// spiked. `layers[l].1[neuron]` lists the step indices; steps `>= steps` are ignored.
 ///
 /// # Errors
-/// [`PlotError`] naming `path` if the file cannot be written; nothing is left behind then.
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
 pub fn raster(
     path: &Path,
     title: &str,
     steps: usize,
     layers: &[(String, Vec<Vec<u32>>)],
 ) -> Result<(), PlotError> {
-    render_raster(title, steps, layers).write_png(path)
+    let png = render_raster(title, steps, layers).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
 }
 
-/// An RGB image (8 bits per channel, row-major, no alpha) that charts are drawn into.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Image {
+/// Renders a confusion matrix and writes it to `path`.
+///
+/// Row `r` is the true class `r`, column `c` the predicted class `c`; `matrix[r][c]` counts the
+/// samples of class `r` classified as `c` (rows may differ in length; missing cells count 0).
+/// Each cell is coloured by its share of its row (white 0% to dark blue 100%, with a colour bar)
+/// and shows its count when the cell is large enough to hold it.
+///
+/// # Errors
+/// [`PlotError`] naming `path` if the chart cannot be drawn or the file cannot be written; nothing
+/// is left behind then.
+pub fn confusion_matrix(path: &Path, title: &str, matrix: &[Vec<u64>]) -> Result<(), PlotError> {
+    let png = render_confusion_matrix(title, matrix).map_err(|e| e.at(path))?;
+    write_png_atomically(path, &png)
+}
+
+/// Writes `png` to `path` through the crate's one file writer ([`output::write_atomic`]).
+fn write_png_atomically(path: &Path, png: &[u8]) -> Result<(), PlotError> {
+    Ok(output::write_atomic(path, png)?)
+}
+
+/// Why rendering failed, before the destination path is attached.
+#[derive(Debug)]
+enum RenderError {
+    Draw(Box<dyn Error + Send + Sync>),
+    Encode(png::EncodingError),
+}
+
+impl RenderError {
+    fn at(self, path: &Path) -> PlotError {
+        let path = path.to_owned();
+        match self {
+            Self::Draw(source) => PlotError::Draw { path, source },
+            Self::Encode(source) => PlotError::Encode { path, source },
+        }
+    }
+}
+
+impl<E: Error + Send + Sync + 'static> From<DrawingAreaErrorKind<E>> for RenderError {
+    fn from(e: DrawingAreaErrorKind<E>) -> Self {
+        Self::Draw(Box::new(e))
+    }
+}
+
+/// The bundled font was not accepted (cannot happen with the committed file; tested).
+#[derive(Debug, thiserror::Error)]
+#[error("the bundled font (DejaVu Sans) could not be parsed")]
+struct FontRejected;
+
+/// The bundled font, parsed once; also registered with plotters, so that any text plotters draws
+/// itself uses it rather than failing to find a system font.
+fn face() -> Result<&'static FontRef<'static>, RenderError> {
+    static FACE: OnceLock<Option<FontRef<'static>>> = OnceLock::new();
+    FACE.get_or_init(|| {
+        let registered =
+            plotters::style::register_font(FONT_FAMILY, FontStyle::Normal, FONT_TTF).is_ok();
+        FontRef::try_from_slice(FONT_TTF)
+            .ok()
+            .filter(|_| registered)
+    })
+    .as_ref()
+    .ok_or_else(|| RenderError::Draw(Box::new(FontRejected)))
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Draws with `draw` on a white `width` x `height` canvas and returns the PNG bytes.
+fn render(
     width: u32,
     height: u32,
-    rgb: Vec<u8>,
+    draw: impl FnOnce(&Area<'_>, &Fonts) -> Result<(), RenderError>,
+) -> Result<Vec<u8>, RenderError> {
+    let fonts = Fonts { face: face()? };
+    let mut rgb = vec![0u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        draw(&root, &fonts)?;
+        root.present()?;
+    }
+    encode_png(width, height, &rgb).map_err(RenderError::Encode)
 }
 
-impl Image {
-    /// A `width` x `height` image filled with `color`.
-    pub fn new(width: u32, height: u32, color: [u8; 3]) -> Self {
-        let n = width as usize * height as usize;
-        let mut rgb = Vec::with_capacity(n * 3);
-        for _ in 0..n {
-            rgb.extend_from_slice(&color);
+/// Encodes 8-bit RGB pixels as PNG (no metadata such as timestamps, so the bytes are reproducible).
+fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, width, height);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.set_compression(png::Compression::High);
+    let mut writer = enc.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(out)
+}
+
+/// How a piece of text is drawn: size (line height in pixels), colour, anchor, orientation.
+#[derive(Clone, Copy)]
+struct Style {
+    px: f32,
+    colour: RGBColor,
+    h: HPos,
+    v: VPos,
+    /// Read bottom to top (rotated a quarter turn anticlockwise), centred on the anchor.
+    vertical: bool,
+}
+
+impl Style {
+    fn new(px: f32) -> Self {
+        Self {
+            px,
+            colour: INK,
+            h: HPos::Left,
+            v: VPos::Top,
+            vertical: false,
         }
-        Self { width, height, rgb }
     }
-
-    /// Width in pixels.
-    pub fn width(&self) -> u32 {
-        self.width
+    fn colour(self, colour: RGBColor) -> Self {
+        Self { colour, ..self }
     }
-
-    /// Height in pixels.
-    pub fn height(&self) -> u32 {
-        self.height
+    fn at(self, h: HPos, v: VPos) -> Self {
+        Self { h, v, ..self }
     }
-
-    /// The colour at `(x, y)`, or `None` outside the image.
-    pub fn pixel(&self, x: u32, y: u32) -> Option<[u8; 3]> {
-        if x >= self.width || y >= self.height {
-            return None;
+    fn vertical(self) -> Self {
+        Self {
+            vertical: true,
+            h: HPos::Center,
+            v: VPos::Center,
+            ..self
         }
-        let i = (y as usize * self.width as usize + x as usize) * 3;
-        Some([self.rgb[i], self.rgb[i + 1], self.rgb[i + 2]])
+    }
+}
+
+/// Text layout with the bundled font.
+struct Fonts {
+    face: &'static FontRef<'static>,
+}
+
+impl Fonts {
+    /// Glyphs of `text` on a baseline at y = 0 starting at x = 0, and the advance width.
+    fn layout(&self, text: &str, px: f32) -> (Vec<ab_glyph::Glyph>, f32) {
+        let scaled = self.face.as_scaled(px);
+        let mut pen = 0.0f32;
+        let mut prev = None;
+        let mut glyphs = Vec::new();
+        for c in text.chars().filter(|c| !c.is_control()) {
+            let id = scaled.glyph_id(c);
+            if let Some(p) = prev {
+                pen += scaled.kern(p, id);
+            }
+            glyphs.push(id.with_scale_and_position(px, ab_glyph::point(pen, 0.0)));
+            pen += scaled.h_advance(id);
+            prev = Some(id);
+        }
+        (glyphs, pen)
     }
 
-    /// The raw pixels: `width * height` RGB triples, row by row from the top.
-    pub fn as_rgb(&self) -> &[u8] {
-        &self.rgb
+    /// Width of `text` in pixels.
+    fn width(&self, text: &str, px: f32) -> i32 {
+        self.layout(text, px).1.ceil() as i32
     }
 
-    /// Encodes the image as PNG into `w`.
+    /// `text` cut with "…" so that it is at most `max_w` pixels wide.
+    fn fit(&self, text: &str, px: f32, max_w: i32) -> String {
+        if self.width(text, px) <= max_w {
+            return text.to_owned();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        // Binary search for the longest prefix that fits with the ellipsis.
+        let (mut lo, mut hi) = (0, chars.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            let s: String = chars[..mid].iter().chain(['…'].iter()).collect();
+            if self.width(&s, px) <= max_w {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        chars[..lo].iter().chain(['…'].iter()).collect()
+    }
+
+    /// Draws `text` at `(x, y)` (root pixels) in `style`.
     ///
-    /// # Errors
-    /// The encoder's error (including I/O errors of `w`).
-    pub fn encode_png<W: Write>(&self, w: W) -> Result<(), png::EncodingError> {
-        let mut enc = png::Encoder::new(w, self.width, self.height);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::High);
-        let mut writer = enc.write_header()?;
-        writer.write_image_data(&self.rgb)?;
-        writer.finish()
-    }
-
-    /// Writes the image as a PNG file at `path`, atomically (temporary file + rename).
-    ///
-    /// # Errors
-    /// [`PlotError`] naming `path`; on error no file (temporary or final) is left behind.
-    pub fn write_png(&self, path: &Path) -> Result<(), PlotError> {
-        let io_err = |source| PlotError::Io {
-            path: path.to_owned(),
-            source,
+    /// Text is laid out here with `ab_glyph` rather than through plotters' `Text` element:
+    /// plotters 0.3.7 places each glyph at its whole-pixel pen position without its left side
+    /// bearing, which spaces letters unevenly ("n eur on s"); here glyphs sit at their exact
+    /// positions (kerning included) and are blended by coverage.
+    fn draw(
+        &self,
+        root: &Area<'_>,
+        text: &str,
+        (x, y): (i32, i32),
+        style: Style,
+    ) -> Result<(), RenderError> {
+        let (glyphs, width) = self.layout(text, style.px);
+        let scaled = self.face.as_scaled(style.px);
+        let dx = match style.h {
+            HPos::Left => 0.0,
+            HPos::Center => -width / 2.0,
+            HPos::Right => -width,
         };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
+        // Baseline offset from the anchor; "centre" centres capital letters and digits.
+        let dy = match style.v {
+            VPos::Top => scaled.ascent(),
+            VPos::Center => style.px * 0.31,
+            VPos::Bottom => scaled.descent(),
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".plot-").suffix(".png.tmp");
-        // Temporary files are private by default; a plot is an ordinary file (umask applies).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-        let tmp = builder.tempfile_in(dir).map_err(io_err)?;
-        {
-            let mut w = BufWriter::new(tmp.as_file());
-            self.encode_png(&mut w).map_err(|e| match e {
-                png::EncodingError::IoError(source) => io_err(source),
-                source => PlotError::Encode {
-                    path: path.to_owned(),
-                    source,
-                },
-            })?;
-            w.flush().map_err(io_err)?;
+        let (dx, dy) = (dx.round() as i32, dy.round() as i32);
+        let mut pixels = Vec::new();
+        for g in glyphs {
+            if let Some(outline) = self.face.outline_glyph(g) {
+                let b = outline.px_bounds();
+                let (bx, by) = (b.min.x as i32, b.min.y as i32);
+                outline.draw(|gx, gy, c| {
+                    if c > 0.0 {
+                        let lx = bx + gx as i32 + dx;
+                        let ly = by + gy as i32 + dy;
+                        pixels.push((lx, ly, c.min(1.0)));
+                    }
+                });
+            }
         }
-        tmp.as_file().sync_all().map_err(io_err)?;
-        tmp.persist(path).map_err(|e| io_err(e.error))?;
+        for (lx, ly, c) in pixels {
+            let p = if style.vertical {
+                (x + ly, y - lx)
+            } else {
+                (x + lx, y + ly)
+            };
+            root.draw_pixel(p, &style.colour.mix(f64::from(c)))?;
+        }
         Ok(())
     }
-
-    fn put(&mut self, x: i64, y: i64, c: [u8; 3]) {
-        if x >= 0 && y >= 0 && x < i64::from(self.width) && y < i64::from(self.height) {
-            let i = (y as usize * self.width as usize + x as usize) * 3;
-            self.rgb[i..i + 3].copy_from_slice(&c);
-        }
-    }
-
-    /// Paints `c` over `(x, y)` with opacity `a` in `[0, 1]`.
-    fn blend(&mut self, x: i64, y: i64, c: [u8; 3], a: f32) {
-        if a <= 0.0 || x < 0 || y < 0 || x >= i64::from(self.width) || y >= i64::from(self.height) {
-            return;
-        }
-        let a = a.min(1.0);
-        let i = (y as usize * self.width as usize + x as usize) * 3;
-        for (dst, &src) in self.rgb[i..i + 3].iter_mut().zip(&c) {
-            let old = f32::from(*dst);
-            let new = old + (f32::from(src) - old) * a;
-            *dst = new.round().clamp(0.0, 255.0) as u8;
-        }
-    }
-
-    /// Fills the pixels `x0..x1` x `y0..y1` (clipped to the image).
-    fn fill_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
-        self.blend_rect(x0, y0, x1, y1, c, 1.0);
-    }
-
-    /// Paints `c` with opacity `a` over the pixels `x0..x1` x `y0..y1` (clipped to the image).
-    fn blend_rect(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3], a: f32) {
-        let (x0, x1) = (x0.max(0), x1.min(i64::from(self.width)));
-        let (y0, y1) = (y0.max(0), y1.min(i64::from(self.height)));
-        for y in y0..y1 {
-            for x in x0..x1 {
-                if a >= 1.0 {
-                    self.put(x, y, c);
-                } else {
-                    self.blend(x, y, c, a);
-                }
-            }
-        }
-    }
-
-    fn hline(&mut self, x0: i64, x1: i64, y: i64, c: [u8; 3]) {
-        self.fill_rect(x0, y, x1 + 1, y + 1, c);
-    }
-
-    fn vline(&mut self, x: i64, y0: i64, y1: i64, c: [u8; 3]) {
-        self.fill_rect(x, y0, x + 1, y1 + 1, c);
-    }
-
-    /// One-pixel outline of the rectangle with corners `(x0, y0)` and `(x1, y1)` (inclusive).
-    fn rect_outline(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, c: [u8; 3]) {
-        self.hline(x0, x1, y0, c);
-        self.hline(x0, x1, y1, c);
-        self.vline(x0, y0, y1, c);
-        self.vline(x1, y0, y1, c);
-    }
-
-    /// Draws `text` with its top-left corner at `(x, y)` using the 8x8 font scaled by `scale`.
-    fn text(&mut self, x: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        for (n, ch) in text.chars().enumerate() {
-            let g = glyph(ch);
-            let gx = x + n as i64 * GLYPH * scale;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) != 0 {
-                        let px = gx + col * scale;
-                        let py = y + row as i64 * scale;
-                        self.fill_rect(px, py, px + scale, py + scale, c);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Draws `text` rotated a quarter turn anticlockwise (reading bottom to top); `(x, y)` is the
-    /// bottom-left corner of the first character.
-    fn text_up(&mut self, x: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        for (n, ch) in text.chars().enumerate() {
-            let g = glyph(ch);
-            let base = y - n as i64 * GLYPH * scale;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..8 {
-                    if bits & (1 << col) != 0 {
-                        let px = x + row as i64 * scale;
-                        let py = base - (col + 1) * scale;
-                        self.fill_rect(px, py, px + scale, py + scale, c);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Draws `text` centred horizontally on `cx` with its top at `y`.
-    fn text_centered(&mut self, cx: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        self.text(cx - text_width(text, scale) / 2, y, text, scale, c);
-    }
-
-    /// Draws `text` ending at `right` with its top at `y`.
-    fn text_right(&mut self, right: i64, y: i64, text: &str, scale: i64, c: [u8; 3]) {
-        self.text(right - text_width(text, scale), y, text, scale, c);
-    }
-
-    /// Paints `c` through the coverage mask `m` (whose origin is at `(m.x0, m.y0)`).
-    fn composite(&mut self, m: &Mask, c: [u8; 3], opacity: f32) {
-        for y in 0..m.h {
-            for x in 0..m.w {
-                let a = m.cov[(y * m.w + x) as usize];
-                if a > 0.0 {
-                    self.blend(m.x0 + x, m.y0 + y, c, a * opacity);
-                }
-            }
-        }
-    }
 }
 
-/// The 8x8 bitmap of `ch` (bit `i` of row `r` is column `i`); non-ASCII characters show as '?'.
-fn glyph(ch: char) -> [u8; 8] {
-    let basic = &font8x8::legacy::BASIC_LEGACY;
-    let i = ch as usize;
-    if i < basic.len() {
-        basic[i]
-    } else {
-        basic[usize::from(b'?')]
+/// `label` cut to `MAX_LABEL_CHARS` characters, or `fallback` if it is blank.
+fn label_or(label: &str, fallback: impl FnOnce() -> String) -> String {
+    if label.trim().is_empty() {
+        return fallback();
     }
-}
-
-/// Width in pixels of `text` at `scale`.
-fn text_width(text: &str, scale: i64) -> i64 {
-    text.chars().count() as i64 * GLYPH * scale
-}
-
-/// `label` cut to `max` characters (ending in "..") if longer.
-fn ellipsize(label: &str, max: usize) -> String {
-    if label.chars().count() <= max {
+    if label.chars().count() <= MAX_LABEL_CHARS {
         label.to_owned()
     } else {
-        let mut s: String = label.chars().take(max.saturating_sub(2)).collect();
-        s.push_str("..");
+        let mut s: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
+        s.push('…');
         s
     }
 }
 
-/// Anti-aliased coverage (0..1) over a rectangle of the image; strokes take the maximum
-/// coverage so overlapping segments of one polyline do not darken at the joints.
-struct Mask {
-    x0: i64,
-    y0: i64,
-    w: i64,
-    h: i64,
-    cov: Vec<f32>,
+fn width_of(area: &Area<'_>) -> i32 {
+    i32::try_from(area.dim_in_pixel().0).unwrap_or(i32::MAX)
 }
 
-impl Mask {
-    fn new(r: &Rect) -> Self {
-        let (w, h) = (r.w().max(0), r.h().max(0));
-        Self {
-            x0: r.x0,
-            y0: r.y0,
-            w,
-            h,
-            cov: vec![0.0; (w * h) as usize],
-        }
-    }
+/// Draws the title centred at the top; returns the y just below it.
+fn draw_title(root: &Area<'_>, fonts: &Fonts, title: &str) -> Result<i32, RenderError> {
+    let w = width_of(root);
+    let t = fonts.fit(title, TITLE_PX, w - 40);
+    let style = Style::new(TITLE_PX).at(HPos::Center, VPos::Top);
+    fonts.draw(root, &t, (w / 2, 12), style)?;
+    Ok(48)
+}
 
-    /// Raises the coverage of the pixel at image coordinates `(x, y)` to at least `c`.
-    fn cover(&mut self, x: i64, y: i64, c: f64) {
-        let (x, y) = (x - self.x0, y - self.y0);
-        if c > 0.0 && x >= 0 && y >= 0 && x < self.w && y < self.h {
-            let cell = &mut self.cov[(y * self.w + x) as usize];
-            *cell = cell.max(c.min(1.0) as f32);
-        }
-    }
+/// Writes "no data" in the middle of the pixel rectangle `(x0, y0)..(x1, y1)`.
+fn draw_no_data(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    ((x0, y0), (x1, y1)): ((i32, i32), (i32, i32)),
+) -> Result<(), RenderError> {
+    let style = Style::new(22.0)
+        .colour(MUTED)
+        .at(HPos::Center, VPos::Center);
+    fonts.draw(root, "no data", ((x0 + x1) / 2, (y0 + y1) / 2), style)
+}
 
-    /// A stroke of half-width `hw` with round caps from `a` to `b` (pixel centres at integers).
-    fn segment(&mut self, a: (f64, f64), b: (f64, f64), hw: f64) {
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let len2 = dx * dx + dy * dy;
-        let reach = hw + 1.0;
-        let dist = |px: f64, py: f64| {
-            let t = if len2 > 0.0 {
-                (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0)
-            } else {
-                0.0
-            };
-            let (qx, qy) = (a.0 + t * dx - px, a.1 + t * dy - py);
-            (qx * qx + qy * qy).sqrt()
-        };
-        // Walk the major axis; on each step only a short window across the line can be covered.
-        let steep = dy.abs() > dx.abs();
-        let (lo, hi, major0, dmajor, minor0, dminor) = if steep {
-            (a.1.min(b.1), a.1.max(b.1), a.1, dy, a.0, dx)
+/// Draws line-chart legend entries as centred rows starting at `top`, wrapping when a row would
+/// be wider than the image; returns the y just below the legend (`top` if there are none).
+fn draw_legend_rows(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    top: i32,
+    entries: &[(String, RGBColor)],
+) -> Result<i32, RenderError> {
+    if entries.is_empty() {
+        return Ok(top);
+    }
+    let w = width_of(root);
+    const SWATCH_W: i32 = 28;
+    const GAP: i32 = 8;
+    const SPACING: i32 = 28;
+    const ROW_H: i32 = 24;
+    let max_row = w - 40;
+    let widths: Vec<i32> = entries
+        .iter()
+        .map(|(l, _)| SWATCH_W + GAP + fonts.width(l, LABEL_PX).min(max_row - SWATCH_W - GAP))
+        .collect();
+    // Greedy rows.
+    let mut rows: Vec<Range<usize>> = Vec::new();
+    let mut start = 0;
+    let mut row_w = 0;
+    for (i, &ew) in widths.iter().enumerate() {
+        let add = if i == start { ew } else { SPACING + ew };
+        if i > start && row_w + add > max_row {
+            rows.push(start..i);
+            start = i;
+            row_w = ew;
         } else {
-            (a.0.min(b.0), a.0.max(b.0), a.0, dx, a.1, dy)
-        };
-        let (lim_lo, lim_hi) = if steep {
-            (self.y0, self.y0 + self.h - 1)
-        } else {
-            (self.x0, self.x0 + self.w - 1)
-        };
-        let start = ((lo - reach).floor() as i64).max(lim_lo);
-        let end = ((hi + reach).ceil() as i64).min(lim_hi);
-        let window = reach * 1.5 + 1.0;
-        for m in start..=end {
-            let t = if dmajor != 0.0 {
-                ((m as f64 - major0) / dmajor).clamp(0.0, 1.0)
-            } else {
-                0.5
-            };
-            let centre = minor0 + t * dminor;
-            let n0 = (centre - window).floor() as i64;
-            let n1 = (centre + window).ceil() as i64;
-            for n in n0..=n1 {
-                let (x, y) = if steep { (n, m) } else { (m, n) };
-                let c = hw + 0.5 - dist(x as f64, y as f64);
-                self.cover(x, y, c);
-            }
+            row_w += add;
         }
     }
-
-    /// A filled disc of radius `r` centred on `c`.
-    fn disc(&mut self, c: (f64, f64), r: f64) {
-        self.segment(c, c, r);
+    rows.push(start..entries.len());
+    // Enough rows for any sensible chart; more would squeeze the plot away.
+    const MAX_ROWS: usize = 4;
+    let left_out: usize = rows.iter().skip(MAX_ROWS).map(|r| r.len()).sum();
+    rows.truncate(MAX_ROWS);
+    for (r, range) in rows.iter().enumerate() {
+        let total: i32 =
+            widths[range.clone()].iter().sum::<i32>() + SPACING * (range.len() as i32 - 1);
+        let mut x = (w - total) / 2;
+        let cy = top + ROW_H * r as i32 + ROW_H / 2;
+        for i in range.clone() {
+            let (label, colour) = &entries[i];
+            root.draw(&PathElement::new(
+                vec![(x, cy), (x + SWATCH_W, cy)],
+                colour.stroke_width(2),
+            ))?;
+            root.draw(&Circle::new((x + SWATCH_W / 2, cy), 4, colour.filled()))?;
+            let text = fonts.fit(label, LABEL_PX, widths[i] - SWATCH_W - GAP);
+            let style = Style::new(LABEL_PX).at(HPos::Left, VPos::Center);
+            fonts.draw(root, &text, (x + SWATCH_W + GAP, cy), style)?;
+            x += widths[i] + SPACING;
+        }
     }
+    if left_out > 0 {
+        let cy = top + ROW_H * rows.len() as i32 + ROW_H / 2;
+        let style = Style::new(LABEL_PX)
+            .colour(MUTED)
+            .at(HPos::Center, VPos::Center);
+        let text = format!("… and {left_out} more series (not in the legend)");
+        fonts.draw(root, &text, (w / 2, cy), style)?;
+        rows.push(0..0);
+    }
+    Ok(top + ROW_H * rows.len() as i32 + 8)
 }
 
-/// A pixel rectangle `x0..x1` x `y0..y1` (exclusive ends).
-#[derive(Debug, Clone, Copy)]
-struct Rect {
-    x0: i64,
-    y0: i64,
-    x1: i64,
-    y1: i64,
-}
-
-impl Rect {
-    fn w(&self) -> i64 {
-        self.x1 - self.x0
-    }
-    fn h(&self) -> i64 {
-        self.y1 - self.y0
-    }
-}
-
-/// A linear axis: data interval `lo..hi`, tick values and their step.
+/// A linear axis with its own ticks and tick labels, used as a plotters coordinate.
+///
+/// Plotters' built-in float axes pick their own ticks, assert on NaN and format labels with code
+/// that misbehaves on extreme ranges; this type keeps tick choice and formatting here, for any
+/// finite data.
 #[derive(Debug, Clone)]
 struct Axis {
     lo: f64,
     hi: f64,
-    ticks: Vec<f64>,
-    step: f64,
+    /// Tick positions and their labels.
+    ticks: Vec<(f64, String)>,
 }
 
-/// A "nice" step (1, 2, 2.5 or 5 times a power of ten) giving about `target` intervals.
-fn nice_step(span: f64, target: usize) -> f64 {
-    let raw = span / target.max(1) as f64;
+/// A "nice" step (1, 2, 2.5 or 5 times a power of ten) giving about `target` intervals of `lo..hi`.
+fn nice_step(lo: f64, hi: f64, target: usize) -> f64 {
+    // Halving first keeps the span finite even for -f64::MAX..f64::MAX.
+    let raw = (hi * 0.5 - lo * 0.5) * (2.0 / target.max(1) as f64);
     if !(raw.is_finite() && raw > 0.0) {
         return 1.0;
     }
@@ -508,16 +580,23 @@ fn nice_step(span: f64, target: usize) -> f64 {
     f * mag
 }
 
+/// A nice step for whole numbers (steps, counts): at least 1, and never a multiple of 2.5.
+fn whole_step(lo: f64, hi: f64, target: usize) -> f64 {
+    let s = nice_step(lo, hi, target).max(1.0);
+    if s.fract() == 0.0 {
+        s
+    } else {
+        // 2.5 -> 5: half steps would fall between whole numbers.
+        s * 2.0
+    }
+}
+
 /// `(lo, hi)` widened when empty or degenerate so that an axis can be drawn.
 fn widen(lo: f64, hi: f64) -> (f64, f64) {
     if !(lo.is_finite() && hi.is_finite()) || lo > hi {
         return (0.0, 1.0);
     }
-    if !(hi - lo).is_finite() {
-        // Span overflows: halve everything so the axis arithmetic stays finite.
-        return widen(lo / 2.0, hi / 2.0);
-    }
-    if hi - lo > f64::EPSILON * lo.abs().max(hi.abs()) * 16.0 {
+    if hi * 0.5 - lo * 0.5 > f64::EPSILON * lo.abs().max(hi.abs()) * 8.0 {
         return (lo, hi);
     }
     let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
@@ -528,7 +607,7 @@ impl Axis {
     /// Ticks covering `lo..hi`, with the interval extended outward to whole steps ("loose").
     fn loose(lo: f64, hi: f64, target: usize) -> Self {
         let (lo, hi) = widen(lo, hi);
-        let step = nice_step(hi - lo, target);
+        let step = nice_step(lo, hi, target);
         let (l, h) = ((lo / step).floor() * step, (hi / step).ceil() * step);
         if l.is_finite() && h.is_finite() && h > l {
             Self::with_step(l, h, step)
@@ -540,36 +619,81 @@ impl Axis {
     /// Ticks within exactly `lo..hi` ("tight").
     fn tight(lo: f64, hi: f64, target: usize) -> Self {
         let (lo, hi) = widen(lo, hi);
-        Self::with_step(lo, hi, nice_step(hi - lo, target))
+        Self::with_step(lo, hi, nice_step(lo, hi, target))
     }
 
+    /// Ticks at the multiples of `step` within `lo..hi` (none if there would be 100 or more).
     fn with_step(lo: f64, hi: f64, step: f64) -> Self {
         let mut ticks = Vec::new();
         let first = (lo / step - 1e-9).ceil();
         let last = (hi / step + 1e-9).floor();
+        let max_abs = lo.abs().max(hi.abs());
         if first.is_finite() && last.is_finite() && last - first < 100.0 {
             let mut k = first;
             while k <= last {
-                ticks.push(k * step);
+                let v = k * step;
+                ticks.push((v, format_tick(v, step, max_abs)));
                 k += 1.0;
             }
         }
-        Self {
-            lo,
-            hi,
-            ticks,
-            step,
+        Self { lo, hi, ticks }
+    }
+
+    /// An axis over `lo..hi` with the given ticks.
+    fn labelled(lo: f64, hi: f64, ticks: Vec<(f64, String)>) -> Self {
+        Self { lo, hi, ticks }
+    }
+
+    /// Position of `v` in `0..=1` along the axis (halved operands keep the span finite).
+    fn frac(&self, v: f64) -> f64 {
+        let span = self.hi * 0.5 - self.lo * 0.5;
+        if span > 0.0 {
+            (v * 0.5 - self.lo * 0.5) / span
+        } else {
+            0.5
         }
     }
 
-    /// Position of `v` in `0..=1` along the axis.
-    fn frac(&self, v: f64) -> f64 {
-        (v - self.lo) / (self.hi - self.lo)
+    /// Label of the tick at `v` (empty for a value that is not a tick).
+    fn label(&self, v: f64) -> String {
+        self.ticks
+            .iter()
+            .find(|t| t.0 == v)
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Ranged for Axis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let px = f64::from(limit.0) + self.frac(*value) * f64::from(limit.1 - limit.0);
+        // Saturating conversion; NaN (never passed here) would map to 0.
+        px.round() as i32
     }
 
-    /// Tick label for `v`: as many decimals as the step needs, or scientific for extremes.
-    fn label(&self, v: f64) -> String {
-        format_tick(v, self.step, self.lo.abs().max(self.hi.abs()))
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Only bold grid lines (at the labelled ticks); no light lines in between.
+        if hint.weight().allow_light_points() {
+            return Vec::new();
+        }
+        self.ticks.iter().map(|t| t.0).collect()
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.lo..self.hi
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    fn format(value: &f64) -> String {
+        value.to_string()
+    }
+
+    fn format_ext(&self, value: &f64) -> String {
+        self.label(*value)
     }
 }
 
@@ -585,246 +709,262 @@ fn format_tick(v: f64, step: f64, max_abs: f64) -> String {
     if !(1e-3..1e6).contains(&max_abs) {
         let exp = v.abs().log10().floor() as i64;
         let digits = (exp - step_exp + extra).clamp(0, 6) as usize;
-        let s = format!("{v:.digits$e}");
-        return s;
+        return format!("{v:.digits$e}");
     }
     let decimals = (-step_exp + extra).clamp(0, 9) as usize;
     format!("{v:.decimals$}")
 }
 
-/// Layout shared by the charts: where the plot area is.
-struct Frame {
-    plot: Rect,
-}
-
-impl Frame {
-    fn x_px(&self, axis: &Axis, v: f64) -> f64 {
-        self.plot.x0 as f64 + axis.frac(v) * (self.plot.w() - 1) as f64
-    }
-    fn y_px(&self, axis: &Axis, v: f64) -> f64 {
-        (self.plot.y1 - 1) as f64 - axis.frac(v) * (self.plot.h() - 1) as f64
+/// Room below the plot for tick labels (and the axis description if there is one).
+fn x_label_area(desc: &str) -> i32 {
+    if desc.is_empty() {
+        34
+    } else {
+        62
     }
 }
 
-const TITLE_SCALE: i64 = 2;
-const TITLE_TOP: i64 = 14;
-const PLOT_TOP: i64 = 48;
-const TICK_LEN: i64 = 5;
-const LABEL_SCALE: i64 = 1;
-
-/// Draws the title centred at the top of the image.
-fn draw_title(img: &mut Image, title: &str) {
-    let max_chars = (i64::from(img.width) / (GLYPH * TITLE_SCALE)).max(4) as usize;
-    let t = ellipsize(title, max_chars);
-    img.text_centered(i64::from(img.width) / 2, TITLE_TOP, &t, TITLE_SCALE, INK);
+/// Room left of the plot: the widest tick label, the tick, the rotated axis description.
+fn y_label_area(fonts: &Fonts, axis: &Axis, desc: &str) -> i32 {
+    widest_tick(fonts, axis) + 14 + if desc.is_empty() { 4 } else { 30 }
 }
 
-/// Width of the widest tick label of `axis`.
-fn tick_label_width(axis: &Axis) -> i64 {
+fn widest_tick(fonts: &Fonts, axis: &Axis) -> i32 {
     axis.ticks
         .iter()
-        .map(|&t| text_width(&axis.label(t), 1))
+        .map(|t| fonts.width(&t.1, LABEL_PX))
         .max()
         .unwrap_or(0)
 }
 
-/// Draws grid lines, the frame, ticks, tick labels and axis labels around `f.plot`.
-fn draw_axes(img: &mut Image, f: &Frame, x: &Axis, y: Option<&Axis>, x_label: &str, y_label: &str) {
-    let p = f.plot;
-    // Grid first so that everything else is drawn over it.
-    for &t in &x.ticks {
-        let px = f.x_px(x, t).round() as i64;
-        img.vline(px, p.y0, p.y1 - 1, GRID);
-    }
-    if let Some(y) = y {
-        for &t in &y.ticks {
-            let py = f.y_px(y, t).round() as i64;
-            img.hline(p.x0, p.x1 - 1, py, GRID);
-        }
-    }
-    img.rect_outline(p.x0 - 1, p.y0 - 1, p.x1, p.y1, AXIS);
-    let mut last_right = i64::MIN;
-    for &t in &x.ticks {
-        let px = f.x_px(x, t).round() as i64;
-        img.vline(px, p.y1, p.y1 + TICK_LEN, AXIS);
-        let s = x.label(t);
-        let w = text_width(&s, 1);
-        // Skip a label that would overlap the previous one.
-        if px - w / 2 > last_right + 6 {
-            img.text_centered(px, p.y1 + TICK_LEN + 4, &s, 1, INK);
-            last_right = px - w / 2 + w;
-        }
-    }
-    if let Some(y) = y {
-        for &t in &y.ticks {
-            let py = f.y_px(y, t).round() as i64;
-            img.hline(p.x0 - 1 - TICK_LEN, p.x0 - 1, py, AXIS);
-            img.text_right(p.x0 - TICK_LEN - 5, py - 3, &y.label(t), 1, INK);
-        }
-    }
-    if !x_label.is_empty() {
-        let t = ellipsize(x_label, (p.w() / (GLYPH * LABEL_SCALE)).max(4) as usize);
-        img.text_centered(
-            (p.x0 + p.x1) / 2,
-            p.y1 + TICK_LEN + 22,
-            &t,
-            LABEL_SCALE,
-            INK,
-        );
-    }
-    if !y_label.is_empty() {
-        let t = ellipsize(y_label, (p.h() / (GLYPH * LABEL_SCALE)).max(4) as usize);
-        let w = text_width(&t, LABEL_SCALE);
-        img.text_up(12, (p.y0 + p.y1) / 2 + w / 2, &t, LABEL_SCALE, INK);
-    }
+type Chart<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Axis, Axis>>;
+
+/// Pixel rectangle (top-left, bottom-right, exclusive) of `chart`'s plotting area.
+fn plot_rect(chart: &Chart<'_, '_>) -> ((i32, i32), (i32, i32)) {
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    ((xr.start, yr.start), (xr.end, yr.end))
 }
 
-/// Writes "no data" in the middle of the plot area.
-fn draw_no_data(img: &mut Image, p: &Rect) {
-    img.text_centered(
-        (p.x0 + p.x1) / 2,
-        (p.y0 + p.y1) / 2 - GLYPH,
-        "no data",
-        2,
-        MUTED,
+/// Grid lines, axis lines and tick marks through plotters' mesh (tick labels and descriptions are
+/// drawn by [`draw_axis_labels`]).
+fn draw_mesh(chart: &mut Chart<'_, '_>, grid: bool) -> Result<(), RenderError> {
+    let mut mesh = chart.configure_mesh();
+    mesh.x_label_formatter(&|_| String::new())
+        .y_label_formatter(&|_| String::new())
+        .bold_line_style(GRID.stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS.stroke_width(1))
+        .set_all_tick_mark_size(5);
+    if !grid {
+        mesh.disable_mesh();
+    }
+    mesh.draw()?;
+    Ok(())
+}
+
+/// Tick labels and axis descriptions around `chart`, then a frame around its plotting area.
+///
+/// X tick labels that would overlap the previous one are skipped; `x_ticks = false` leaves the x
+/// axis unlabelled (stacked panels).
+fn draw_axis_labels(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    chart: &Chart<'_, '_>,
+    (x_desc, y_desc): (&str, &str),
+    x_ticks: bool,
+) -> Result<(), RenderError> {
+    let ((x0, y0), (x1, y1)) = plot_rect(chart);
+    let (xa, ya) = (chart.x_range(), chart.y_range());
+    let (xs, ys) = (
+        chart.as_coord_spec().x_spec(),
+        chart.as_coord_spec().y_spec(),
     );
-}
-
-/// How a legend entry's swatch looks.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Swatch {
-    Line,
-    Block,
-}
-
-/// Width of the legend column for `labels` (0 if there are none).
-fn legend_width(labels: &[String]) -> i64 {
-    labels
-        .iter()
-        .map(|l| text_width(l, 1))
-        .max()
-        .map_or(8, |w| w + 50)
-}
-
-/// Draws a legend to the right of the plot area, starting at its top.
-fn draw_legend(img: &mut Image, p: &Rect, entries: &[(String, [u8; 3])], swatch: Swatch) {
-    if entries.is_empty() {
-        return;
-    }
-    let x0 = p.x1 + 14;
-    let row = 18;
-    let w = legend_width(&entries.iter().map(|e| e.0.clone()).collect::<Vec<_>>()) - 14;
-    let h = row * entries.len() as i64 + 8;
-    img.rect_outline(x0, p.y0 - 1, x0 + w, p.y0 - 1 + h, GRID);
-    for (i, (label, c)) in entries.iter().enumerate() {
-        let cy = p.y0 + 3 + row * i as i64 + row / 2;
-        match swatch {
-            Swatch::Line => {
-                let r = Rect {
-                    x0: x0 + 4,
-                    y0: cy - 5,
-                    x1: x0 + 26,
-                    y1: cy + 6,
-                };
-                let mut m = Mask::new(&r);
-                m.segment(
-                    ((x0 + 6) as f64, cy as f64),
-                    ((x0 + 23) as f64, cy as f64),
-                    1.0,
-                );
-                m.disc(((x0 + 14) as f64 + 0.5, cy as f64), 3.0);
-                img.composite(&m, *c, 1.0);
+    let label = Style::new(LABEL_PX);
+    if x_ticks {
+        let mut last_right = i32::MIN;
+        for (v, text) in &xs.ticks {
+            let (px, _) = chart.backend_coord(&(*v, ya.start));
+            let w = fonts.width(text, LABEL_PX);
+            if px - w / 2 > last_right + 8 {
+                let style = label.at(HPos::Center, VPos::Top);
+                fonts.draw(root, text, (px, y1 + 9), style)?;
+                last_right = px - w / 2 + w;
             }
-            Swatch::Block => img.fill_rect(x0 + 6, cy - 5, x0 + 24, cy + 5, *c),
         }
-        img.text(x0 + 30, cy - 4, label, 1, INK);
     }
+    for (v, text) in &ys.ticks {
+        let (_, py) = chart.backend_coord(&(xa.start, *v));
+        fonts.draw(
+            root,
+            text,
+            (x0 - 10, py),
+            label.at(HPos::Right, VPos::Center),
+        )?;
+    }
+    if !x_desc.is_empty() {
+        let t = fonts.fit(x_desc, DESC_PX, x1 - x0);
+        let style = Style::new(DESC_PX).at(HPos::Center, VPos::Top);
+        fonts.draw(root, &t, ((x0 + x1) / 2, y1 + 34), style)?;
+    }
+    if !y_desc.is_empty() {
+        let t = fonts.fit(y_desc, DESC_PX, y1 - y0);
+        let x = x0 - 14 - widest_tick(fonts, ys) - 12;
+        fonts.draw(root, &t, (x, (y0 + y1) / 2), Style::new(DESC_PX).vertical())?;
+    }
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1 - 1, y1 - 1)],
+        AXIS.stroke_width(1),
+    ))?;
+    Ok(())
 }
 
-/// Renders a line chart into an [`Image`] (see [`line_chart`]).
-pub fn render_line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Image {
-    let mut img = Image::new(WIDTH, HEIGHT, BACKGROUND);
-    draw_title(&mut img, title);
-    let finite = |&&(x, y): &&(f64, f64)| x.is_finite() && y.is_finite();
-    let mut bounds: Option<(f64, f64, f64, f64)> = None;
-    for &(x, y) in series.iter().flat_map(|s| s.points.iter()).filter(finite) {
-        bounds = Some(match bounds {
-            None => (x, x, y, y),
-            Some((a, b, c, d)) => (a.min(x), b.max(x), c.min(y), d.max(y)),
-        });
-    }
-    let (xa, ya) = match bounds {
-        Some((x0, x1, y0, y1)) => (Axis::loose(x0, x1, 8), Axis::loose(y0, y1, 6)),
-        None => (Axis::loose(0.0, 1.0, 5), Axis::loose(0.0, 1.0, 5)),
-    };
-    let labels: Vec<String> = series
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            if s.label.trim().is_empty() {
-                format!("series {}", i + 1)
-            } else {
-                ellipsize(&s.label, MAX_LABEL_CHARS)
-            }
+fn render_line_chart(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<Vec<u8>, RenderError> {
+    render_line_panels(title, x_label, &[(y_label.to_owned(), series.to_vec())])
+}
+
+fn is_finite_point(p: &(f64, f64)) -> bool {
+    p.0.is_finite() && p.1.is_finite()
+}
+
+/// Extent `(lo, hi)` of the finite values `pick` takes from the finite points of `series`.
+fn extent<'a>(
+    series: impl Iterator<Item = &'a Series>,
+    pick: impl Fn(&(f64, f64)) -> f64,
+) -> Option<(f64, f64)> {
+    series
+        .flat_map(|s| s.points.iter())
+        .filter(|p| is_finite_point(p))
+        .map(pick)
+        .fold(None, |acc, v| {
+            Some(acc.map_or((v, v), |(a, b): (f64, f64)| (a.min(v), b.max(v))))
         })
-        .collect();
-    let left = 12 + GLYPH * LABEL_SCALE + 10 + tick_label_width(&ya) + TICK_LEN + 6;
-    let right = i64::from(WIDTH) - 16 - legend_width(&labels);
-    let f = Frame {
-        plot: Rect {
-            x0: left,
-            y0: PLOT_TOP,
-            x1: right.max(left + 10),
-            y1: i64::from(HEIGHT) - 56,
-        },
-    };
-    draw_axes(&mut img, &f, &xa, Some(&ya), x_label, y_label);
-    if bounds.is_none() {
-        draw_no_data(&mut img, &f.plot);
-    }
-    let mut entries = Vec::new();
-    for (i, s) in series.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
-        entries.push((labels[i].clone(), c));
-        let mut m = Mask::new(&f.plot);
-        let n_finite = s.points.iter().filter(finite).count();
-        let markers = n_finite <= 40;
-        let mut prev: Option<(f64, f64)> = None;
-        for &(x, y) in &s.points {
-            if !(x.is_finite() && y.is_finite()) {
-                prev = None;
-                continue;
-            }
-            let p = (f.x_px(&xa, x), f.y_px(&ya, y));
-            match prev {
-                Some(q) => m.segment(q, p, 1.0),
-                // A lone point still shows up.
-                None if !markers => m.disc(p, 1.5),
-                None => {}
-            }
-            if markers {
-                m.disc(p, 3.0);
-            }
-            prev = Some(p);
-        }
-        img.composite(&m, c, 1.0);
-    }
-    draw_legend(&mut img, &f.plot, &entries, Swatch::Line);
-    img
 }
 
-/// Renders histograms into an [`Image`] (see [`histogram`]).
-pub fn render_histogram(
+fn render_line_panels(
+    title: &str,
+    x_label: &str,
+    panels: &[(String, Vec<Series>)],
+) -> Result<Vec<u8>, RenderError> {
+    let shown = &panels[..panels.len().min(MAX_PANELS)];
+    let n = shown.len().max(1) as u32;
+    let height = HEIGHT + 220 * (n - 1);
+    let all = || shown.iter().flat_map(|p| p.1.iter());
+    // Whole-number x values (epochs, steps) get whole-number ticks.
+    let whole_x = all()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| is_finite_point(p))
+        .all(|p| p.0.fract() == 0.0);
+    let xa = match extent(all(), |p| p.0) {
+        Some((lo, hi)) if whole_x => {
+            let (lo, hi) = widen(lo, hi);
+            let step = whole_step(lo, hi, 10);
+            Axis::with_step((lo / step).floor() * step, (hi / step).ceil() * step, step)
+        }
+        Some((lo, hi)) => Axis::loose(lo, hi, 10),
+        None => Axis::loose(0.0, 1.0, 5),
+    };
+    render(WIDTH, height, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
+        // Colours run on across panels, so that every series has its own legend entry.
+        let entries: Vec<(String, RGBColor)> = all()
+            .enumerate()
+            .map(|(i, s)| {
+                let label = label_or(&s.label, || format!("series {}", i + 1));
+                (label, PALETTE[i % PALETTE.len()])
+            })
+            .collect();
+        let top = draw_legend_rows(root, fonts, top, &entries)?;
+        let area = root.margin(top, 12, 12, 28);
+        let empty = Vec::new();
+        let panels_or_one: Vec<(&str, &Vec<Series>)> = if shown.is_empty() {
+            vec![("", &empty)]
+        } else {
+            shown.iter().map(|(l, s)| (l.as_str(), s)).collect()
+        };
+        let y_axes: Vec<Axis> = panels_or_one
+            .iter()
+            .map(|(_, series)| match extent(series.iter(), |p| p.1) {
+                Some((lo, hi)) => Axis::loose(lo, hi, if n > 1 { 5 } else { 8 }),
+                None => Axis::loose(0.0, 1.0, 5),
+            })
+            .collect();
+        let left = panels_or_one
+            .iter()
+            .zip(&y_axes)
+            .map(|((label, _), axis)| y_label_area(fonts, axis, label))
+            .max()
+            .unwrap_or(0);
+        let areas = area.split_evenly((panels_or_one.len(), 1));
+        let mut colour_index = 0;
+        for (k, (panel, (y_label, series))) in areas.iter().zip(&panels_or_one).enumerate() {
+            let last = k + 1 == panels_or_one.len();
+            let mut chart = ChartBuilder::on(panel)
+                .margin_top(if k == 0 { 0 } else { 28 })
+                .x_label_area_size(if last { x_label_area(x_label) } else { 8 })
+                .y_label_area_size(left)
+                .build_cartesian_2d(xa.clone(), y_axes[k].clone())?;
+            draw_mesh(&mut chart, true)?;
+            for s in series.iter() {
+                let colour = PALETTE[colour_index % PALETTE.len()];
+                colour_index += 1;
+                draw_line_series(&mut chart, s, colour)?;
+            }
+            let x_desc = if last { x_label } else { "" };
+            draw_axis_labels(root, fonts, &chart, (x_desc, y_label), last)?;
+            if extent(series.iter(), |p| p.1).is_none() {
+                draw_no_data(root, fonts, plot_rect(&chart))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Draws one series as lines (broken at non-finite points), with markers when it has few points.
+fn draw_line_series(
+    chart: &mut Chart<'_, '_>,
+    s: &Series,
+    colour: RGBColor,
+) -> Result<(), RenderError> {
+    let markers = s.points.iter().filter(|p| is_finite_point(p)).count() <= 40;
+    for run in s
+        .points
+        .split(|p| !is_finite_point(p))
+        .filter(|r| !r.is_empty())
+    {
+        if run.len() > 1 {
+            chart.draw_series(LineSeries::new(run.iter().copied(), colour.stroke_width(2)))?;
+        } else if !markers {
+            // A lone point still shows up.
+            chart.draw_series(run.iter().map(|&p| Circle::new(p, 2, colour.filled())))?;
+        }
+        if markers {
+            chart.draw_series(run.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
+        }
+    }
+    Ok(())
+}
+
+fn render_histogram(
     title: &str,
     x_label: &str,
     groups: &[(String, Vec<f64>)],
     bins: usize,
-) -> Image {
-    let mut img = Image::new(WIDTH, HEIGHT, BACKGROUND);
-    draw_title(&mut img, title);
+) -> Result<Vec<u8>, RenderError> {
     let bins = bins.clamp(1, MAX_BINS);
+    let shown = groups.len().min(MAX_PANELS);
+    let panels = shown.max(1);
+    // Panels share the height of a normal chart; many groups make the image taller instead of
+    // squeezing each panel below readability.
+    const CHROME: u32 = 48 + 72;
+    let panel_h = ((HEIGHT - CHROME) / panels as u32).max(140);
+    let height = CHROME + panel_h * panels as u32;
     let mut range: Option<(f64, f64)> = None;
-    for &v in groups.iter().flat_map(|g| g.1.iter()) {
+    for &v in groups[..shown].iter().flat_map(|g| g.1.iter()) {
         if v.is_finite() {
             range = Some(range.map_or((v, v), |(a, b)| (a.min(v), b.max(v))));
         }
@@ -833,205 +973,383 @@ pub fn render_histogram(
         Some((a, b)) => widen(a, b),
         None => (0.0, 1.0),
     };
-    let counts: Vec<Vec<u64>> = groups
+    let counts: Vec<Vec<u64>> = groups[..shown]
         .iter()
-        .map(|(_, vals)| {
-            let mut c = vec![0u64; bins];
-            for &v in vals.iter().filter(|v| v.is_finite()) {
-                let b = ((v - lo) / (hi - lo) * bins as f64).floor();
-                let b = if b.is_finite() && b > 0.0 {
-                    (b as usize).min(bins - 1)
-                } else {
-                    0
-                };
-                c[b] += 1;
-            }
-            c
-        })
+        .map(|(_, vals)| bin_counts(vals, lo, hi, bins))
         .collect();
-    let max_count = counts.iter().flatten().copied().max().unwrap_or(0);
-    let xa = Axis::tight(lo, hi, 8);
-    let mut ya = Axis::loose(0.0, (max_count as f64).max(1.0), 6);
-    if ya.step < 1.0 {
-        // Counts are whole numbers.
-        ya = Axis::with_step(0.0, ya.hi.ceil().max(1.0), 1.0);
-    }
-    let labels: Vec<String> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| {
-            if name.trim().is_empty() {
-                format!("group {}", i + 1)
-            } else {
-                ellipsize(name, MAX_LABEL_CHARS)
-            }
-        })
-        .collect();
-    let left = 12 + GLYPH * LABEL_SCALE + 10 + tick_label_width(&ya) + TICK_LEN + 6;
-    let right = i64::from(WIDTH) - 16 - legend_width(&labels);
-    let f = Frame {
-        plot: Rect {
-            x0: left,
-            y0: PLOT_TOP,
-            x1: right.max(left + 10),
-            y1: i64::from(HEIGHT) - 56,
-        },
+    let title = if groups.len() > shown {
+        format!("{title} (first {shown} of {} groups)", groups.len())
+    } else {
+        title.to_owned()
     };
-    let p = f.plot;
-    // Bars go under the grid's frame but over the grid lines: draw the grid, bars, then axes.
-    draw_axes(&mut img, &f, &xa, Some(&ya), x_label, "count");
-    let bin_px = |b: usize| p.x0 + ((b as f64 / bins as f64) * p.w() as f64).round() as i64;
-    let y_of = |n: u64| f.y_px(&ya, n as f64).round() as i64;
-    let n_groups = groups.len().max(1) as i64;
-    let side_by_side = p.w() / bins as i64 / n_groups >= 4;
-    for (g, c) in counts.iter().enumerate() {
-        let colour = PALETTE[g % PALETTE.len()];
-        if side_by_side {
-            for (b, &n) in c.iter().enumerate() {
-                if n == 0 {
-                    continue;
+    render(WIDTH, height, |root, fonts| {
+        let top = draw_title(root, fonts, &title)?;
+        let area = root.margin(top, 10, 12, 28);
+        let areas = area.split_evenly((panels, 1));
+        let y_axes: Vec<Axis> = (0..panels)
+            .map(|g| {
+                let max = counts
+                    .get(g)
+                    .and_then(|c| c.iter().max())
+                    .copied()
+                    .unwrap_or(0);
+                count_axis(max)
+            })
+            .collect();
+        // All panels share the left label width so that their x axes line up.
+        let left = y_axes
+            .iter()
+            .map(|a| y_label_area(fonts, a, "count"))
+            .max()
+            .unwrap_or(0);
+        for (g, panel) in areas.iter().enumerate() {
+            let last = g + 1 == panels;
+            let mut chart = ChartBuilder::on(panel)
+                .margin_top(26)
+                .x_label_area_size(if last { x_label_area(x_label) } else { 8 })
+                .y_label_area_size(left)
+                .build_cartesian_2d(Axis::tight(lo, hi, 10), y_axes[g].clone())?;
+            draw_mesh(&mut chart, true)?;
+            let colour = PALETTE[g % PALETTE.len()];
+            let ((x0, y0), (x1, _)) = plot_rect(&chart);
+            if let Some((name, vals)) = groups.get(g) {
+                let name = label_or(name, || format!("group {}", g + 1));
+                let finite = vals.iter().filter(|v| v.is_finite()).count();
+                let mut header = format!("{name}: {finite} values");
+                if finite < vals.len() {
+                    header.push_str(&format!(" ({} not finite, left out)", vals.len() - finite));
                 }
-                let (bx0, bx1) = (bin_px(b), bin_px(b + 1));
-                let gap = if bx1 - bx0 >= 8 { 1 } else { 0 };
-                let inner = (bx1 - bx0 - 2 * gap).max(1);
-                let x0 = bx0 + gap + inner * g as i64 / n_groups;
-                let x1 = bx0 + gap + inner * (g as i64 + 1) / n_groups;
-                img.fill_rect(x0, y_of(n), x1.max(x0 + 1), p.y1, colour);
+                let header = fonts.fit(&header, LABEL_PX, x1 - x0);
+                let style = Style::new(LABEL_PX)
+                    .colour(colour)
+                    .at(HPos::Left, VPos::Bottom);
+                fonts.draw(root, &header, (x0, y0 - 4), style)?;
+                let bin_w_px = (x1 - x0) / bins as i32;
+                let gap = u32::from(bin_w_px >= 6);
+                let width = (hi - lo) / bins as f64;
+                let bars = counts[g]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(b, &n)| {
+                        let bx0 = lo + b as f64 * width;
+                        let bx1 = if b + 1 == bins { hi } else { bx0 + width };
+                        let mut r = Rectangle::new([(bx0, 0.0), (bx1, n as f64)], colour.filled());
+                        r.set_margin(0, 0, gap, gap);
+                        r
+                    });
+                chart.draw_series(bars)?;
             }
-        } else {
-            // Translucent fill plus a solid step outline keeps overlapping groups readable.
-            let mut m = Mask::new(&Rect {
-                x0: p.x0 - 2,
-                y0: p.y0 - 2,
-                x1: p.x1 + 2,
-                y1: p.y1 + 2,
-            });
-            let base = (p.y1 - 1) as f64;
-            let mut prev_top = base;
-            for (b, &n) in c.iter().enumerate() {
-                let (x0, x1) = (bin_px(b), bin_px(b + 1));
-                let top = y_of(n);
-                if n > 0 {
-                    img.blend_rect(x0, top, x1, p.y1, colour, 0.3);
-                }
-                let top = if n > 0 { top as f64 } else { base };
-                m.segment((x0 as f64, prev_top), (x0 as f64, top), 0.75);
-                m.segment((x0 as f64, top), ((x1 - 1).max(x0) as f64, top), 0.75);
-                prev_top = top;
+            let x_desc = if last { x_label } else { "" };
+            draw_axis_labels(root, fonts, &chart, (x_desc, "count"), last)?;
+            if range.is_none() && g == 0 {
+                draw_no_data(root, fonts, plot_rect(&chart))?;
             }
-            let xe = (p.x1 - 1) as f64;
-            m.segment((xe, prev_top), (xe, base), 0.75);
-            img.composite(&m, colour, 1.0);
         }
-    }
-    // Redraw the frame over the bars.
-    img.rect_outline(p.x0 - 1, p.y0 - 1, p.x1, p.y1, AXIS);
-    if range.is_none() {
-        draw_no_data(&mut img, &p);
-    }
-    let entries: Vec<(String, [u8; 3])> = labels
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| (l, PALETTE[i % PALETTE.len()]))
-        .collect();
-    draw_legend(&mut img, &p, &entries, Swatch::Block);
-    img
+        Ok(())
+    })
 }
 
-/// Renders a spike raster into an [`Image`] (see [`raster`]).
-pub fn render_raster(title: &str, steps: usize, layers: &[(String, Vec<Vec<u32>>)]) -> Image {
-    let mut img = Image::new(WIDTH, HEIGHT, BACKGROUND);
-    draw_title(&mut img, title);
-    let names: Vec<String> = layers
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| {
-            if name.trim().is_empty() {
-                format!("layer {}", i + 1)
-            } else {
-                ellipsize(name, 16)
-            }
-        })
-        .collect();
-    let subs: Vec<String> = layers
-        .iter()
-        .map(|(_, n)| format!("{} neurons", n.len()))
-        .collect();
-    let label_w = names
-        .iter()
-        .chain(subs.iter())
-        .map(|s| text_width(s, 1))
-        .max()
-        .unwrap_or(0);
-    let xa = Axis::loose(0.0, steps.max(1) as f64, 8);
-    // The x axis spans exactly 0..steps (each step one column), ticks at nice step numbers.
-    let xa = Axis::with_step(0.0, steps.max(1) as f64, xa.step);
-    let f = Frame {
-        plot: Rect {
-            x0: 16 + label_w + 12,
-            y0: PLOT_TOP,
-            x1: i64::from(WIDTH) - 24,
-            y1: i64::from(HEIGHT) - 56,
-        },
-    };
-    let p = f.plot;
-    draw_axes(&mut img, &f, &xa, None, "time step", "");
-    let shown: Vec<usize> = (0..layers.len())
-        .filter(|&l| !layers[l].1.is_empty())
-        .collect();
-    if steps == 0 || shown.is_empty() {
-        draw_no_data(&mut img, &p);
-        return img;
-    }
-    // Band heights: a floor so that small layers stay visible, the rest shared by size.
-    let total_h = p.h();
-    let min_band = (total_h / (3 * shown.len() as i64)).min(36);
-    let neurons: usize = shown.iter().map(|&l| layers[l].1.len()).sum();
-    let spare = (total_h - min_band * shown.len() as i64).max(0);
-    let mut y = p.y0;
-    let mut consumed = 0usize;
-    let step_w = p.w() as f64 / steps as f64;
-    for (k, &l) in shown.iter().enumerate() {
-        let rows = &layers[l].1;
-        consumed += rows.len();
-        let y_end = if k + 1 == shown.len() {
-            p.y1
+/// Counts of the finite `vals` in `bins` equal bins over `lo..hi` (the last bin includes `hi`).
+fn bin_counts(vals: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
+    let mut c = vec![0u64; bins];
+    let span = hi * 0.5 - lo * 0.5;
+    for &v in vals.iter().filter(|v| v.is_finite()) {
+        let b = ((v * 0.5 - lo * 0.5) / span * bins as f64).floor();
+        let b = if b.is_finite() && b > 0.0 {
+            (b as usize).min(bins - 1)
         } else {
-            p.y0 + min_band * (k as i64 + 1) + spare * consumed as i64 / neurons as i64
+            0
         };
-        let colour = PALETTE[l % PALETTE.len()];
-        let band_h = (y_end - y) as f64;
-        let row_h = band_h / rows.len() as f64;
-        let row_gap = if row_h >= 4.0 { 1 } else { 0 };
-        let col_gap = if step_w >= 4.0 { 1 } else { 0 };
-        for (i, spikes) in rows.iter().enumerate() {
-            let ry0 = y + (i as f64 * row_h).floor() as i64;
-            let ry1 = (y + ((i + 1) as f64 * row_h).floor() as i64 - row_gap).max(ry0 + 1);
-            for &s in spikes {
-                if (s as usize) >= steps {
-                    continue;
+        c[b] = c[b].saturating_add(1);
+    }
+    c
+}
+
+/// A count axis from 0 to at least `max` with whole-number ticks.
+fn count_axis(max: u64) -> Axis {
+    let top = (max as f64).max(1.0);
+    let step = whole_step(0.0, top, 5);
+    Axis::with_step(0.0, (top / step).ceil() * step, step)
+}
+
+fn render_raster(
+    title: &str,
+    steps: usize,
+    layers: &[(String, Vec<Vec<u32>>)],
+) -> Result<Vec<u8>, RenderError> {
+    render(WIDTH, HEIGHT, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
+        let names: Vec<String> = layers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| label_or(name, || format!("layer {}", i + 1)))
+            .collect();
+        let subs: Vec<String> = layers
+            .iter()
+            .map(|(_, n)| match n.len() {
+                1 => "1 neuron".to_owned(),
+                k => format!("{k} neurons"),
+            })
+            .collect();
+        let label_w = names
+            .iter()
+            .chain(subs.iter())
+            .map(|s| fonts.width(s, LABEL_PX))
+            .max()
+            .unwrap_or(0)
+            .min(260);
+        let span = steps.max(1) as f64;
+        // The x axis spans exactly 0..steps (step s is the column s..s+1), ticks at whole steps.
+        let xa = Axis::with_step(0.0, span, whole_step(0.0, span, 10));
+        let ya = Axis::labelled(0.0, 1.0, Vec::new());
+        let area = root.margin(top, 12, 12, 28);
+        let mut chart = ChartBuilder::on(&area)
+            .x_label_area_size(x_label_area("time step"))
+            .y_label_area_size(label_w + 18)
+            .build_cartesian_2d(xa, ya)?;
+        draw_mesh(&mut chart, true)?;
+        let ((px0, py0), (px1, py1)) = plot_rect(&chart);
+        let shown: Vec<usize> = (0..layers.len())
+            .filter(|&l| !layers[l].1.is_empty())
+            .collect();
+        if steps == 0 || shown.is_empty() {
+            draw_axis_labels(root, fonts, &chart, ("time step", ""), true)?;
+            return draw_no_data(root, fonts, plot_rect(&chart));
+        }
+        // Band heights in pixels: a floor so that small layers stay visible, the rest by size.
+        let total_h = f64::from(py1 - py0);
+        let min_band = (total_h / (3 * shown.len()) as f64).min(36.0);
+        let neurons: usize = shown.iter().map(|&l| layers[l].1.len()).sum();
+        let spare = (total_h - min_band * shown.len() as f64).max(0.0);
+        let step_px = f64::from(px1 - px0) / steps as f64;
+        // Data y of a pixel offset from the top of the plot.
+        let y_of = |off: f64| 1.0 - off / total_h;
+        let mut band_top = 0.0;
+        let mut consumed = 0usize;
+        for (k, &l) in shown.iter().enumerate() {
+            let rows = &layers[l].1;
+            consumed += rows.len();
+            let band_bottom = if k + 1 == shown.len() {
+                total_h
+            } else {
+                (min_band * (k + 1) as f64 + spare * consumed as f64 / neurons as f64).round()
+            };
+            let colour = PALETTE[l % PALETTE.len()];
+            let row_h = (band_bottom - band_top) / rows.len() as f64;
+            let row_gap = u32::from(row_h >= 4.0);
+            let col_gap = u32::from(step_px >= 4.0);
+            let marks = rows.iter().enumerate().flat_map(|(i, spikes)| {
+                let r0 = y_of(band_top + i as f64 * row_h);
+                let r1 = y_of(band_top + (i + 1) as f64 * row_h);
+                spikes
+                    .iter()
+                    .filter(|&&s| (s as usize) < steps)
+                    .map(move |&s| {
+                        let s = f64::from(s);
+                        let mut r = Rectangle::new([(s, r0), (s + 1.0, r1)], colour.filled());
+                        r.set_margin(0, row_gap, 0, col_gap);
+                        r
+                    })
+            });
+            chart.draw_series(marks)?;
+            // Name and size when the band is tall enough, else just the name, else nothing.
+            let mid = py0 + ((band_top + band_bottom) / 2.0) as i32;
+            let x = px0 - 10;
+            let name = fonts.fit(&names[l], LABEL_PX, label_w);
+            let name_style = Style::new(LABEL_PX).colour(colour);
+            if band_bottom - band_top >= 40.0 {
+                fonts.draw(
+                    root,
+                    &name,
+                    (x, mid - 2),
+                    name_style.at(HPos::Right, VPos::Bottom),
+                )?;
+                let sub_style = Style::new(LABEL_PX)
+                    .colour(MUTED)
+                    .at(HPos::Right, VPos::Top);
+                fonts.draw(root, &subs[l], (x, mid + 2), sub_style)?;
+            } else if band_bottom - band_top >= 16.0 {
+                fonts.draw(
+                    root,
+                    &name,
+                    (x, mid),
+                    name_style.at(HPos::Right, VPos::Center),
+                )?;
+            }
+            if k + 1 < shown.len() {
+                let y = y_of(band_bottom);
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(0.0, y), (steps as f64, y)],
+                    AXIS.stroke_width(1),
+                )))?;
+            }
+            band_top = band_bottom;
+        }
+        draw_axis_labels(root, fonts, &chart, ("time step", ""), true)
+    })
+}
+
+/// Confusion-matrix image size.
+const CM_WIDTH: u32 = 820;
+const CM_HEIGHT: u32 = 780;
+
+fn render_confusion_matrix(title: &str, matrix: &[Vec<u64>]) -> Result<Vec<u8>, RenderError> {
+    render(CM_WIDTH, CM_HEIGHT, |root, fonts| {
+        let top = draw_title(root, fonts, title)?;
+        let rows = matrix.len();
+        let cols = matrix.iter().map(Vec::len).max().unwrap_or(0);
+        let total: u128 = matrix.iter().flatten().map(|&n| u128::from(n)).sum();
+        let correct: u128 = (0..rows.min(cols))
+            .map(|i| u128::from(matrix[i].get(i).copied().unwrap_or(0)))
+            .sum();
+        if total > 0 {
+            let subtitle = format!(
+                "{total} samples, {:.1}% correct (on the diagonal)",
+                correct as f64 / total as f64 * 100.0
+            );
+            let style = Style::new(LABEL_PX)
+                .colour(MUTED)
+                .at(HPos::Center, VPos::Top);
+            fonts.draw(root, &subtitle, (width_of(root) / 2, top - 6), style)?;
+        }
+        let top = top + 24;
+        let (main, bar) = root
+            .margin(top, 12, 12, 12)
+            .split_horizontally(CM_WIDTH - 24 - 110);
+        let (rows_f, cols_f) = (rows.max(1) as f64, cols.max(1) as f64);
+        // At most about 25 tick labels per axis; cells in between stay unlabelled.
+        let every = |n: usize| n.div_ceil(25).max(1);
+        let xa = Axis::labelled(
+            0.0,
+            cols_f,
+            (0..cols)
+                .step_by(every(cols))
+                .map(|c| (c as f64 + 0.5, c.to_string()))
+                .collect(),
+        );
+        // Row 0 at the top: row r spans y in (rows - r - 1)..(rows - r).
+        let ya = Axis::labelled(
+            0.0,
+            rows_f,
+            (0..rows)
+                .step_by(every(rows))
+                .map(|r| (rows_f - r as f64 - 0.5, r.to_string()))
+                .collect(),
+        );
+        let y_area = y_label_area(fonts, &ya, "true class");
+        let mut chart = ChartBuilder::on(&main)
+            .x_label_area_size(x_label_area("predicted class"))
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(xa, ya)?;
+        draw_mesh(&mut chart, false)?;
+        let ((x0, y0), (x1, y1)) = plot_rect(&chart);
+        if total == 0 && matrix.iter().all(Vec::is_empty) {
+            draw_axis_labels(root, fonts, &chart, ("predicted class", "true class"), true)?;
+            return draw_no_data(root, fonts, plot_rect(&chart));
+        }
+        let cell_w = f64::from(x1 - x0) / cols_f;
+        let cell_h = f64::from(y1 - y0) / rows_f;
+        let text_px = (cell_h * 0.4).min(16.0) as f32;
+        let gap = u32::from(cell_w >= 6.0 && cell_h >= 6.0);
+        for (r, row) in matrix.iter().enumerate() {
+            let row_total: u128 = row.iter().map(|&n| u128::from(n)).sum();
+            let y = rows_f - r as f64;
+            for c in 0..cols {
+                let n = row.get(c).copied().unwrap_or(0);
+                let frac = if row_total > 0 {
+                    n as f64 / row_total as f64
+                } else {
+                    0.0
+                };
+                let x = c as f64;
+                let mut cell = Rectangle::new([(x, y), (x + 1.0, y - 1.0)], ramp(frac).filled());
+                cell.set_margin(0, gap, 0, gap);
+                chart.draw_series(std::iter::once(cell))?;
+                if text_px >= 9.0 {
+                    // Zeros in a light grey so that the non-zero counts stand out.
+                    let ink = match (n, frac > 0.55) {
+                        (0, _) => FAINT,
+                        (_, true) => WHITE,
+                        (_, false) => INK,
+                    };
+                    let max_w = (cell_w - 4.0) as i32;
+                    if let Some(label) = compact_count(fonts, n, text_px, max_w) {
+                        let centre = chart.backend_coord(&(x + 0.5, y - 0.5));
+                        let style = Style::new(text_px)
+                            .colour(ink)
+                            .at(HPos::Center, VPos::Center);
+                        fonts.draw(root, &label, centre, style)?;
+                    }
                 }
-                let sx0 = p.x0 + (f64::from(s) * step_w).floor() as i64;
-                let sx1 =
-                    (p.x0 + ((f64::from(s) + 1.0) * step_w).floor() as i64 - col_gap).max(sx0 + 1);
-                img.fill_rect(sx0, ry0, sx1, ry1, colour);
             }
         }
-        // Name and size when the band is tall enough, else just the name, else nothing.
-        let mid = (y + y_end) / 2;
-        if y_end - y >= 22 {
-            img.text_right(p.x0 - 10, mid - 9, &names[l], 1, colour);
-            img.text_right(p.x0 - 10, mid + 2, &subs[l], 1, MUTED);
-        } else if y_end - y >= 9 {
-            img.text_right(p.x0 - 10, mid - 4, &names[l], 1, colour);
-        }
-        if k + 1 < shown.len() {
-            img.hline(p.x0, p.x1 - 1, y_end, AXIS);
-        }
-        y = y_end;
+        draw_axis_labels(root, fonts, &chart, ("predicted class", "true class"), true)?;
+        draw_colour_bar(root, fonts, &bar, (y0, y1))
+    })
+}
+
+/// The count `n` as text that fits in `max_w` pixels: plain digits, else scientific, else `None`.
+fn compact_count(fonts: &Fonts, n: u64, px: f32, max_w: i32) -> Option<String> {
+    let plain = n.to_string();
+    let sci = format!("{:.1e}", n as f64);
+    [plain, sci]
+        .into_iter()
+        .find(|s| fonts.width(s, px) <= max_w)
+}
+
+/// The colour of a row fraction `f` in `0..=1` on the white-to-blue ramp.
+fn ramp(f: f64) -> RGBColor {
+    let f = if f.is_finite() {
+        f.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (a, b, t) = if f < 0.5 {
+        (RAMP[0], RAMP[1], f * 2.0)
+    } else {
+        (RAMP[1], RAMP[2], f * 2.0 - 1.0)
+    };
+    let mix = |p: u8, q: u8| (f64::from(p) + (f64::from(q) - f64::from(p)) * t).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A vertical colour bar for the row share beside the confusion matrix, from `y0` (100%) to `y1`
+/// (0%) in root pixels.
+fn draw_colour_bar(
+    root: &Area<'_>,
+    fonts: &Fonts,
+    bar: &Area<'_>,
+    (y0, y1): (i32, i32),
+) -> Result<(), RenderError> {
+    let (bx, _) = bar.get_base_pixel();
+    let x0 = bx + 16;
+    let x1 = x0 + 18;
+    let h = (y1 - y0).max(2);
+    for y in y0..y1 {
+        let f = f64::from(y1 - 1 - y) / f64::from(h - 1);
+        root.draw(&Rectangle::new([(x0, y), (x1, y + 1)], ramp(f).filled()))?;
     }
-    img.rect_outline(p.x0 - 1, p.y0 - 1, p.x1, p.y1, AXIS);
-    img
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1, y1 - 1)],
+        AXIS.stroke_width(1),
+    ))?;
+    let style = Style::new(LABEL_PX).at(HPos::Left, VPos::Center);
+    for pct in [0, 25, 50, 75, 100] {
+        let y = y1 - 1 - (h - 1) * pct / 100;
+        root.draw(&PathElement::new(
+            vec![(x1, y), (x1 + 4, y)],
+            AXIS.stroke_width(1),
+        ))?;
+        fonts.draw(root, &format!("{pct}%"), (x1 + 8, y), style)?;
+    }
+    let desc = Style::new(DESC_PX).vertical();
+    fonts.draw(
+        root,
+        "share of the true class",
+        (x1 + 66, (y0 + y1) / 2),
+        desc,
+    )
 }
 
 #[cfg(test)]
@@ -1040,7 +1358,7 @@ mod tests {
 
     fn decode(path: &Path) -> (u32, u32, Vec<u8>) {
         let file = std::fs::File::open(path).unwrap();
-        let dec = png::Decoder::new(io::BufReader::new(file));
+        let dec = png::Decoder::new(std::io::BufReader::new(file));
         let mut reader = dec.read_info().unwrap();
         let mut buf = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut buf).unwrap();
@@ -1049,8 +1367,10 @@ mod tests {
         (info.width, info.height, buf)
     }
 
-    fn has_colour(rgb: &[u8], c: [u8; 3]) -> bool {
-        rgb.chunks_exact(3).any(|p| p == c)
+    fn count_colour(rgb: &[u8], c: RGBColor) -> usize {
+        rgb.chunks_exact(3)
+            .filter(|p| p[0] == c.0 && p[1] == c.1 && p[2] == c.2)
+            .count()
     }
 
     fn sine_series() -> Vec<Series> {
@@ -1074,19 +1394,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("line.png");
         let series = sine_series();
-        line_chart(&path, "Sines", "x", "y", &series).unwrap();
+        line_chart(&path, "Sines", "x (s)", "y (V)", &series).unwrap();
         let (w, h, rgb) = decode(&path);
         assert_eq!((w, h), (WIDTH, HEIGHT));
-        assert!(rgb.chunks_exact(3).any(|p| p != BACKGROUND));
         for c in &PALETTE[..series.len()] {
-            assert!(has_colour(&rgb, *c), "colour {c:?} missing");
+            assert!(count_colour(&rgb, *c) > 100, "colour {c:?} missing");
         }
         // Only the PNG is left in the directory, no temporary file.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
-    fn histogram_and_raster_png_decode_with_group_colours() {
+    fn histogram_draws_one_panel_per_group_and_raster_one_band_per_layer() {
         let dir = tempfile::tempdir().unwrap();
         let groups = vec![
             (
@@ -1100,13 +1419,36 @@ mod tests {
         ];
         for bins in [1, 10, 200] {
             let path = dir.path().join(format!("hist{bins}.png"));
-            histogram(&path, "Rates", "Hz", &groups, bins).unwrap();
+            histogram(&path, "Rates", "rate (Hz)", &groups, bins).unwrap();
             let (w, h, rgb) = decode(&path);
             assert_eq!((w, h), (WIDTH, HEIGHT));
             for c in &PALETTE[..2] {
-                assert!(has_colour(&rgb, *c), "bins {bins}: colour {c:?} missing");
+                assert!(
+                    count_colour(&rgb, *c) > 50,
+                    "bins {bins}: colour {c:?} missing"
+                );
             }
         }
+        // Many groups make the image taller (each panel stays readable), up to a cap.
+        let many: Vec<(String, Vec<f64>)> = (0..10)
+            .map(|g| (format!("g{g}"), vec![f64::from(g); 5]))
+            .collect();
+        let path = dir.path().join("hist-many.png");
+        histogram(&path, "Rates", "rate (Hz)", &many, 10).unwrap();
+        let (_, h10, rgb) = decode(&path);
+        assert!(h10 > HEIGHT, "{h10}");
+        assert!(count_colour(&rgb, PALETTE[9]) > 0);
+        let too_many: Vec<(String, Vec<f64>)> = (0..40)
+            .map(|g| (format!("g{g}"), vec![f64::from(g); 5]))
+            .collect();
+        histogram(&path, "Rates", "rate (Hz)", &too_many, 10).unwrap();
+        let (_, h40, _) = decode(&path);
+        let (_, h16, _) = {
+            histogram(&path, "Rates", "rate (Hz)", &too_many[..16], 10).unwrap();
+            decode(&path)
+        };
+        assert_eq!(h40, h16);
+
         let layers = vec![
             ("in".to_owned(), vec![vec![0, 3, 9], vec![], vec![5]]),
             ("out".to_owned(), vec![vec![1, 2]]),
@@ -1115,15 +1457,105 @@ mod tests {
         raster(&path, "Spikes", 10, &layers).unwrap();
         let (w, h, rgb) = decode(&path);
         assert_eq!((w, h), (WIDTH, HEIGHT));
-        for c in &PALETTE[..2] {
-            assert!(has_colour(&rgb, *c), "raster colour {c:?} missing");
+        // Four spikes of layer 0, two of layer 1; each mark is a solid block of many pixels.
+        let (n0, n1) = (
+            count_colour(&rgb, PALETTE[0]),
+            count_colour(&rgb, PALETTE[1]),
+        );
+        assert!(n0 > 4 * 500 && n1 > 2 * 500, "{n0} {n1}");
+        // A spike at or past `steps` is not drawn.
+        let layers = vec![("in".to_owned(), vec![vec![10, 11, u32::MAX]])];
+        raster(&path, "Spikes", 10, &layers).unwrap();
+        let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, PALETTE[0]) < 100);
+    }
+
+    #[test]
+    fn confusion_matrix_colours_cells_by_row_share_and_prints_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cm.png");
+        // Row 0: 25% / 75%; row 1: all correct; row 2: no samples.
+        confusion_matrix(
+            &path,
+            "Confusion",
+            &[vec![1, 3, 0], vec![0, 0, 8], vec![0, 0, 0]],
+        )
+        .unwrap();
+        let (w, h, rgb) = decode(&path);
+        assert_eq!((w, h), (CM_WIDTH, CM_HEIGHT));
+        for f in [0.0, 0.25, 0.75, 1.0] {
+            assert!(count_colour(&rgb, ramp(f)) > 1000, "share {f} missing");
         }
+        // The count is printed: different counts with the same shares give different images.
+        let a = render_confusion_matrix("t", &[vec![5]]).unwrap();
+        let b = render_confusion_matrix("t", &[vec![7]]).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(ramp(0.0), RAMP[0]);
+        assert_eq!(ramp(1.0), RAMP[2]);
+        assert_eq!(ramp(f64::NAN), RAMP[0]);
+    }
+
+    #[test]
+    fn same_input_gives_the_same_png_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("line.png");
+        let series = sine_series();
+        let first = render_line_chart("Sines", "x", "y", &series).unwrap();
+        // Other charts in between must not leave state behind.
+        render_histogram("h", "x", &[("a".into(), vec![1.0, 2.0])], 4).unwrap();
+        render_confusion_matrix("c", &[vec![1, 2], vec![3, 4]]).unwrap();
+        let again = render_line_chart("Sines", "x", "y", &series).unwrap();
+        let other_thread = std::thread::spawn(move || {
+            render_line_chart("Sines", "x", "y", &sine_series()).unwrap()
+        })
+        .join()
+        .unwrap();
+        line_chart(&path, "Sines", "x", "y", &series).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first, other_thread);
+        assert_eq!(std::fs::read(&path).unwrap(), first);
+        // And a different input does change the bytes.
+        assert_ne!(
+            first,
+            render_line_chart("Sines!", "x", "y", &series).unwrap()
+        );
+    }
+
+    #[test]
+    fn bundled_font_draws_text() {
+        assert!(face().is_ok());
+        let empty = render_line_chart("", "", "", &[]).unwrap();
+        let titled = render_line_chart("Title", "", "", &[]).unwrap();
+        assert_ne!(empty, titled);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.png");
+        std::fs::write(&path, &titled).unwrap();
+        let (w, _, rgb) = decode(&path);
+        // Dark text pixels in the title band, none at its far left.
+        let dark = |x: u32, y: u32| {
+            let i = ((y * w + x) * 3) as usize;
+            rgb[i] < 0x80 && rgb[i + 1] < 0x80 && rgb[i + 2] < 0x80
+        };
+        let title_ink = (10..40)
+            .flat_map(|y| (w / 2 - 60..w / 2 + 60).map(move |x| (x, y)))
+            .filter(|&(x, y)| dark(x, y))
+            .count();
+        assert!(title_ink > 50, "{title_ink}");
+        assert!(!(10..40).any(|y| (0..20).any(|x| dark(x, y))));
+    }
+
+    /// Writes into `$PLOT_SAMPLES_DIR` when set (to look at the PNGs), else into `tmp`.
+    fn samples_dir(tmp: &tempfile::TempDir) -> PathBuf {
+        let dir = std::env::var_os("PLOT_SAMPLES_DIR").map_or(tmp.path().to_owned(), PathBuf::from);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     #[test]
     fn empty_and_non_finite_data_do_not_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = |n: &str| dir.path().join(n);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = samples_dir(&tmp);
+        let p = |n: &str| dir.join(format!("edge-{n}"));
         let nan = f64::NAN;
         let inf = f64::INFINITY;
         line_chart(&p("l0.png"), "", "", "", &[]).unwrap();
@@ -1134,6 +1566,9 @@ mod tests {
             Series::new("flat", vec![(2.0, 3.0), (2.0, 3.0), (nan, nan)]),
             Series::new("huge", vec![(-f64::MAX, f64::MAX), (f64::MAX, -f64::MAX)]),
             Series::new("tiny", vec![(0.0, 1e-300), (1e-300, 2e-300)]),
+            Series::new("subnormal", vec![(0.0, 5e-324), (5e-324, 0.0)]),
+            Series::new("é ü 漢字 \u{1F600} \t\n", vec![(0.0, 0.0), (1.0, 1.0)]),
+            Series::new("x".repeat(10_000), vec![(0.0, 0.0)]),
         ];
         for (i, s) in weird.iter().enumerate() {
             line_chart(
@@ -1145,7 +1580,28 @@ mod tests {
             )
             .unwrap();
         }
-        line_chart(&p("all.png"), "t", "x", "y", &weird).unwrap();
+        line_chart(&p("all.png"), &"long title ".repeat(100), "x", "y", &weird).unwrap();
+        line_panels(&p("p0.png"), "t", "x", &[]).unwrap();
+        line_panels(
+            &p("p1.png"),
+            "t",
+            "x",
+            &[("a".into(), vec![]), ("".into(), weird.clone())],
+        )
+        .unwrap();
+        let panels: Vec<(String, Vec<Series>)> = (0..40)
+            .map(|k| {
+                (
+                    format!("p{k}"),
+                    vec![Series::new("s", vec![(0.0, 1.0), (1.0, 2.0)])],
+                )
+            })
+            .collect();
+        line_panels(&p("p2.png"), "t", "x", &panels).unwrap();
+        let many: Vec<Series> = (0..300)
+            .map(|i| Series::new(format!("series {i}"), vec![(0.0, f64::from(i))]))
+            .collect();
+        line_chart(&p("many.png"), "t", "x", "y", &many).unwrap();
         histogram(&p("h0.png"), "t", "x", &[], 0).unwrap();
         histogram(&p("h1.png"), "t", "x", &[("e".into(), vec![])], 5).unwrap();
         histogram(&p("h2.png"), "t", "x", &[("n".into(), vec![nan, inf])], 5).unwrap();
@@ -1156,6 +1612,14 @@ mod tests {
             "x",
             &[("m".into(), vec![-f64::MAX, f64::MAX])],
             3,
+        )
+        .unwrap();
+        histogram(
+            &p("h5.png"),
+            "t",
+            "x",
+            &[("b".into(), vec![1.0, 2.0])],
+            usize::MAX,
         )
         .unwrap();
         raster(&p("r0.png"), "t", 0, &[]).unwrap();
@@ -1170,6 +1634,17 @@ mod tests {
         .unwrap();
         let big = vec![("big".to_owned(), vec![vec![0, 1, 2]; 5000])];
         raster(&p("r4.png"), "t", 100_000, &big).unwrap();
+        raster(&p("r5.png"), "t", usize::MAX, &big).unwrap();
+        let layers: Vec<(String, Vec<Vec<u32>>)> =
+            (0..50).map(|l| (format!("L{l}"), vec![vec![0]])).collect();
+        raster(&p("r6.png"), "t", 1, &layers).unwrap();
+        confusion_matrix(&p("c0.png"), "t", &[]).unwrap();
+        confusion_matrix(&p("c1.png"), "t", &[vec![], vec![]]).unwrap();
+        confusion_matrix(&p("c2.png"), "t", &[vec![0, 0], vec![0, 0]]).unwrap();
+        confusion_matrix(&p("c3.png"), "t", &[vec![1], vec![2, 3, 4], vec![]]).unwrap();
+        confusion_matrix(&p("c4.png"), "t", &vec![vec![u64::MAX; 3]; 3]).unwrap();
+        let wide: Vec<Vec<u64>> = (0..300).map(|r| vec![r; 300]).collect();
+        confusion_matrix(&p("c5.png"), "t", &wide).unwrap();
         let (w, h, _) = decode(&p("h0.png"));
         assert_eq!((w, h), (WIDTH, HEIGHT));
     }
@@ -1179,13 +1654,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing").join("chart.png");
         let err = line_chart(&path, "t", "x", "y", &sine_series()).unwrap_err();
-        assert!(matches!(err, PlotError::Io { .. }));
+        assert!(matches!(err, PlotError::Write(_)));
         assert!(
             err.to_string().contains(&path.display().to_string()),
             "{err}"
         );
         assert!(!path.exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let err = confusion_matrix(&path, "t", &[vec![1]]).unwrap_err();
+        assert!(matches!(err, PlotError::Write(_)));
     }
 
     #[test]
@@ -1205,60 +1682,78 @@ mod tests {
     #[test]
     fn nice_ticks_are_round() {
         let a = Axis::loose(0.13, 9.7, 6);
-        assert_eq!(a.step, 2.0);
-        assert_eq!(a.ticks, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(nice_step(0.13, 9.7, 6), 2.0);
+        let values: Vec<f64> = a.ticks.iter().map(|t| t.0).collect();
+        assert_eq!(values, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         let a = Axis::loose(-0.031, 0.047, 6);
-        assert_eq!(a.step, 0.01);
-        assert_eq!(a.label(a.ticks[0]), "-0.04");
+        assert_eq!(nice_step(-0.031, 0.047, 6), 0.01);
+        assert_eq!(a.ticks[0].1, "-0.04");
         assert_eq!(a.label(0.0), "0");
+        assert_eq!(a.label(0.005), "", "not a tick");
         let a = Axis::tight(0.0, 1.0e7, 5);
         assert_eq!(a.label(2.0e6), "2e6");
         let a = Axis::loose(0.0, 10.0, 4);
-        assert_eq!(a.step, 2.5);
+        assert_eq!(nice_step(0.0, 10.0, 4), 2.5);
+        assert_eq!(whole_step(0.0, 10.0, 4), 5.0);
+        assert_eq!(whole_step(0.0, 3.0, 10), 1.0);
         assert_eq!(a.label(7.5), "7.5");
+        // The whole f64 range still gets an axis with finite ticks.
+        let a = Axis::loose(-f64::MAX, f64::MAX, 8);
+        assert!(!a.ticks.is_empty());
+        assert!(a.ticks.iter().all(|t| t.0.is_finite()));
+        assert_eq!(a.map(&-f64::MAX, (0, 100)), 0);
+        assert_eq!(a.map(&f64::MAX, (0, 100)), 100);
+        assert_eq!(count_axis(3).ticks.len(), 4, "0, 1, 2, 3");
     }
 
+    /// Realistic charts, written to `$PLOT_SAMPLES_DIR` when set (for looking at them), else to a
+    /// temporary directory.
     #[test]
-    fn font_draws_ascii_and_replaces_other_characters() {
-        let mut img = Image::new(40, 10, BACKGROUND);
-        img.text(0, 0, "A", 1, INK);
-        assert!(img.as_rgb().chunks_exact(3).any(|p| p == INK));
-        assert_eq!(glyph('é'), glyph('?'));
-        assert_eq!(text_width("abc", 2), 48);
-    }
-
-    /// Renders sample charts into `$PLOT_SAMPLES_DIR` for looking at (`cargo test -- --ignored`).
-    #[test]
-    #[ignore = "writes sample PNGs for manual inspection"]
-    fn write_samples() {
-        let dir = PathBuf::from(std::env::var("PLOT_SAMPLES_DIR").unwrap_or("/tmp".into()));
-        let loss: Vec<(f64, f64)> = (0..60)
+    fn realistic_samples_render_with_their_colours() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = samples_dir(&tmp);
+        let loss: Vec<(f64, f64)> = (1..=60)
             .map(|e| {
                 let e = f64::from(e);
                 (e, 2.3 * (-e / 12.0).exp() + 0.08 + 0.03 * (e * 1.7).sin())
             })
             .collect();
         let val: Vec<(f64, f64)> = loss.iter().map(|&(e, l)| (e, l * 1.1 + 0.05)).collect();
-        let acc: Vec<(f64, f64)> = (0..12)
-            .map(|e| {
-                (
-                    f64::from(e) * 5.0,
-                    2.4 * (1.0 - (-f64::from(e) / 3.0).exp()),
-                )
-            })
-            .collect();
+        let path = dir.join("sample-line.png");
         line_chart(
-            &dir.join("picospike-plot-line.png"),
+            &path,
             "Training loss",
             "epoch",
-            "cross-entropy",
+            "cross-entropy loss",
+            &[Series::new("train", loss), Series::new("validation", val)],
+        )
+        .unwrap();
+        let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
+
+        let acc: Vec<(f64, f64)> = (1..=60)
+            .map(|e| (f64::from(e), 100.0 - 40.0 * (-f64::from(e) / 5.0).exp()))
+            .collect();
+        let path = dir.join("sample-panels.png");
+        let loss = Series::new("train loss", vec![(1.0, 2.0), (30.0, 0.5), (60.0, 0.1)]);
+        line_panels(
+            &path,
+            "Training",
+            "epoch",
             &[
-                Series::new("train loss", loss),
-                Series::new("validation loss", val),
-                Series::new("accuracy (scaled)", acc),
+                ("cross-entropy loss".into(), vec![loss]),
+                (
+                    "accuracy (%)".into(),
+                    vec![Series::new("train accuracy", acc)],
+                ),
             ],
         )
         .unwrap();
+        let (_, h, rgb) = decode(&path);
+        assert!(h > HEIGHT, "two panels make a taller image");
+        // Colours run on across panels: the second panel's series is orange.
+        assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
+
         // Deterministic pseudo-random firing rates.
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut rnd = move || {
@@ -1273,35 +1768,20 @@ mod tests {
         };
         let groups: Vec<(String, Vec<f64>)> = vec![
             (
-                "input".into(),
-                (0..784).map(|_| gauss(40.0, 15.0).max(0.0)).collect(),
-            ),
-            (
-                "hidden 1".into(),
+                "layer 0".into(),
                 (0..256).map(|_| gauss(90.0, 25.0).max(0.0)).collect(),
             ),
             (
-                "output".into(),
-                (0..100).map(|_| gauss(150.0, 30.0).max(0.0)).collect(),
+                "layer 1".into(),
+                (0..10).map(|_| gauss(150.0, 30.0).max(0.0)).collect(),
             ),
         ];
-        histogram(
-            &dir.join("picospike-plot-hist.png"),
-            "Firing rates per layer",
-            "firing rate (Hz)",
-            &groups,
-            30,
-        )
-        .unwrap();
-        histogram(
-            &dir.join("picospike-plot-hist-few.png"),
-            "Firing rates per layer (8 bins)",
-            "firing rate (Hz)",
-            &groups,
-            8,
-        )
-        .unwrap();
-        let steps = 100u32;
+        let path = dir.join("sample-hist.png");
+        histogram(&path, "Firing rates per neuron", "rate (Hz)", &groups, 30).unwrap();
+        let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
+
+        let steps = 30u32;
         let mut layer = |n: usize, p: f64| -> Vec<Vec<u32>> {
             (0..n)
                 .map(|i| {
@@ -1311,82 +1791,41 @@ mod tests {
                 .collect()
         };
         let layers = vec![
-            ("input".to_owned(), layer(64, 0.08)),
-            ("hidden".to_owned(), layer(32, 0.12)),
-            ("output".to_owned(), layer(10, 0.2)),
+            ("layer 0".to_owned(), layer(100, 0.12)),
+            ("layer 1".to_owned(), layer(10, 0.2)),
         ];
+        let path = dir.join("sample-raster.png");
         raster(
-            &dir.join("picospike-plot-raster.png"),
-            "Spike raster (digit 7)",
+            &path,
+            "Spike raster of test sample 0",
             steps as usize,
             &layers,
         )
         .unwrap();
-        line_chart(
-            &dir.join("picospike-plot-empty.png"),
-            "Nothing yet",
-            "x",
-            "y",
-            &[],
-        )
-        .unwrap();
-        histogram(
-            &dir.join("picospike-plot-hist-overlaid.png"),
-            "Firing rates per layer (120 bins, overlaid)",
-            "firing rate (Hz)",
-            &groups,
-            120,
-        )
-        .unwrap();
-        line_chart(
-            &dir.join("picospike-plot-edge.png"),
-            "Edge cases: tiny values, NaN gap, one point",
-            "time (s)",
-            "membrane potential (V)",
-            &[
-                Series::new(
-                    "tiny",
-                    (0..200)
-                        .map(|i| {
-                            let t = f64::from(i) * 1e-4;
-                            let v = if i == 90 {
-                                f64::NAN
-                            } else {
-                                3e-5 * (t * 3e3).sin()
-                            };
-                            (t, v)
-                        })
-                        .collect(),
-                ),
-                Series::new("single point", vec![(0.01, 1e-5)]),
-                Series::new("", vec![(0.0, -2e-5), (0.02, 2e-5)]),
-            ],
-        )
-        .unwrap();
-        let big = vec![
-            ("input".to_owned(), layer(784, 0.02)),
-            (
-                "a layer with a very long name indeed".to_owned(),
-                layer(300, 0.05),
-            ),
-            ("out".to_owned(), layer(10, 0.1)),
-        ];
-        let many: Vec<(String, Vec<Vec<u32>>)> = (0..12)
-            .map(|l| (format!("L{l}"), layer(4 + l * 3, 0.1)))
+        let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, PALETTE[0]) > 100 && count_colour(&rgb, PALETTE[1]) > 100);
+
+        let matrix: Vec<Vec<u64>> = (0..10u64)
+            .map(|r| {
+                (0..10u64)
+                    .map(|c| {
+                        if r == c {
+                            18 + r % 3
+                        } else {
+                            u64::from((r * 7 + c * 3) % 11 == 0)
+                        }
+                    })
+                    .collect()
+            })
             .collect();
-        raster(
-            &dir.join("picospike-plot-raster-many.png"),
-            "12 layers",
-            40,
-            &many,
+        let path = dir.join("sample-confusion.png");
+        confusion_matrix(
+            &path,
+            "Confusion matrix (fixed point, 200 test samples)",
+            &matrix,
         )
         .unwrap();
-        raster(
-            &dir.join("picospike-plot-raster-big.png"),
-            "Big raster",
-            100,
-            &big,
-        )
-        .unwrap();
+        let (_, _, rgb) = decode(&path);
+        assert!(count_colour(&rgb, RAMP[0]) > 1000);
     }
 }

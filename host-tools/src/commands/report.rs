@@ -162,22 +162,30 @@ pub(crate) fn write_plots(
         let train_acc = history
             .history
             .iter()
-            .map(|e| (e.epoch as f64, e.train_acc))
+            .map(|e| (e.epoch as f64, 100.0 * e.train_acc))
             .collect();
         let val_acc = history
             .history
             .iter()
-            .filter_map(|e| e.val_acc.map(|v| (e.epoch as f64, v)))
+            .filter_map(|e| e.val_acc.map(|v| (e.epoch as f64, 100.0 * v)))
             .collect();
-        plot::line_chart(
+        // Loss and accuracy have different units: one panel each over the shared epoch axis.
+        plot::line_panels(
             &path,
             "Training (rate network, SoftLIF / ReLU surrogate)",
             "epoch",
-            "loss / accuracy",
             &[
-                Series::new("train loss", loss),
-                Series::new("train accuracy", train_acc),
-                Series::new("validation accuracy", val_acc),
+                (
+                    "cross-entropy loss".to_owned(),
+                    vec![Series::new("train loss", loss)],
+                ),
+                (
+                    "accuracy (%)".to_owned(),
+                    vec![
+                        Series::new("train accuracy", train_acc),
+                        Series::new("validation accuracy", val_acc),
+                    ],
+                ),
             ],
         )?;
         written.push(path);
@@ -238,7 +246,7 @@ pub(crate) fn write_plots(
         &layers,
     )?;
     written.push(path);
-    written.push(write_confusion(
+    written.extend(write_confusion(
         dir,
         "Confusion matrix (fixed point, test samples)",
         &report.spiking_fixed.confusion_matrix,
@@ -247,16 +255,19 @@ pub(crate) fn write_plots(
 }
 
 /// Writes a confusion matrix (rows true class, columns predicted) beside the other outputs of
-/// `dir`, and returns the file written.
-///
-/// MERGE: the plots branch adds `plot::confusion_matrix(path, title, matrix)`; at merge this
-/// writes `DIR/confusion_matrix.png` with it (and may keep the JSON). Until then the matrix is
-/// written as JSON so that every caller already goes through this one function.
-pub(crate) fn write_confusion(dir: &Path, title: &str, matrix: &[Vec<u64>]) -> Result<PathBuf> {
-    let path = dir.join("confusion_matrix.json");
+/// `dir` as `confusion_matrix.png` (counts per cell, coloured by row share) and
+/// `confusion_matrix.json` (the numbers), and returns both paths.
+pub(crate) fn write_confusion(
+    dir: &Path,
+    title: &str,
+    matrix: &[Vec<u64>],
+) -> Result<[PathBuf; 2]> {
+    let json_path = dir.join("confusion_matrix.json");
     model_file::save_json(
-        &path,
+        &json_path,
         &json!({ "title": title, "rows": "true class", "columns": "predicted class", "matrix": matrix }),
     )?;
-    Ok(path)
+    let png_path = dir.join("confusion_matrix.png");
+    plot::confusion_matrix(&png_path, title, matrix)?;
+    Ok([png_path, json_path])
 }
