@@ -70,9 +70,9 @@ helper_checks() {
 demo_model_fresh() {
   local tmp
   tmp=$(mktemp -d)
-  in_crate demo-model cargo run --release --quiet -- "$tmp/demo" 2> /dev/null || { rm -rf "$tmp"; return 1; }
+  in_crate demo-model cargo run --quiet -- "$tmp/demo" 2> /dev/null || { rm -rf "$tmp"; return 1; }
   if ! diff -r "$tmp/demo" "$here/models/demo"; then
-    echo "boards/models/demo is stale: regenerate with (cd boards/demo-model && cargo run --release)," \
+    echo "boards/models/demo is stale: regenerate with (cd boards/demo-model && cargo run)," \
       "then update the size files (boards/run-qemu.sh <board> --update-size, boards/build-boards.sh --update-size)" >&2
     rm -rf "$tmp"
     return 1

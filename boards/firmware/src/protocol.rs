@@ -346,7 +346,7 @@ impl<C: Classifier, T: TickCounter, const N: usize> Server<C, T, N> {
     }
 
     /// Read what `rx` has (blocking until at least one byte), answer every frame it completes
-    /// on `tx`, and call `on_response` with each response after it was written.
+    /// on `tx`, and call `on_response` with each response just before it is written.
     ///
     /// `rx` and `tx` are the two halves of one UART (HALs split them so they can be used apart).
     ///
@@ -369,12 +369,14 @@ impl<C: Classifier, T: TickCounter, const N: usize> Server<C, T, N> {
                     max: self.engine.max_request_frame,
                 }),
             };
+            // Before the reply: a host sends its next request as soon as it has the reply, and
+            // by then the board must be reading again (a UART holds a byte or a few).
+            on_response(&response);
             // Every response fits MAX_RESPONSE_FRAME (checked by a test), so this cannot fail.
             if let Ok(frame) = encode(&response, &mut self.tx) {
                 tx.write_all(frame).map_err(PollError::Write)?;
                 tx.flush().map_err(PollError::Write)?;
             }
-            on_response(&response);
         }
         Ok(())
     }

@@ -15,11 +15,9 @@ use cortex_m_rt::entry;
 use nrf52840_hal::gpio::{p0, Level, Output, Pin, PushPull};
 use nrf52840_hal::uarte::{Baudrate, Parity, Pins, Uarte};
 use nrf52840_hal::{clocks::Clocks, pac};
-use picospike_firmware::classifier::NetworkClassifier;
 use picospike_firmware::cortex_m::{self as cm, DwtCycles};
-use picospike_firmware::protocol::{Response, Server};
+use picospike_firmware::serve::{serve, DefmtEvents};
 use picospike_firmware::ClassLeds;
-use picospike_runtime::{Model, Network};
 
 /// The embedded model, samples and sizes (see `picospike_board_build`).
 #[allow(dead_code, missing_docs)]
@@ -29,6 +27,8 @@ mod model {
 
 /// Longest request frame accepted (an `Infer` carries the sample plus a few header bytes).
 const MAX_FRAME: usize = model::INPUT_SIZE + 32;
+/// Layer capacity of the model (the runtime's default).
+const LAYERS: usize = 8;
 
 #[entry]
 fn main() -> ! {
@@ -41,7 +41,7 @@ fn main() -> ! {
 
     let port0 = p0::Parts::new(p.P0);
     let led = |pin: Pin<_>| -> Pin<Output<PushPull>> { pin.into_push_pull_output(Level::High) };
-    let mut leds = ClassLeds::new(
+    let leds = ClassLeds::new(
         [
             led(port0.p0_13.degrade()),
             led(port0.p0_14.degrade()),
@@ -62,52 +62,20 @@ fn main() -> ! {
     let rx_buf = cortex_m::singleton!(: [u8; 1] = [0; 1]).unwrap();
     let (mut tx, mut rx) = uarte.split(tx_buf, rx_buf).unwrap();
 
-    let state: &'static mut [i32] = {
-        // In .bss, zeroed by the runtime: never built on the stack, whatever the model's size.
-        static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
-        // SAFETY: `main` runs once and this block is the only place that names STATE, so this
-        // is the one and only reference to it.
-        unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
+    let state = picospike_firmware::state_buffer!(model::STATE_WORDS).unwrap();
+    let mut events = DefmtEvents {
+        board: "nrf52840-dk",
+        model_name: env!("PICOSPIKE_MODEL_NAME"),
+        tick_unit: "cycles",
+        leds,
     };
-    let model = match Model::from_bytes(model::MODEL) {
-        Ok(model) => model,
-        Err(e) => defmt::panic!("model does not load: {}", e),
-    };
-    let network = match Network::new(&model, state) {
-        Ok(network) => network,
-        Err(e) => defmt::panic!("state buffer: {}", e),
-    };
-    defmt::info!(
-        "board=nrf52840-dk model={=str} inputs={} outputs={} steps={} state_words={}",
-        env!("PICOSPIKE_MODEL_NAME"),
-        model.input_size(),
-        model.output_size(),
-        model.default_timesteps(),
-        model.state_words()
+    let error = serve::<MAX_FRAME, LAYERS, _, _, _, _>(
+        model::MODEL,
+        state,
+        ticks,
+        &mut rx,
+        &mut tx,
+        &mut events,
     );
-    let mut server: Server<_, _, MAX_FRAME> =
-        Server::new(NetworkClassifier::new(&model, network), ticks);
-
-    loop {
-        let result = server.poll(&mut rx, &mut tx, |response| {
-            if let Response::Inferred(reply) = response {
-                let _ = leds.show(reply.class);
-                defmt::info!(
-                    "id={} class={} outputs={} spikes={} events={} cycles={} stack_peak={}",
-                    reply.id,
-                    reply.class,
-                    reply.outputs.as_slice(),
-                    reply.spike_counts.as_slice(),
-                    reply.synaptic_events,
-                    reply.ticks,
-                    cm::stack_peak()
-                );
-            } else {
-                defmt::info!("{}", response);
-            }
-        });
-        if let Err(e) = result {
-            defmt::warn!("uart: {}", defmt::Debug2Format(&e));
-        }
-    }
+    defmt::panic!("model does not load: {}", error)
 }
