@@ -10,7 +10,7 @@ use embedded_io::{Read, Write};
 use picospike_runtime::{LoadError, Model, Network};
 
 use crate::classifier::NetworkClassifier;
-use crate::protocol::{Response, Server};
+use crate::protocol::{model_id, Response, Server};
 use crate::TickCounter;
 
 /// The loaded model, as [`Events::loaded`] reports it.
@@ -75,8 +75,8 @@ where
         steps: model.default_timesteps(),
         state_words: model.state_words(),
     });
-    let mut server: Server<_, _, N> =
-        Server::new(NetworkClassifier::with_capacity(&model, network), ticks);
+    let classifier = NetworkClassifier::with_capacity(&model, network);
+    let mut server: Server<_, _, N> = Server::new(classifier, ticks, model_id(blob));
     loop {
         if let Err(e) = server.poll(rx, tx, |response| events.response(response)) {
             events.uart_error(&e);

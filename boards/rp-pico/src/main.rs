@@ -16,7 +16,7 @@ use picospike_firmware::cortex_m as cm;
 use picospike_firmware::serve::{serve, DefmtEvents};
 use picospike_firmware::{ClassLeds, TickCounter};
 use rp2040_hal::clocks::{init_clocks_and_plls, Clock};
-use rp2040_hal::gpio::{FunctionUart, Pins};
+use rp2040_hal::gpio::{FunctionUart, Pins, PullUp};
 use rp2040_hal::uart::{DataBits, StopBits, UartConfig, UartPeripheral};
 use rp2040_hal::{pac, Sio, Timer, Watchdog};
 
@@ -84,7 +84,10 @@ fn main() -> ! {
 
     let uart_pins = (
         pins.gpio0.into_function::<FunctionUart>(),
-        pins.gpio1.into_function::<FunctionUart>(),
+        // RX pulled up: with no adapter connected the line reads as idle, not as noise.
+        pins.gpio1
+            .into_function::<FunctionUart>()
+            .into_pull_type::<PullUp>(),
     );
     let uart = UartPeripheral::new(pac.UART0, uart_pins, &mut pac.RESETS)
         .enable(

@@ -51,10 +51,15 @@ fn main() -> ! {
 
     let serial = dp
         .USART2
-        .serial::<u8>((gpioa.pa2, gpioa.pa3), 115_200.bps(), &mut rcc)
+        // RX pulled up: an idle, unconnected line then reads as idle, not as noise.
+        .serial::<u8>(
+            (gpioa.pa2, gpioa.pa3.internal_pull_up(true)),
+            115_200.bps(),
+            &mut rcc,
+        )
         .unwrap();
     let (tx, rx) = serial.split();
-    let (mut tx, mut rx) = (NbTx(tx), NbRx(rx));
+    let (mut tx, mut rx) = (NbTx(tx), NbRx::new(rx));
 
     let state = picospike_firmware::state_buffer!(model::STATE_WORDS).unwrap();
     let mut events = DefmtEvents {
