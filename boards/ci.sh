@@ -5,9 +5,12 @@
 #   1. firmware: fmt, clippy (host + both thumb targets), tests, docs;
 #   2. helper crates (board-build, demo-model, host-reference): fmt, clippy;
 #   3. models/demo is what boards/demo-model writes with the current runtime;
-#   4. the UART protocol end to end: tools/pspk_uart.py against host-reference --serve;
+#   4. the UART protocol: the client's unit tests (python3 -m unittest in tools/, the examples
+#      of PROTOCOL.md) and tools/pspk_uart.py against host-reference --serve;
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
-#      the UART server (the real boards' code path) on the emulated UART, driven by the client;
+#      the UART server (the real boards' code path) on the emulated UART, driven by the client,
+#      behind the fault-injecting proxy (bounded: 30 faults of each kind), and after a client
+#      killed mid-frame;
 #   6. real boards: build, clippy, size check;
 #   7. panic-never: both QEMU boards' model load + inference with a panic handler that cannot be
 #      linked (bin panic-never), run and compared with the host;
@@ -47,6 +50,8 @@ install_tools() {
     fi
   fi
   command -v python3 > /dev/null || { echo "python3 missing" >&2; return 1; }
+  # The real boards link with flip-link (stack overflow protection).
+  command -v flip-link > /dev/null || cargo install --locked flip-link || return 1
 }
 
 in_crate() { (cd "$here/$1" && shift && "$@"); }
@@ -54,8 +59,8 @@ in_crate() { (cd "$here/$1" && shift && "$@"); }
 firmware_checks() {
   in_crate firmware cargo fmt --check &&
     in_crate firmware cargo clippy --quiet --all-targets --features std,embedded-hal-nb -- -D warnings &&
-    in_crate firmware cargo clippy --quiet --target thumbv7em-none-eabihf --features dwt,runtime,defmt,embedded-hal-nb -- -D warnings &&
-    in_crate firmware cargo clippy --quiet --target thumbv6m-none-eabi --features cortex-m,runtime,defmt,embedded-hal-nb -- -D warnings &&
+    in_crate firmware cargo clippy --quiet --target thumbv7em-none-eabihf --features dwt,runtime,defmt,embedded-hal-nb,qemu -- -D warnings &&
+    in_crate firmware cargo clippy --quiet --target thumbv6m-none-eabi --features cortex-m,runtime,defmt,embedded-hal-nb,qemu -- -D warnings &&
     in_crate firmware cargo test --quiet --features std,embedded-hal-nb &&
     in_crate firmware env RUSTDOCFLAGS=-Dwarnings cargo doc --quiet --no-deps --features std,embedded-hal-nb,runtime
 }
@@ -70,9 +75,9 @@ helper_checks() {
 demo_model_fresh() {
   local tmp
   tmp=$(mktemp -d)
-  in_crate demo-model cargo run --release --quiet -- "$tmp/demo" 2> /dev/null || { rm -rf "$tmp"; return 1; }
+  in_crate demo-model cargo run --quiet -- "$tmp/demo" 2> /dev/null || { rm -rf "$tmp"; return 1; }
   if ! diff -r "$tmp/demo" "$here/models/demo"; then
-    echo "boards/models/demo is stale: regenerate with (cd boards/demo-model && cargo run --release)," \
+    echo "boards/models/demo is stale: regenerate with (cd boards/demo-model && cargo run)," \
       "then update the size files (boards/run-qemu.sh <board> --update-size, boards/build-boards.sh --update-size)" >&2
     rm -rf "$tmp"
     return 1
@@ -92,9 +97,9 @@ uart_protocol_e2e() {
   # board: the same firmware Server, on stdin/stdout. Its lines must match the host reference.
   local ref=$here/host-reference/target/release/picospike-host-reference strip
   strip='s/ (ticks|ticks_total|ticks_max)=[0-9]+//g'
-  python3 "$here/tools/pspk_uart.py" selftest &&
+  (cd "$here/tools" && python3 -m unittest 2>&1 | tail -3) &&
     in_crate host-reference cargo build --release --quiet &&
-    python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" ping 2> /dev/null | grep -q "'version': 1" &&
+    python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" ping 2> /dev/null | grep -q "'version': 2" &&
     diff <("$ref" | sed -E "$strip") \
       <(python3 "$here/tools/pspk_uart.py" --exec "$ref --serve" run 2> /dev/null | sed -E "$strip")
 }
@@ -117,6 +122,9 @@ step "uart protocol: python client vs simulated board" uart_protocol_e2e
 step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
 step "qemu-microbit: run, compare, size" qemu_board qemu-microbit
 step "qemu-mps2-an386: UART protocol server, driven by tools/pspk_uart.py" "$here/run-qemu.sh" qemu-mps2-an386 --uart
+step "qemu-mps2-an386: UART behind the fault-injecting proxy (bounded)" \
+  "$here/run-qemu.sh" qemu-mps2-an386 --uart --faults 30 --samples 100
+step "qemu-mps2-an386: next session after a client killed mid-frame" "$here/run-qemu.sh" qemu-mps2-an386 --kill-test
 step "real boards: build, clippy, size" "$here/build-boards.sh"
 step "qemu-mps2-an386: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-mps2-an386 --panic-never
 step "qemu-microbit: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-microbit --panic-never

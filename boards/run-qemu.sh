@@ -2,7 +2,8 @@
 # Build and run a QEMU board, capture its output, and check it.
 #
 #   boards/run-qemu.sh <board> [--update-size] [--no-check]
-#   boards/run-qemu.sh qemu-mps2-an386 --uart
+#   boards/run-qemu.sh qemu-mps2-an386 --uart [--faults N [--samples S] [--seed K]]
+#   boards/run-qemu.sh qemu-mps2-an386 --kill-test
 #   boards/run-qemu.sh <board> --panic-never
 #
 #   <board>        qemu-mps2-an386 | qemu-microbit
@@ -10,6 +11,14 @@
 #   --no-check     only build, run and capture (no host comparison, no size check)
 #   --uart         run the real boards' UART protocol server (bin uart-server) on the emulated
 #                  CMSDK UART0 and drive it with tools/pspk_uart.py, then compare with the host
+#   --faults N     (with --uart) put tools/uart_faults.py between client and board: seeded bit
+#                  flips, dropped/duplicated/inserted bytes, truncated frames and delays, until
+#                  each kind was injected N times over S samples (default 100, seed 1); every
+#                  reply is checked against the host reference; ends with the line
+#                  `faults injected=N detected=D recovered=R wrong=W`, fails unless wrong=0 and
+#                  every sample got its host-identical reply
+#   --kill-test    the board on a TCP socket; a client killed (kill -9) in the middle of a frame,
+#                  then the next client must succeed at its first attempt (--retries 0)
 #   --panic-never  build bin panic-never (feature panic-never): model load and inference with a
 #                  panic handler that references an undefined symbol, so the build fails to
 #                  link if any panic path is left; run it and compare its lines with the host
@@ -24,18 +33,23 @@
 # Needs: qemu-system-arm, python3, rustup target thumbv7em-none-eabihf / thumbv6m-none-eabi.
 set -euo pipefail
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 board=$1; shift
-update_size=0; check=1; uart=0; panic_never=0
-for arg in "$@"; do
-  case $arg in
+update_size=0; check=1; uart=0; panic_never=0; faults=0; samples=100; seed=1; kill_test=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
     --update-size) update_size=1 ;;
     --no-check) check=0 ;;
     --uart) uart=1 ;;
     --panic-never) panic_never=1 ;;
+    --kill-test) kill_test=1 ;;
+    --faults) faults=${2:?--faults needs a count}; shift ;;
+    --samples) samples=${2:?--samples needs a count}; shift ;;
+    --seed) seed=${2:?--seed needs a number}; shift ;;
     *) usage ;;
   esac
+  shift
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,13 +101,67 @@ fi
 echo "== building $board"
 (cd "$here/$board" && cargo build --release --quiet)
 
+uart_server_qemu() { # uart_server_qemu SERIAL-SPEC: the QEMU command line of the UART server
+  echo "qemu-system-arm -M mps2-an386 -display none -monitor none -serial $1" \
+    "-semihosting-config enable=on,target=native -icount shift=0" \
+    "-kernel $here/$board/target/$target/release/uart-server"
+}
+
+if [[ $kill_test -eq 1 ]]; then
+  [[ $board == qemu-mps2-an386 ]] || { echo "--kill-test: only qemu-mps2-an386 has a UART server" >&2; exit 2; }
+  echo "== kill -9 mid-frame: the next session must succeed at its first attempt"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  $(uart_server_qemu "tcp:127.0.0.1:$port,server=on,wait=off") 2> "$out_dir/$board-kill.err" &
+  qemu_pid=$!
+  trap 'kill $qemu_pid 2> /dev/null' EXIT
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2> /dev/null && break
+    sleep 0.2
+  done
+  # A client that dies (SIGKILL) after sending half an Infer frame: the board keeps the half.
+  python3 - "$port" "$here/tools" <<'PY' || true
+import os, signal, socket, sys
+sys.path.insert(0, sys.argv[2])
+import pspk_uart
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+frame = pspk_uart.frame(pspk_uart.infer(12345, 0, bytes(64)))
+sock.sendall(frame[: len(frame) // 2])
+os.kill(os.getpid(), signal.SIGKILL)
+PY
+  status=0
+  for command in ping info run; do
+    python3 "$here/tools/pspk_uart.py" --tcp "127.0.0.1:$port" --retries 0 --timeout 5 $command \
+      > "$out_dir/$board-kill-$command.out" || { status=$?; echo "FAIL: $command after kill -9 (exit $status)" >&2; }
+  done
+  kill $qemu_pid 2> /dev/null
+  [[ $status -eq 0 ]] || exit 1
+  tail -1 "$out_dir/$board-kill-run.out"
+  echo "after kill -9 mid-frame: ping, info and run succeeded at their first attempt (--retries 0)"
+  exit 0
+fi
+
 if [[ $uart -eq 1 ]]; then
   [[ $board == qemu-mps2-an386 ]] || { echo "--uart: only qemu-mps2-an386 has a UART server" >&2; exit 2; }
+  if [[ $faults -gt 0 ]]; then
+    echo "== fault injection: tools/uart_faults.py between tools/pspk_uart.py and uart-server"
+    (cd "$here/host-reference" && cargo build --release --quiet)
+    out=$out_dir/$board-faults.out
+    status=0
+    # Short timeouts: the emulated board answers in milliseconds; a lost terminator costs one.
+    python3 "$here/tools/pspk_uart.py" --exec "$(uart_server_qemu stdio)" --timeout 0.3 --retries 40 \
+      faults --reference "$here/host-reference/target/release/picospike-host-reference --serve" \
+      --faults "$faults" --samples "$samples" --seed "$seed" > "$out" 2> "$out_dir/$board-faults.err" || status=$?
+    cat "$out"
+    if [[ $status -ne 0 ]]; then
+      echo "FAIL: fault injection (exit $status); see $out_dir/$board-faults.err" >&2
+      grep -v '^id=\|^Inferred' "$out_dir/$board-faults.err" | tail -5 >&2
+      exit 1
+    fi
+    exit 0
+  fi
   echo "== UART protocol: tools/pspk_uart.py <-> uart-server on the emulated CMSDK UART0"
   out=$out_dir/$board-uart.out
-  qemu="qemu-system-arm -M mps2-an386 -display none -monitor none -serial stdio"
-  qemu+=" -semihosting-config enable=on,target=native -icount shift=0"
-  qemu+=" -kernel $here/$board/target/$target/release/uart-server"
+  qemu=$(uart_server_qemu stdio)
   status=0
   timeout 300 python3 "$here/tools/pspk_uart.py" --exec "$qemu" run > "$out" 2> "$out_dir/$board-uart.err" || status=$?
   cat "$out"

@@ -3,7 +3,10 @@
 //!
 //! The stack helpers rely on cortex-m-rt's memory layout: the stack grows down from
 //! `_stack_start` towards `_stack_end`, which is the end of `.bss`/`.uninit` (nothing else lives
-//! there, the firmware has no heap).
+//! there, the firmware has no heap). Linked with flip-link (the real boards), the stack sits
+//! below `.data`/`.bss` instead, from `_stack_start` down to the start of RAM, where flip-link
+//! puts `_stack_end`: the helpers work unchanged. Should a layout ever put `_stack_end` above
+//! `_stack_start`, they paint nothing and report 0 instead of writing over `.bss`.
 #![allow(unsafe_code)]
 
 use core::ptr::{addr_of, addr_of_mut};
@@ -42,6 +45,9 @@ fn stack_bottom() -> *mut u32 {
 /// measurement for the code that runs after it.
 #[inline(never)]
 pub fn paint_stack() {
+    if stack_size() == 0 {
+        return; // no stack region below `_stack_start` that the helpers know (module docs)
+    }
     let sp = cortex_m::register::msp::read() as usize;
     let mut word = stack_bottom();
     let end = sp.saturating_sub(PAINT_MARGIN);
@@ -61,6 +67,9 @@ pub fn paint_stack() {
 /// lowest word that no longer holds the paint. Includes the frames above `main` (reset
 /// handler), which were live before painting.
 pub fn stack_peak() -> usize {
+    if stack_size() == 0 {
+        return 0;
+    }
     let top = stack_top();
     let mut word = stack_bottom();
     while (word as usize) < top {
@@ -76,9 +85,10 @@ pub fn stack_peak() -> usize {
     top - word as usize
 }
 
-/// Size of the stack region in bytes (from `_stack_end` to `_stack_start`).
+/// Size of the stack region in bytes (from `_stack_end` to `_stack_start`); 0 when the stack
+/// is not above `.bss` (flip-link).
 pub fn stack_size() -> usize {
-    stack_top() - stack_bottom() as usize
+    stack_top().saturating_sub(stack_bottom() as usize)
 }
 
 /// SysTick wraps counted by [`SysTickCounter::on_wrap`].

@@ -13,8 +13,11 @@
 //! - [`leds`]: show the predicted class on GPIO pins.
 //! - [`ticks`]: measure cost through a small tick counter trait.
 //! - `nb_serial` (feature `embedded-hal-nb`): embedded-io over embedded-hal-nb serial halves.
+//! - `serve` (feature `runtime`): the serve loop of the boards that speak the protocol; each
+//!   board hands over its UART halves, a tick counter and an `Events` sink.
 //! - `cortex_m` (feature `cortex-m`): stack painting, a 64-bit SysTick counter, a calibration
-//!   loop and (feature `dwt`) the DWT cycle counter.
+//!   loop, (feature `dwt`) the DWT cycle counter, and `state_buffer!` for the network state.
+//! - `qemu` (feature `qemu`): the QEMU boards' programs (report, panic-never, UART server).
 //!
 //! The crate is `no_std` and allocation-free; its unit tests run on the host.
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
@@ -37,8 +40,12 @@ pub mod leds;
 #[cfg(any(test, feature = "embedded-hal-nb"))]
 pub mod nb_serial;
 pub mod protocol;
+#[cfg(feature = "qemu")]
+pub mod qemu;
 pub mod report;
 pub mod runner;
+#[cfg(feature = "runtime")]
+pub mod serve;
 pub mod ticks;
 
 pub use classifier::{Classifier, Inference};
@@ -46,3 +53,29 @@ pub use leds::ClassLeds;
 pub use report::{LineWriter, SampleReport, Summary};
 pub use runner::{run_samples, step_cost, RunConfig, StepCost};
 pub use ticks::{Calibration, Ratio, TickCounter};
+
+/// Re-exported for [`state_buffer!`], so that board crates need no dependency of their own.
+#[cfg(feature = "cortex-m")]
+#[doc(hidden)]
+pub use static_cell;
+
+/// The network state buffer of `$words` `i32` words, in `.bss`, as a `&'static mut [i32]`:
+/// `Some` the first time this expansion runs, `None` after.
+///
+/// The buffer is a zero-initialized static (a `ConstStaticCell`), so it is never built on the
+/// stack whatever the model's size, and it is handed out once without `static mut`:
+///
+/// ```ignore
+/// let state = picospike_firmware::state_buffer!(model::STATE_WORDS).unwrap();
+/// ```
+#[cfg(feature = "cortex-m")]
+#[macro_export]
+macro_rules! state_buffer {
+    ($words:expr) => {{
+        static STATE: $crate::static_cell::ConstStaticCell<[i32; $words]> =
+            $crate::static_cell::ConstStaticCell::new([0; $words]);
+        STATE
+            .try_take()
+            .map(|words| -> &'static mut [i32] { words })
+    }};
+}

@@ -24,8 +24,29 @@ impl<E: core::fmt::Debug> embedded_io::Error for NbError<E> {
 
 /// `embedded_io::Read` over a `serial::Read<u8>`: blocks for the first byte, then returns what
 /// is already there.
+///
+/// A UART error that follows bytes already read is kept and returned by the next `read`, so
+/// those bytes are delivered and the error is still seen (and counted) once.
 #[derive(Debug)]
-pub struct NbRx<R>(pub R);
+pub struct NbRx<R: serial::ErrorType> {
+    inner: R,
+    pending: Option<R::Error>,
+}
+
+impl<R: serial::ErrorType> NbRx<R> {
+    /// Wrap the receiving half of a serial port.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+
+    /// The receiving half.
+    pub fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+}
 
 /// `embedded_io::Write` over a `serial::Write<u8>`: blocks until every byte is accepted.
 #[derive(Debug)]
@@ -41,16 +62,23 @@ impl<W: serial::ErrorType> embedded_io::ErrorType for NbTx<W> {
 
 impl<R: serial::Read<u8>> embedded_io::Read for NbRx<R> {
     fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if let Some(e) = self.pending.take() {
+            return Err(NbError(e));
+        }
         let Some((first, rest)) = buf.split_first_mut() else {
             return Ok(0);
         };
-        *first = nb::block!(self.0.read()).map_err(NbError)?;
+        *first = nb::block!(self.inner.read()).map_err(NbError)?;
         let mut n = 1;
         for slot in rest {
-            match self.0.read() {
+            match self.inner.read() {
                 Ok(byte) => *slot = byte,
                 Err(nb::Error::WouldBlock) => break,
-                Err(nb::Error::Other(e)) => return Err(NbError(e)),
+                Err(nb::Error::Other(e)) => {
+                    // Deliver what was read; report the error on the next call.
+                    self.pending = Some(e);
+                    break;
+                }
             }
             n += 1;
         }
@@ -109,7 +137,7 @@ mod tests {
 
     #[test]
     fn read_blocks_for_one_byte_and_returns_what_is_ready() {
-        let mut rx = NbRx(Slow {
+        let mut rx = NbRx::new(Slow {
             rx: [1, 2, 3].into(),
             ready: false,
             tx: vec![],
@@ -122,11 +150,40 @@ mod tests {
         );
         assert_eq!(buf[0], 1);
         assert_eq!(rx.read(&mut []).unwrap(), 0);
-        rx.0.ready = true;
+        rx.inner_mut().ready = true;
         assert_eq!(rx.read(&mut buf).unwrap(), 1);
         assert_eq!(rx.read(&mut buf).unwrap(), 1);
         assert_eq!(buf[0], 3);
         assert_eq!(rx.read(&mut buf), Err(NbError(serial::ErrorKind::Overrun)));
+    }
+
+    /// Yields its script: bytes and errors, then `WouldBlock`.
+    struct Script(std::collections::VecDeque<Result<u8, serial::ErrorKind>>);
+    impl serial::ErrorType for Script {
+        type Error = serial::ErrorKind;
+    }
+    impl serial::Read<u8> for Script {
+        fn read(&mut self) -> nb::Result<u8, Self::Error> {
+            match self.0.pop_front() {
+                Some(Ok(byte)) => Ok(byte),
+                Some(Err(e)) => Err(nb::Error::Other(e)),
+                None => Err(nb::Error::WouldBlock),
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_before_an_error_are_kept_and_the_error_reported_next() {
+        let overrun = serial::ErrorKind::Overrun;
+        let mut rx = NbRx::new(Script(
+            [Ok(5), Ok(6), Err(overrun), Ok(7)].into_iter().collect(),
+        ));
+        let mut buf = [0; 8];
+        assert_eq!(rx.read(&mut buf), Ok(2));
+        assert_eq!(buf[..2], [5, 6]);
+        assert_eq!(rx.read(&mut buf), Err(NbError(overrun)));
+        assert_eq!(rx.read(&mut buf), Ok(1));
+        assert_eq!(buf[0], 7);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use picospike_firmware::classifier::NetworkClassifier;
-use picospike_firmware::protocol::{PollError, Server};
+use picospike_firmware::protocol::{model_id, PollError, Server};
 use picospike_firmware::ticks::NoTicks;
 use picospike_firmware::{run_samples, RunConfig, TickCounter};
 use picospike_runtime::{Model, Network};
@@ -110,7 +110,8 @@ fn main() -> ExitCode {
 
     if serve {
         let clock = HostClock(Instant::now());
-        let mut server: Server<_, _, MAX_FRAME> = Server::new(classifier, clock);
+        let mut server: Server<_, _, MAX_FRAME> =
+            Server::new(classifier, clock, model_id(model::MODEL));
         let (mut rx, mut tx) = (StdinRx(std::io::stdin()), StdoutTx(std::io::stdout()));
         loop {
             match server.poll(&mut rx, &mut tx, |response| eprintln!("{response:?}")) {

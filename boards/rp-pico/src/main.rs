@@ -12,13 +12,11 @@ use defmt_rtt as _;
 use panic_probe as _;
 
 use fugit::RateExtU32;
-use picospike_firmware::classifier::NetworkClassifier;
 use picospike_firmware::cortex_m as cm;
-use picospike_firmware::protocol::{Response, Server};
+use picospike_firmware::serve::{serve, DefmtEvents};
 use picospike_firmware::{ClassLeds, TickCounter};
-use picospike_runtime::{Model, Network};
 use rp2040_hal::clocks::{init_clocks_and_plls, Clock};
-use rp2040_hal::gpio::{FunctionUart, Pins};
+use rp2040_hal::gpio::{FunctionUart, Pins, PullUp};
 use rp2040_hal::uart::{DataBits, StopBits, UartConfig, UartPeripheral};
 use rp2040_hal::{pac, Sio, Timer, Watchdog};
 
@@ -38,6 +36,8 @@ mod model {
 
 /// Longest request frame accepted (an `Infer` carries the sample plus a few header bytes).
 const MAX_FRAME: usize = model::INPUT_SIZE + 32;
+/// Layer capacity of the model (the runtime's default).
+const LAYERS: usize = 8;
 
 /// The RP2040's free-running 1 MHz timer as the firmware's tick counter (1 tick = 1 µs).
 struct Micros(Timer);
@@ -72,7 +72,7 @@ fn main() -> ! {
         sio.gpio_bank0,
         &mut pac.RESETS,
     );
-    let mut leds = ClassLeds::new(
+    let leds = ClassLeds::new(
         [
             pins.gpio25.into_push_pull_output().into_dyn_pin(),
             pins.gpio2.into_push_pull_output().into_dyn_pin(),
@@ -84,7 +84,10 @@ fn main() -> ! {
 
     let uart_pins = (
         pins.gpio0.into_function::<FunctionUart>(),
-        pins.gpio1.into_function::<FunctionUart>(),
+        // RX pulled up: with no adapter connected the line reads as idle, not as noise.
+        pins.gpio1
+            .into_function::<FunctionUart>()
+            .into_pull_type::<PullUp>(),
     );
     let uart = UartPeripheral::new(pac.UART0, uart_pins, &mut pac.RESETS)
         .enable(
@@ -94,52 +97,20 @@ fn main() -> ! {
         .unwrap();
     let (mut rx, mut tx) = uart.split();
 
-    let state: &'static mut [i32] = {
-        // In .bss, zeroed by the runtime: never built on the stack, whatever the model's size.
-        static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
-        // SAFETY: `main` runs once and this block is the only place that names STATE, so this
-        // is the one and only reference to it.
-        unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
+    let state = picospike_firmware::state_buffer!(model::STATE_WORDS).unwrap();
+    let mut events = DefmtEvents {
+        board: "rp-pico",
+        model_name: env!("PICOSPIKE_MODEL_NAME"),
+        tick_unit: "micros",
+        leds,
     };
-    let model = match Model::from_bytes(model::MODEL) {
-        Ok(model) => model,
-        Err(e) => defmt::panic!("model does not load: {}", e),
-    };
-    let network = match Network::new(&model, state) {
-        Ok(network) => network,
-        Err(e) => defmt::panic!("state buffer: {}", e),
-    };
-    defmt::info!(
-        "board=rp-pico model={=str} inputs={} outputs={} steps={} state_words={}",
-        env!("PICOSPIKE_MODEL_NAME"),
-        model.input_size(),
-        model.output_size(),
-        model.default_timesteps(),
-        model.state_words()
+    let error = serve::<MAX_FRAME, LAYERS, _, _, _, _>(
+        model::MODEL,
+        state,
+        Micros(timer),
+        &mut rx,
+        &mut tx,
+        &mut events,
     );
-    let mut server: Server<_, _, MAX_FRAME> =
-        Server::new(NetworkClassifier::new(&model, network), Micros(timer));
-
-    loop {
-        let result = server.poll(&mut rx, &mut tx, |response| {
-            if let Response::Inferred(reply) = response {
-                let _ = leds.show(reply.class);
-                defmt::info!(
-                    "id={} class={} outputs={} spikes={} events={} micros={} stack_peak={}",
-                    reply.id,
-                    reply.class,
-                    reply.outputs.as_slice(),
-                    reply.spike_counts.as_slice(),
-                    reply.synaptic_events,
-                    reply.ticks,
-                    cm::stack_peak()
-                );
-            } else {
-                defmt::info!("{}", response);
-            }
-        });
-        if let Err(e) = result {
-            defmt::warn!("uart: {}", defmt::Debug2Format(&e));
-        }
-    }
+    defmt::panic!("model does not load: {}", error)
 }

@@ -12,12 +12,10 @@ use defmt_rtt as _;
 use panic_probe as _;
 
 use cortex_m_rt::entry;
-use picospike_firmware::classifier::NetworkClassifier;
 use picospike_firmware::cortex_m::{self as cm, DwtCycles};
 use picospike_firmware::nb_serial::{NbRx, NbTx};
-use picospike_firmware::protocol::{Response, Server};
+use picospike_firmware::serve::{serve, DefmtEvents};
 use picospike_firmware::ClassLeds;
-use picospike_runtime::{Model, Network};
 use stm32f4xx_hal::{pac, prelude::*, rcc::Config};
 
 /// The embedded model, samples and sizes (see `picospike_board_build`).
@@ -28,6 +26,8 @@ mod model {
 
 /// Longest request frame accepted (an `Infer` carries the sample plus a few header bytes).
 const MAX_FRAME: usize = model::INPUT_SIZE + 32;
+/// Layer capacity of the model (the runtime's default).
+const LAYERS: usize = 8;
 
 #[entry]
 fn main() -> ! {
@@ -39,7 +39,7 @@ fn main() -> ! {
 
     let gpioa = dp.GPIOA.split(&mut rcc);
     let gpiob = dp.GPIOB.split(&mut rcc);
-    let mut leds = ClassLeds::new(
+    let leds = ClassLeds::new(
         [
             gpioa.pa5.into_push_pull_output().erase(),
             gpioa.pa6.into_push_pull_output().erase(),
@@ -51,57 +51,30 @@ fn main() -> ! {
 
     let serial = dp
         .USART2
-        .serial::<u8>((gpioa.pa2, gpioa.pa3), 115_200.bps(), &mut rcc)
+        // RX pulled up: an idle, unconnected line then reads as idle, not as noise.
+        .serial::<u8>(
+            (gpioa.pa2, gpioa.pa3.internal_pull_up(true)),
+            115_200.bps(),
+            &mut rcc,
+        )
         .unwrap();
     let (tx, rx) = serial.split();
-    let (mut tx, mut rx) = (NbTx(tx), NbRx(rx));
+    let (mut tx, mut rx) = (NbTx(tx), NbRx::new(rx));
 
-    let state: &'static mut [i32] = {
-        // In .bss, zeroed by the runtime: never built on the stack, whatever the model's size.
-        static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
-        // SAFETY: `main` runs once and this block is the only place that names STATE, so this
-        // is the one and only reference to it.
-        unsafe { &mut *core::ptr::addr_of_mut!(STATE) }
+    let state = picospike_firmware::state_buffer!(model::STATE_WORDS).unwrap();
+    let mut events = DefmtEvents {
+        board: "stm32f411",
+        model_name: env!("PICOSPIKE_MODEL_NAME"),
+        tick_unit: "cycles",
+        leds,
     };
-    let model = match Model::from_bytes(model::MODEL) {
-        Ok(model) => model,
-        Err(e) => defmt::panic!("model does not load: {}", e),
-    };
-    let network = match Network::new(&model, state) {
-        Ok(network) => network,
-        Err(e) => defmt::panic!("state buffer: {}", e),
-    };
-    defmt::info!(
-        "board=stm32f411 model={=str} inputs={} outputs={} steps={} state_words={}",
-        env!("PICOSPIKE_MODEL_NAME"),
-        model.input_size(),
-        model.output_size(),
-        model.default_timesteps(),
-        model.state_words()
+    let error = serve::<MAX_FRAME, LAYERS, _, _, _, _>(
+        model::MODEL,
+        state,
+        ticks,
+        &mut rx,
+        &mut tx,
+        &mut events,
     );
-    let mut server: Server<_, _, MAX_FRAME> =
-        Server::new(NetworkClassifier::new(&model, network), ticks);
-
-    loop {
-        let result = server.poll(&mut rx, &mut tx, |response| {
-            if let Response::Inferred(reply) = response {
-                let _ = leds.show(reply.class);
-                defmt::info!(
-                    "id={} class={} outputs={} spikes={} events={} cycles={} stack_peak={}",
-                    reply.id,
-                    reply.class,
-                    reply.outputs.as_slice(),
-                    reply.spike_counts.as_slice(),
-                    reply.synaptic_events,
-                    reply.ticks,
-                    cm::stack_peak()
-                );
-            } else {
-                defmt::info!("{}", response);
-            }
-        });
-        if let Err(e) = result {
-            defmt::warn!("uart: {}", defmt::Debug2Format(&e));
-        }
-    }
+    defmt::panic!("model does not load: {}", error)
 }

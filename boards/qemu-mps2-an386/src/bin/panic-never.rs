@@ -2,28 +2,15 @@
 //!
 //! Build with `cargo build --release --features panic-never --bin panic-never`. The
 //! `#[panic_handler]` below calls `picospike_panic_never_linked`, a symbol that exists nowhere,
-//! so if any panic path (bounds check, `unwrap`, overflow check, `core::fmt` slicing, ...)
-//! survives optimization in model load or inference, the link fails with
-//! `undefined symbol: picospike_panic_never_linked`. When it links, there is no panic path at
-//! all in this binary.
-//!
-//! It loads the embedded model, classifies every embedded sample and prints, without
-//! `core::fmt` (whose formatting machinery has panic paths inside `core`), one line per sample
-//! with a small hand-written integer formatter:
-//!
-//! ```text
-//! sample=0 label=0 class=0 outputs=8639,7970,... spikes=83,0 events=830
-//! ```
-//!
-//! the `sample=` lines of the main firmware without timing, which `boards/run-qemu.sh <board>
-//! --panic-never` compares with the host reference. Exit status 0 if the model loaded and every
-//! sample ran, 1 otherwise.
+//! so if any panic path survives optimization in model load or inference
+//! (`picospike_firmware::qemu::panic_never`), the link fails with
+//! `undefined symbol: picospike_panic_never_linked`. Exit status 0 if the model loaded and
+//! every sample ran, 1 otherwise.
 #![no_std]
 #![no_main]
 
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hio};
-use picospike_runtime::{Model, Network};
+use picospike_firmware::qemu;
 
 /// The embedded model, samples and sizes (see `picospike_board_build`).
 #[allow(dead_code, missing_docs)]
@@ -31,128 +18,14 @@ mod model {
     include!(env!("PICOSPIKE_MODEL_RS"));
 }
 
-/// Layer capacity of this build (the embedded models have two layers).
-const LAYERS: usize = 3;
+picospike_firmware::qemu_board!("mps2-an386");
 
 #[entry]
 fn main() -> ! {
-    let ok = run();
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-/// Load the model, classify and print every sample; `true` if all of it worked.
-#[inline(never)]
-fn run() -> bool {
-    static mut STATE: [i32; model::STATE_WORDS] = [0; model::STATE_WORDS];
-    // SAFETY: `run` is called once, from `main`; this is the only reference to STATE.
-    let state: &'static mut [i32] = unsafe { &mut *core::ptr::addr_of_mut!(STATE) };
-    let Ok(mut out) = hio::hstdout() else {
-        return false;
+    let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
+        qemu::exit(false)
     };
-    let Ok(model) = Model::<'static, LAYERS>::from_bytes(model::MODEL) else {
-        return false;
-    };
-    let Ok(mut network) = Network::new(&model, state) else {
-        return false;
-    };
-    let steps = model.default_timesteps();
-    for (index, &(input, label)) in model::SAMPLES.iter().enumerate() {
-        let Ok(prediction) = network.run(input, steps) else {
-            return false;
-        };
-        let mut line = Line::new();
-        line.field(b"sample=", index as i64);
-        line.field(b" label=", i64::from(label));
-        line.field(b" class=", i64::from(prediction.class));
-        line.list(
-            b" outputs=",
-            prediction.outputs.iter().map(|&v| i64::from(v)),
-        );
-        line.list(
-            b" spikes=",
-            prediction.spike_counts.iter().map(|&v| i64::from(v)),
-        );
-        line.field(b" events=", i64::from(prediction.synaptic_events));
-        line.push(b"\n");
-        if line.overflowed || out.write_all(line.bytes()).is_err() {
-            return false;
-        }
-    }
-    true
-}
-
-/// One output line, built without `core::fmt`.
-struct Line {
-    buf: [u8; 256],
-    len: usize,
-    overflowed: bool,
-}
-
-impl Line {
-    fn new() -> Self {
-        Self {
-            buf: [0; 256],
-            len: 0,
-            overflowed: false,
-        }
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            match self.buf.get_mut(self.len) {
-                Some(slot) => {
-                    *slot = byte;
-                    self.len += 1;
-                }
-                None => self.overflowed = true,
-            }
-        }
-    }
-
-    /// Decimal, with a leading `-` if negative.
-    fn int(&mut self, value: i64) {
-        if value < 0 {
-            self.push(b"-");
-        }
-        let mut magnitude = value.unsigned_abs();
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        for slot in digits.iter_mut().rev() {
-            *slot = b'0' + (magnitude % 10) as u8;
-            start -= 1;
-            magnitude /= 10;
-            if magnitude == 0 {
-                break;
-            }
-        }
-        self.push(digits.get(start..).unwrap_or(&[]));
-    }
-
-    fn field(&mut self, key: &[u8], value: i64) {
-        self.push(key);
-        self.int(value);
-    }
-
-    fn list(&mut self, key: &[u8], values: impl Iterator<Item = i64>) {
-        self.push(key);
-        for (index, value) in values.enumerate() {
-            if index > 0 {
-                self.push(b",");
-            }
-            self.int(value);
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
-    }
+    qemu::exit(qemu::panic_never::run::<Board>(state))
 }
 
 extern "C" {

@@ -1,0 +1,316 @@
+//! Everything the QEMU boards (`qemu-mps2-an386`, `qemu-microbit`) run, once for both.
+//!
+//! A QEMU board crate keeps its memory map, its `model` module and three items of glue that
+//! must live in the binary (`#[entry]`, the SysTick exception, the panic handler); the programs
+//! themselves are here:
+//!
+//! - [`report`]: calibrate SysTick, load the embedded model, classify every sample and print
+//!   the report lines over semihosting (the boards' default binary);
+//! - [`panic_never`]: the same inference path printed without `core::fmt`, for the bin whose
+//!   panic handler cannot be linked;
+//! - [`uart_server`]: the real boards' protocol server on the CMSDK UART of `mps2-an386`;
+//! - [`exit`] and [`report_panic`]: the way out, with QEMU's exit status.
+
+use core::fmt::Write as _;
+
+use cortex_m_semihosting::{debug, hio};
+use picospike_runtime::{LoadError, Model, Network};
+
+use crate::classifier::NetworkClassifier;
+use crate::cortex_m::{self as cm, SysTickCounter};
+use crate::ticks::Ratio;
+use crate::{run_samples, step_cost, LineWriter, RunConfig, TickCounter};
+
+pub mod cmsdk_uart;
+pub mod panic_never;
+mod uart_server;
+
+pub use uart_server::uart_server;
+
+/// Layer capacity of `Model` and `Network` on the QEMU boards (the embedded models have two
+/// layers): the runtime's default of 8 would cost stack at load time and RAM for nothing.
+pub const LAYERS: usize = 3;
+
+/// What a QEMU board embeds: its name and the generated `model` module's contents.
+///
+/// A trait rather than a value so that the programs are compiled for the board's own model:
+/// the blob stays a constant that the optimizer sees through, as when each board had its copy.
+pub trait Embedded {
+    /// Board name printed on the `board=` line.
+    const BOARD: &'static str;
+    /// Model name printed on the `board=` line (`PICOSPIKE_MODEL_NAME`).
+    const MODEL_NAME: &'static str;
+    /// The model blob (`model::MODEL`).
+    fn model() -> &'static [u8];
+    /// Labelled samples (`model::SAMPLES`).
+    fn samples() -> &'static [(&'static [u8], u8)];
+}
+
+/// Declare `struct Board` implementing [`Embedded`] from the calling crate's `model` module
+/// (`MODEL`, `SAMPLES`) and `PICOSPIKE_MODEL_NAME`, for a board named `$board`:
+///
+/// ```ignore
+/// mod model { include!(env!("PICOSPIKE_MODEL_RS")); }
+/// picospike_firmware::qemu_board!("microbit");
+/// // then: picospike_firmware::qemu::report::<Board>(state)
+/// ```
+#[macro_export]
+macro_rules! qemu_board {
+    ($board:literal) => {
+        /// This board and its model, for the shared programs of `picospike_firmware::qemu`.
+        struct Board;
+
+        impl $crate::qemu::Embedded for Board {
+            const BOARD: &'static str = $board;
+            const MODEL_NAME: &'static str = env!("PICOSPIKE_MODEL_NAME");
+            fn model() -> &'static [u8] {
+                model::MODEL
+            }
+            fn samples() -> &'static [(&'static [u8], u8)] {
+                model::SAMPLES
+            }
+        }
+    };
+}
+
+/// The network, as the runner sees it.
+type Classifier = NetworkClassifier<'static, 'static, LAYERS>;
+
+/// Output over semihosting, one host call per line.
+type Out = LineWriter<hio::HostStream, 256>;
+
+/// Run the report program and say whether every sample ran.
+///
+/// Paints the stack, calibrates SysTick against a loop of known instruction count, loads the
+/// model, classifies every sample and prints over semihosting:
+///
+/// ```text
+/// calibration instructions=2000000 ticks=50000 instructions_per_tick=40
+/// board=mps2-an386 model=demo model_bytes=2770 state_words=158 inputs=64 outputs=10 steps=20
+/// load ticks=... instructions=...
+/// sample=0 label=0 class=0 outputs=... spikes=83,0 events=... ticks=... instructions=...
+/// ...
+/// summary samples=10 correct=10 errors=0 steps=20 ticks_total=... instructions_per_inference=... instructions_per_step=...
+/// cost steps=20,40 ticks=...,... ticks_per_step=... ticks_fixed=... instructions_per_step=... instructions_fixed=...
+/// memory stack_peak=... stack_load=... stack_run=... stack_inference=... stack_model_load=... stack_size=... state_bytes=632 model_struct=... network_struct=...
+/// ```
+///
+/// `state` is the network state buffer (`model::STATE_WORDS` words, from
+/// [`state_buffer!`](crate::state_buffer)). Call it once, from `main`; the board's SysTick
+/// handler must call [`SysTickCounter::on_wrap`].
+pub fn report<E: Embedded>(state: &'static mut [i32]) -> bool {
+    cm::paint_stack();
+    let Ok(stream) = hio::hstdout() else {
+        return false;
+    };
+    // In a static rather than in a frame, like the model and the classifier.
+    let Some(out) = cortex_m::singleton!(: Out = LineWriter::new(stream)) else {
+        return false;
+    };
+    // Two calls that are never inlined, so that the load's frames and the sample loop's frames
+    // are never on the stack together.
+    let ok = match setup::<E>(out, state) {
+        Ok(Some(setup)) => run::<E>(out, setup).unwrap_or(false),
+        _ => false,
+    };
+    let _ = out.flush();
+    ok
+}
+
+/// What [`setup`] hands to [`run`].
+struct Setup {
+    ticks: SysTickCounter,
+    per_tick: Option<Ratio>,
+    model: &'static Model<'static, LAYERS>,
+    classifier: &'static mut Classifier,
+    stack_model_load: usize,
+    stack_load: usize,
+}
+
+/// Calibrate, load the model, build the network; `Ok(None)` when the model failed.
+#[inline(never)]
+fn setup<E: Embedded>(
+    out: &mut Out,
+    state: &'static mut [i32],
+) -> Result<Option<Setup>, core::fmt::Error> {
+    let Some(core) = cortex_m::Peripherals::take() else {
+        return Ok(None);
+    };
+    let mut ticks = SysTickCounter::start(core.SYST);
+
+    let calibration = cm::calibrate(&mut ticks, 10_000, 1_010_000);
+    let per_tick = calibration.instructions_per_tick();
+    write!(
+        out,
+        "calibration instructions={} ticks={}",
+        calibration.instructions, calibration.ticks
+    )?;
+    match per_tick {
+        Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
+        None => writeln!(out)?,
+    }
+
+    let stack_boot = cm::stack_peak();
+    let (loaded, load_ticks, stack_model_load) = load::<E>(&mut ticks);
+    let model = match loaded {
+        Some(Ok(model)) => model,
+        Some(Err(e)) => {
+            writeln!(out, "error stage=load message=\"{e}\"")?;
+            return Ok(None);
+        }
+        None => return Ok(None),
+    };
+    writeln!(
+        out,
+        "board={} model={} model_bytes={} state_words={} inputs={} outputs={} steps={}",
+        E::BOARD,
+        E::MODEL_NAME,
+        E::model().len(),
+        model.state_words(),
+        model.input_size(),
+        model.output_size(),
+        model.default_timesteps()
+    )?;
+
+    let classifier = match bind(model, state) {
+        Ok(Some(classifier)) => classifier,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            writeln!(out, "error stage=state message=\"{e}\"")?;
+            return Ok(None);
+        }
+    };
+    // Validating the blob (checksum, shapes, parameters) happens once per boot.
+    write!(out, "load ticks={load_ticks}")?;
+    if let Some(ratio) = per_tick {
+        write!(out, " instructions={}", ratio.apply(load_ticks))?;
+    }
+    writeln!(out)?;
+    // Peak so far: boot, output setup, model validation, network construction.
+    let stack_load = cm::stack_peak().max(stack_boot);
+    Ok(Some(Setup {
+        ticks,
+        per_tick,
+        model,
+        classifier,
+        stack_model_load,
+        stack_load,
+    }))
+}
+
+/// A validated model, in a static.
+type Loaded = Result<Model<'static, LAYERS>, LoadError>;
+
+/// Validate the embedded model into a static (`None` if called twice); also returns the ticks
+/// it took and the stack `Model::from_bytes` needed below its caller. The result is written
+/// straight into the static so that no frame holds a copy of the model.
+#[inline(never)]
+fn load<E: Embedded>(
+    ticks: &mut SysTickCounter,
+) -> (
+    Option<Result<&'static Model<'static, LAYERS>, LoadError>>,
+    u64,
+    usize,
+) {
+    static LOADED: static_cell::StaticCell<Loaded> = static_cell::StaticCell::new();
+    let Some(slot) = LOADED.try_uninit() else {
+        return (None, 0, 0);
+    };
+    let ((loaded, load_ticks), stack) =
+        cm::measure_stack(|| ticks.measure(|| &*slot.write(Model::from_bytes(E::model()))));
+    let model = match loaded {
+        Ok(model) => Ok(model),
+        Err(e) => Err(*e),
+    };
+    (Some(model), load_ticks, stack)
+}
+
+/// Bind the model to its state and wrap the network in a classifier, in a static (`None` if
+/// called twice).
+#[inline(never)]
+fn bind(
+    model: &'static Model<'static, LAYERS>,
+    state: &'static mut [i32],
+) -> Result<Option<&'static mut Classifier>, LoadError> {
+    let network = Network::new(model, state)?;
+    Ok(cortex_m::singleton!(: Classifier = NetworkClassifier::with_capacity(model, network)))
+}
+
+/// Classify every sample and print the figures; `Ok(false)` when a sample failed.
+#[inline(never)]
+fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Error> {
+    let Setup {
+        mut ticks,
+        per_tick,
+        model,
+        classifier,
+        stack_model_load,
+        stack_load,
+    } = setup;
+    // Repaint so that the peak measured at the end is that of the inference loop alone.
+    cm::paint_stack();
+    let config = RunConfig {
+        steps: None,
+        instructions_per_tick: per_tick,
+    };
+    let summary = run_samples(classifier, E::samples(), config, &mut ticks, out, |_| {})?;
+    let stack_run = cm::stack_peak();
+
+    // Fixed versus per-step cost, from the first sample at the default steps and twice that.
+    // It also measures the stack one inference needs below its caller (`stack_inference`).
+    let mut stack_inference = 0;
+    if let Some((input, _)) = E::samples().first() {
+        let steps = model.default_timesteps();
+        let (cost, stack) = cm::measure_stack(|| step_cost(classifier, input, steps, &mut ticks));
+        stack_inference = stack;
+        match cost {
+            Ok(cost) => {
+                write!(out, "{cost}")?;
+                if let Some(ratio) = per_tick {
+                    let instructions = cost.scaled(ratio);
+                    write!(
+                        out,
+                        " instructions_per_step={} instructions_fixed={}",
+                        instructions.per_step(),
+                        instructions.fixed()
+                    )?;
+                }
+                writeln!(out)?;
+            }
+            Err(e) => writeln!(out, "cost error=\"{e}\"")?,
+        }
+    }
+
+    writeln!(
+        out,
+        "memory stack_peak={} stack_load={stack_load} stack_run={stack_run} stack_inference={stack_inference} stack_model_load={stack_model_load} stack_size={} state_bytes={} model_struct={} network_struct={}",
+        stack_load.max(stack_run),
+        cm::stack_size(),
+        model.state_words() * 4,
+        core::mem::size_of::<Model<'static, LAYERS>>(),
+        core::mem::size_of::<Network<'static, 'static, LAYERS>>(),
+    )?;
+    Ok(summary.errors == 0)
+}
+
+/// Exit QEMU with status 0 if `ok`, 1 otherwise (semihosting `SYS_EXIT`).
+pub fn exit(ok: bool) -> ! {
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    // Only reached if the host ignored the exit request.
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Print `panic: ...` on semihosting stderr and exit QEMU with a failure status; the boards'
+/// `#[panic_handler]` calls this.
+pub fn report_panic(info: &core::panic::PanicInfo) -> ! {
+    if let Ok(mut stream) = hio::hstderr() {
+        let _ = writeln!(stream, "panic: {info}");
+    }
+    exit(false)
+}
