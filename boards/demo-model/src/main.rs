@@ -5,7 +5,7 @@
 //! Samples are noisy copies of ten prototypes; each label is the class the host runtime predicts
 //! for the sample, which turns a board's `correct=` count into a bit-for-bit class agreement
 //! check with the host. The output is written by the exporter itself
-//! (`picospike_host::export::write_rust_module`, what `picospike export --rust-module` runs):
+//! (`picospike_host::quantized::write_rust_module`, what `picospike export --rust-module` runs):
 //! `model.pspk`, and `model.rs` with `MODEL`, `STATE_WORDS`, `INPUT_SIZE`, `OUTPUT_SIZE`,
 //! `TIMESTEPS` and `SAMPLES`.
 //!
@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use picospike_host::data::Dataset;
-use picospike_host::export::write_rust_module;
+use picospike_host::quantized::write_rust_module;
 
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::{Dense, Layer};
