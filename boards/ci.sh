@@ -37,6 +37,8 @@ step() {
 
 install_tools() {
   local installed
+  # Where `cargo install` puts flip-link, also when CARGO_HOME is not ~/.cargo.
+  export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
   installed=$(rustup target list --installed)
   for target in thumbv6m-none-eabi thumbv7em-none-eabihf; do
     grep -qx "$target" <<< "$installed" || rustup target add "$target" || return 1

@@ -28,6 +28,8 @@ else
     export RUSTC_BOOTSTRAP=1
     cargo=(cargo)
 fi
+# Where `cargo install` puts cargo-fuzz, also when CARGO_HOME is not ~/.cargo.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked "cargo-fuzz@${cargo_fuzz_version}"
 fi

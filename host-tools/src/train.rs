@@ -2,7 +2,7 @@
 //!
 //! Hidden layers are trained as rate neurons with the Nengo parametrization: the current of neuron
 //! `i` is `J = gain * (x @ W + b) + bias` with `gain`/`bias` from `max_rate` and `intercept`
-//! (see `docs/REFERENCE.md`), and its output is `amplitude * rate_hz(J)`. LIF layers are trained
+//! (see `runtime/SEMANTICS.md`), and its output is `amplitude * rate_hz(J)`. LIF layers are trained
 //! through the smooth SoftLIFRate surrogate (validated with the exact LIFRate); ReLU layers, which
 //! become `SpikingRectifiedLinear`, are exact. The last layer is a linear readout trained with
 //! softmax cross-entropy. An optional firing-rate regularizer adds
