@@ -14,6 +14,15 @@ fn bin() -> Command {
 
 /// The full MNIST directory: `PICOSPIKE_DATA/mnist` when that variable is set, else the shared
 /// data folder beside the repository. Panics with a message naming what is missing.
+/// Fails the test with the command's standard error unless it exited 0.
+fn require_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn full_mnist() -> PathBuf {
     let root = std::env::var_os("PICOSPIKE_DATA")
         .map(PathBuf::from)
@@ -68,11 +77,7 @@ fn cli_trains_on_idx_files() {
         .arg(&model)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    require_success(&out);
     let net = load_network(&model).unwrap();
     assert_eq!((net.input.size, net.input.full_scale), (784, 255));
     assert_eq!(net.layers.last().unwrap().outputs, 10);
@@ -120,11 +125,7 @@ fn cli_trains_digits_and_writes_a_loadable_network() {
         .arg(&history)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    require_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("rate-mode test accuracy"), "{stdout}");
     let net = load_network(&model).unwrap();

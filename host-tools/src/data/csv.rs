@@ -230,14 +230,9 @@ fn parse_byte(field: &[u8]) -> Option<u8> {
 mod tests {
     use super::*;
     use crate::data::builtin_digits;
+    use crate::data::test_gzip as gz;
     use std::io::Write;
     use std::path::PathBuf;
-
-    fn gz(bytes: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);

@@ -245,13 +245,7 @@ pub fn idx_labels_path(images: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn gz(bytes: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(bytes).unwrap();
-        e.finish().unwrap()
-    }
+    use crate::data::test_gzip as gz;
 
     fn idx_images(count: u32, rows: u32, cols: u32, fill: u8) -> Vec<u8> {
         let mut v = Vec::new();

@@ -432,6 +432,15 @@ fn check_labels(path: &Path, labels: &[u8], classes: usize) -> Result<(), DataEr
     }
 }
 
+/// Gzip `bytes` in memory (tests of the gzip-aware readers).
+#[cfg(test)]
+pub(crate) fn test_gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
