@@ -268,6 +268,11 @@ impl SumPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer::Scaling;
+    use crate::neuron::Neuron;
+    use crate::synapse::Synapse;
+    use proptest::prelude::*;
+    use std::vec::Vec;
 
     #[test]
     fn small_division_is_exact_over_its_range() {
@@ -275,6 +280,163 @@ mod tests {
             let r = reciprocal(divisor);
             for value in 0..1024u32 {
                 assert_eq!(divide_small(value, r), value / u32::from(divisor));
+            }
+        }
+    }
+
+    /// A convolution's geometry: input shape, kernel, stride, padding, output size, filters.
+    fn conv_geometry() -> impl Strategy<Value = (Shape, u8, u8, u8, u8, u8, Shape)> {
+        (
+            1u16..=9,
+            1u16..=9,
+            1u16..=3,
+            1u8..=4,
+            1u8..=4,
+            1u8..=3,
+            1u16..=3,
+        )
+            .prop_flat_map(|(h, w, c, kh, kw, stride, filters)| {
+                (0..kh, 0..kh, 0..kw, 0..kw).prop_filter_map(
+                    "kernel larger than the padded input",
+                    move |(top, bottom, left, right)| {
+                        let padded_h = i32::from(h) + i32::from(top) + i32::from(bottom);
+                        let padded_w = i32::from(w) + i32::from(left) + i32::from(right);
+                        let out_h = (padded_h - i32::from(kh)) / i32::from(stride) + 1;
+                        let out_w = (padded_w - i32::from(kw)) / i32::from(stride) + 1;
+                        (padded_h >= i32::from(kh) && padded_w >= i32::from(kw)).then(|| {
+                            (
+                                Shape::image(h, w, c),
+                                kh,
+                                kw,
+                                stride,
+                                top,
+                                left,
+                                Shape::image(out_h as u16, out_w as u16, filters),
+                            )
+                        })
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        /// The event-driven convolution equals the textbook one: every output sums input times
+        /// weight over its window, reading zero outside the input.
+        #[test]
+        fn convolution_scatter_equals_the_direct_sum(
+            (input, kh, kw, stride, top, left, output) in conv_geometry(),
+            seed in any::<u64>(),
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let (c_in, filters) = (usize::from(input.channels), usize::from(output.channels));
+            let weights: Vec<u8> = (0..c_in * usize::from(kh) * usize::from(kw) * filters)
+                .map(|_| next() as u8)
+                .collect();
+            // Sparse counts, some of them large.
+            let values: Vec<u8> = (0..input.len())
+                .map(|_| if next() % 3 == 0 { next() as u8 } else { 0 })
+                .collect();
+            let conv = Conv2d {
+                input,
+                output,
+                kernel_height: kh,
+                kernel_width: kw,
+                stride,
+                padding_top: top,
+                padding_left: left,
+                neuron: Neuron::Readout,
+                synapse: Synapse::None,
+                weights: &weights,
+                scaling: Scaling { multipliers: &[], shifts: &[], biases: &[] },
+                activity: 0,
+            };
+            let valid = conv
+                .validate(|p| crate::error::LoadError::ParameterOutOfRange {
+                    layer: None,
+                    parameter: p,
+                })
+                .is_ok();
+            prop_assert!(valid);
+            let mut sums = std::vec![0i32; output.len()];
+            conv.accumulate(input_events(input, &values), &mut sums, reciprocal(stride));
+            let (h, w) = (i32::from(input.height), i32::from(input.width));
+            for oy in 0..i32::from(output.height) {
+                for ox in 0..i32::from(output.width) {
+                    for f in 0..filters {
+                        let mut expected = 0i32;
+                        for ci in 0..c_in {
+                            for ky in 0..i32::from(kh) {
+                                for kx in 0..i32::from(kw) {
+                                    let y = oy * i32::from(stride) - i32::from(top) + ky;
+                                    let x = ox * i32::from(stride) - i32::from(left) + kx;
+                                    if y < 0 || x < 0 || y >= h || x >= w {
+                                        continue;
+                                    }
+                                    let v = values[((y * w + x) as usize) * c_in + ci];
+                                    let tap = ((ci * usize::from(kh) + ky as usize)
+                                        * usize::from(kw)
+                                        + kx as usize)
+                                        * filters
+                                        + f;
+                                    expected += i32::from(v) * i32::from(weights[tap] as i8);
+                                }
+                            }
+                        }
+                        let index = ((oy * i32::from(output.width) + ox) as usize) * filters + f;
+                        prop_assert_eq!(sums[index], expected, "output ({}, {}, {})", oy, ox, f);
+                    }
+                }
+            }
+        }
+
+        /// Sum pooling adds each window's counts, emits one event per non-zero window and
+        /// leaves its sums cleared.
+        #[test]
+        fn pooling_sums_windows_and_clears(
+            h in 1u16..=9, w in 1u16..=9, c in 1u16..=3, size in 1u8..=3,
+            seed in any::<u64>(),
+        ) {
+            let input = Shape::image(h, w, c);
+            let pool = SumPool { input, size };
+            let output = Layer::SumPool(pool).output_shape();
+            prop_assume!(!output.is_empty());
+            let counts: Vec<u8> = (0..input.len())
+                .map(|i| ((seed >> (i % 64)) & 1) as u8 * (1 + (i % 3) as u8))
+                .collect();
+            let mut sums = std::vec![0i32; output.len()];
+            let mut events = std::vec![0i32; output.len()];
+            let n = pool.accumulate(input_events(input, &counts), &mut sums, &mut events, reciprocal(size));
+            pool.finish(&mut sums, &mut events[..n]);
+            prop_assert!(sums.iter().all(|&s| s == 0));
+            let mut got = std::vec![0u32; output.len()];
+            for &e in &events[..n] {
+                let e = e as u32;
+                let p = e >> COUNT_BITS;
+                let index = (((p >> 16) * u32::from(output.width) + ((p >> 8) & 0xff))
+                    * u32::from(c) + (p & 0xff)) as usize;
+                prop_assert!(e & MAX_COUNT > 0);
+                got[index] = e & MAX_COUNT;
+            }
+            let s = usize::from(size);
+            for py in 0..usize::from(output.height) {
+                for px in 0..usize::from(output.width) {
+                    for ch in 0..usize::from(c) {
+                        let mut expected = 0u32;
+                        for y in py * s..py * s + s {
+                            for x in px * s..px * s + s {
+                                expected += u32::from(counts[(y * usize::from(w) + x) * usize::from(c) + ch]);
+                            }
+                        }
+                        let index = (py * usize::from(output.width) + px) * usize::from(c) + ch;
+                        prop_assert_eq!(got[index], expected);
+                    }
+                }
             }
         }
     }

@@ -485,7 +485,10 @@ impl<'a> Layer<'a> {
 }
 
 impl Conv2d<'_> {
-    fn validate(&self, out_of_range: impl Fn(&'static str) -> LoadError) -> Result<(), LoadError> {
+    pub(crate) fn validate(
+        &self,
+        out_of_range: impl Fn(&'static str) -> LoadError,
+    ) -> Result<(), LoadError> {
         let (kh, kw) = (u32::from(self.kernel_height), u32::from(self.kernel_width));
         let stride = u32::from(self.stride);
         if kh == 0 || kw == 0 {

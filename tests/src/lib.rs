@@ -89,6 +89,17 @@ pub fn golden_conv_layers() -> [Layer<'static>; 3] {
     ]
 }
 
+/// The golden convolutional model as a blob.
+pub fn golden_conv_blob() -> Vec<u8> {
+    picospike_runtime::ModelBuilder {
+        dt: 0.001,
+        input: GOLDEN_CONV_INPUT,
+        layers: &golden_conv_layers(),
+    }
+    .to_vec()
+    .expect("the golden convolutional model encodes")
+}
+
 /// The input encoding of [`golden_conv_layers`].
 pub const GOLDEN_CONV_INPUT: InputEncoding = InputEncoding {
     shape: Shape::image(4, 4, 1),
@@ -202,7 +213,7 @@ pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
         ("readout-only", chain_network(1)),
         ("deep-8", chain_network(8)),
     ];
-    let mut seeds = vec![("golden", golden)];
+    let mut seeds = vec![("golden", golden), ("golden-conv", golden_conv_blob())];
     for (name, network) in networks {
         seeds.push((name, quantize(&network).expect("seed network quantizes")));
     }
