@@ -10,7 +10,7 @@
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_q16, saturate, scale, Q16};
+use crate::fixed_point::{mul_q16, scale, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -464,6 +464,10 @@ fn accumulate(
 }
 
 /// Step the neurons of one weighted layer; returns (events emitted, spikes emitted).
+///
+/// The neuron model, the current's source and the synapse are dispatched here, once per
+/// layer (and per pixel for images), so that each combination runs its own tight loop over
+/// zipped slices.
 fn update_neurons(
     layer: &Layer<'_>,
     constants: &LayerConstants,
@@ -471,63 +475,189 @@ fn update_neurons(
     source: Source,
 ) -> (usize, u32) {
     let shape = layer.output_shape();
+    let LayerState {
+        constants: channel_constants,
+        sums,
+        filter,
+        voltage,
+        refractory,
+        events,
+        outputs,
+    } = s;
     let channels = usize::from(shape.channels).max(1);
-    let (scales, biases) = s.constants.split_at(channels.min(s.constants.len()));
-    let current = Current {
+    let (scales, biases) = channel_constants.split_at(channels.min(channel_constants.len()));
+    let inputs = Inputs {
+        sums,
+        filter,
         scales,
         biases,
-        filter_gain: constants.synapse_gain,
+        gain: constants.synapse_gain,
         source,
     };
-    let walk = Walk::new(shape);
+    let mut out = Emitter {
+        events,
+        emitted: 0,
+        spikes: 0,
+    };
     match constants.dynamics {
         Some(Dynamics::Lif(lif)) => {
-            let neurons = Lif {
-                voltage: s.voltage,
-                refractory: s.refractory,
+            let mut neurons = Lif {
+                voltage,
+                refractory,
                 constants: lif,
             };
-            run_layer(s.sums, s.filter, s.events, current, walk, neurons)
+            for_each_pixel(shape, inputs, &mut neurons, &mut out);
         }
         Some(Dynamics::SpikingRectifiedLinear) => {
-            let neurons = Relu { voltage: s.voltage };
-            run_layer(s.sums, s.filter, s.events, current, walk, neurons)
+            let mut neurons = Relu { voltage };
+            for_each_pixel(shape, inputs, &mut neurons, &mut out);
         }
         Some(Dynamics::Readout) | None => {
-            let neurons = Readout { outputs: s.outputs };
-            run_layer(s.sums, s.filter, s.events, current, walk, neurons)
+            let mut neurons = Readout { outputs };
+            for_each_pixel(shape, inputs, &mut neurons, &mut out);
         }
     }
+    (out.emitted, out.spikes)
 }
 
-/// How a layer's input current is formed from its sums.
-struct Current<'c> {
-    scales: &'c [i32],
-    biases: &'c [i32],
-    filter_gain: Option<i32>,
+/// Where a layer's currents come from: its sums, filter and per-channel constants.
+struct Inputs<'a> {
+    sums: &'a mut [i32],
+    filter: &'a mut [i32],
+    scales: &'a [i32],
+    biases: &'a [i32],
+    gain: Option<i32>,
     source: Source,
 }
 
-/// Positions of a layer's outputs in HWC order, without dividing.
-struct Walk {
-    vector: bool,
-    channels: u32,
-    width: u32,
+/// Collects a layer's output events.
+struct Emitter<'e> {
+    events: &'e mut [i32],
+    emitted: usize,
+    spikes: u32,
 }
 
-impl Walk {
-    fn new(shape: Shape) -> Self {
-        Walk {
-            vector: shape.is_vector(),
-            channels: u32::from(shape.channels).max(1),
-            width: u32::from(shape.width).max(1),
+impl Emitter<'_> {
+    #[inline(always)]
+    fn emit(&mut self, position: u32, count: u32) {
+        if let Some(slot) = self.events.get_mut(self.emitted) {
+            *slot = event(position, count.min(MAX_COUNT)) as i32;
+            self.emitted += 1;
+        }
+        self.spikes = self.spikes.saturating_add(count);
+    }
+}
+
+/// Run `neurons` over every pixel's channels with the currents `inputs` describes.
+#[inline(always)]
+fn for_each_pixel<N: Neurons>(
+    shape: Shape,
+    inputs: Inputs<'_>,
+    neurons: &mut N,
+    out: &mut Emitter<'_>,
+) {
+    let channels = usize::from(shape.channels).max(1);
+    let Inputs {
+        sums,
+        filter,
+        scales,
+        biases,
+        gain,
+        source,
+        ..
+    } = inputs;
+    let filtered = gain.is_some() && filter.len() == sums.len();
+    let gain = gain.unwrap_or(0);
+    let vector = shape.is_vector();
+    let (mut x, mut y) = (0u32, 0u32);
+    for (pixel, sums) in sums.chunks_exact_mut(channels).enumerate() {
+        let base = pixel * channels;
+        let range = base..base + channels;
+        let tag = if vector { 0 } else { pixel_position(y, x) };
+        let mut emit = |c: usize, count: u32| out.emit(tag + c as u32, count);
+        let filter = if filtered {
+            filter.get_mut(range.clone()).unwrap_or_default()
+        } else {
+            &mut []
+        };
+        let constants = scales.iter().zip(biases);
+        // Each arm is its own instance of the neuron loop.
+        match (source, filtered) {
+            (Source::Static, false) => neurons.run(range, sums.iter().copied(), &mut emit),
+            (Source::Static, true) => {
+                neurons.run(
+                    range,
+                    sums.iter().zip(filter.iter_mut()).zip(biases).map(
+                        |((&drive, state), &bias)| lowpass(state, drive, gain).saturating_add(bias),
+                    ),
+                    &mut emit,
+                )
+            }
+            (Source::Events, false) => neurons.run(
+                range,
+                sums.iter_mut()
+                    .zip(constants)
+                    .map(|(sum, (&packed, &bias))| take_drive(sum, packed).saturating_add(bias)),
+                &mut emit,
+            ),
+            (Source::Events, true) => neurons.run(
+                range,
+                sums.iter_mut().zip(filter.iter_mut()).zip(constants).map(
+                    |((sum, state), (&packed, &bias))| {
+                        lowpass(state, take_drive(sum, packed), gain).saturating_add(bias)
+                    },
+                ),
+                &mut emit,
+            ),
+            (Source::Silent, false) => neurons.run(range, biases.iter().copied(), &mut emit),
+            (Source::Silent, true) => neurons.run(
+                range,
+                filter
+                    .iter_mut()
+                    .zip(biases)
+                    .map(|(state, &bias)| lowpass(state, 0, gain).saturating_add(bias)),
+                &mut emit,
+            ),
+        }
+        if !vector {
+            x += 1;
+            if x == u32::from(shape.width) {
+                x = 0;
+                y += 1;
+            }
         }
     }
 }
 
-/// A neuron model's per-neuron update: `current` in, spike count out.
+/// Scale this step's integer sum to a Q16.16 drive and clear it for the next step.
+#[inline(always)]
+fn take_drive(sum: &mut i32, packed: i32) -> i32 {
+    let raw = core::mem::take(sum);
+    if raw == 0 {
+        0
+    } else {
+        let (multiplier, shift) = unpack_scale(packed);
+        scale(raw, multiplier, shift)
+    }
+}
+
+/// One step of the first-order lowpass `y += g * (x - y)`; returns the new `y`.
+#[inline(always)]
+fn lowpass(state: &mut i32, input: i32, gain: i32) -> i32 {
+    *state = state.saturating_add(mul_q16(input.saturating_sub(*state), gain));
+    *state
+}
+
+/// A neuron model's loop over one run of neurons (one pixel's channels, or a whole vector).
 trait Neurons {
-    fn update(&mut self, index: usize, current: i32) -> u32;
+    /// Step neurons `range` with `currents` (Q16.16, bias included), calling `emit(channel,
+    /// count)` for each neuron that spiked.
+    fn run(
+        &mut self,
+        range: core::ops::Range<usize>,
+        currents: impl Iterator<Item = i32>,
+        emit: &mut impl FnMut(usize, u32),
+    );
 }
 
 struct Lif<'s> {
@@ -538,10 +668,28 @@ struct Lif<'s> {
 
 impl Neurons for Lif<'_> {
     #[inline(always)]
-    fn update(&mut self, index: usize, current: i32) -> u32 {
-        match (self.voltage.get_mut(index), self.refractory.get_mut(index)) {
-            (Some(v), Some(r)) => neuron::lif_step(v, r, current, &self.constants) as u32,
-            _ => 0,
+    fn run(
+        &mut self,
+        range: core::ops::Range<usize>,
+        currents: impl Iterator<Item = i32>,
+        emit: &mut impl FnMut(usize, u32),
+    ) {
+        let (Some(voltage), Some(refractory)) = (
+            self.voltage.get_mut(range.clone()),
+            self.refractory.get_mut(range),
+        ) else {
+            return;
+        };
+        let constants = &self.constants;
+        for (c, ((v, r), current)) in voltage
+            .iter_mut()
+            .zip(refractory.iter_mut())
+            .zip(currents)
+            .enumerate()
+        {
+            if neuron::lif_step(v, r, current, constants) != 0 {
+                emit(c, 1);
+            }
         }
     }
 }
@@ -552,10 +700,20 @@ struct Relu<'s> {
 
 impl Neurons for Relu<'_> {
     #[inline(always)]
-    fn update(&mut self, index: usize, current: i32) -> u32 {
-        match self.voltage.get_mut(index) {
-            Some(v) => neuron::spiking_relu_step(v, current) as u32,
-            None => 0,
+    fn run(
+        &mut self,
+        range: core::ops::Range<usize>,
+        currents: impl Iterator<Item = i32>,
+        emit: &mut impl FnMut(usize, u32),
+    ) {
+        let Some(voltage) = self.voltage.get_mut(range) else {
+            return;
+        };
+        for (c, (v, current)) in voltage.iter_mut().zip(currents).enumerate() {
+            let count = neuron::spiking_relu_step(v, current);
+            if count != 0 {
+                emit(c, count as u32);
+            }
         }
     }
 }
@@ -566,74 +724,17 @@ struct Readout<'s> {
 
 impl Neurons for Readout<'_> {
     #[inline(always)]
-    fn update(&mut self, index: usize, current: i32) -> u32 {
-        if let Some(out) = self.outputs.get_mut(index) {
+    fn run(
+        &mut self,
+        range: core::ops::Range<usize>,
+        currents: impl Iterator<Item = i32>,
+        _emit: &mut impl FnMut(usize, u32),
+    ) {
+        let Some(outputs) = self.outputs.get_mut(range) else {
+            return;
+        };
+        for (out, current) in outputs.iter_mut().zip(currents) {
             *out = current;
         }
-        0
     }
-}
-
-/// The one neuron pass of a layer, monomorphised per neuron model.
-#[inline(always)]
-fn run_layer<N: Neurons>(
-    sums: &mut [i32],
-    filter: &mut [i32],
-    events: &mut [i32],
-    current: Current<'_>,
-    walk: Walk,
-    mut neurons: N,
-) -> (usize, u32) {
-    let mut emitted = 0usize;
-    let mut spikes = 0u32;
-    let (mut c, mut x, mut y) = (0u32, 0u32, 0u32);
-    let mut pixel = 0u32;
-    let fold_bias = current.source == Source::Static && current.filter_gain.is_none();
-    for (index, sum) in sums.iter_mut().enumerate() {
-        let channel = c as usize;
-        let drive = match current.source {
-            Source::Static => *sum,
-            Source::Silent => 0,
-            Source::Events => {
-                let raw = *sum;
-                if raw == 0 {
-                    0
-                } else {
-                    *sum = 0;
-                    let (multiplier, shift) =
-                        unpack_scale(current.scales.get(channel).copied().unwrap_or(0));
-                    scale(raw, multiplier, shift)
-                }
-            }
-        };
-        let mut input = drive;
-        if let (Some(gain), Some(state)) = (current.filter_gain, filter.get_mut(index)) {
-            let error = saturate(i64::from(input) - i64::from(*state));
-            *state = state.saturating_add(mul_q16(error, gain));
-            input = *state;
-        }
-        if !fold_bias {
-            input = input.saturating_add(current.biases.get(channel).copied().unwrap_or(0));
-        }
-        let count = neurons.update(index, input);
-        if count != 0 {
-            let position = if walk.vector { index as u32 } else { pixel | c };
-            if let Some(slot) = events.get_mut(emitted) {
-                *slot = event(position, count.min(MAX_COUNT)) as i32;
-                emitted += 1;
-            }
-            spikes = spikes.saturating_add(count);
-        }
-        c += 1;
-        if c == walk.channels {
-            c = 0;
-            x += 1;
-            if x == walk.width {
-                x = 0;
-                y += 1;
-            }
-            pixel = pixel_position(y, x);
-        }
-    }
-    (emitted, spikes)
 }
