@@ -309,10 +309,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                     }
                     let source = if first {
                         Source::Static
-                    } else if has_input {
-                        Source::Events
                     } else {
-                        Source::Silent
+                        Source::Events
                     };
                     let (emitted, spikes) = update_neurons(layer, stage.constants, s, source);
                     stage.emitted = emitted;
@@ -413,10 +411,9 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
 enum Source {
     /// The first layer: `sums` holds the static current (bias folded in when unfiltered).
     Static,
-    /// `sums` holds this step's integer sums, to be scaled and cleared.
+    /// `sums` holds this step's integer sums (all zero if no events arrived), to be scaled
+    /// and cleared.
     Events,
-    /// No input events arrived: every sum is zero.
-    Silent,
 }
 
 /// Pack a channel's multiplier and shift into one state word.
@@ -607,15 +604,6 @@ fn for_each_pixel<N: Neurons>(
                         lowpass(state, take_drive(sum, packed), gain).saturating_add(bias)
                     },
                 ),
-                &mut emit,
-            ),
-            (Source::Silent, false) => neurons.run(range, biases.iter().copied(), &mut emit),
-            (Source::Silent, true) => neurons.run(
-                range,
-                filter
-                    .iter_mut()
-                    .zip(biases)
-                    .map(|(state, &bias)| lowpass(state, 0, gain).saturating_add(bias)),
                 &mut emit,
             ),
         }
