@@ -217,10 +217,18 @@ impl Dense<'_> {
         }
         let shift = u32::from(self.shift);
         for (sum, multiplier) in drive.iter_mut().zip(self.multipliers.chunks_exact(4)) {
-            *sum = fixed_point::scale(*sum, read_i32(multiplier), shift);
+            *sum = scale_v1(*sum, read_i32(multiplier), shift);
         }
         events
     }
+}
+
+/// The v1 rescale (`i32` multiplier, shift `1..=62`); format v2 uses [`fixed_point::scale`].
+#[inline]
+fn scale_v1(sum: i32, multiplier: i32, shift: u32) -> i32 {
+    let product = i64::from(sum) * i64::from(multiplier);
+    let half = 1i64 << (shift.saturating_sub(1) & 63);
+    fixed_point::saturate(product.saturating_add(half) >> (shift & 63))
 }
 
 /// Read a little-endian `i32` from a 4-byte chunk (shorter chunks read as zero-padded).
