@@ -175,16 +175,47 @@ impl LifConstants {
         }
     }
 
-    /// `difference * gain`, rounded half up (down when `gain_shift` is 0), in 32-bit
-    /// operations: `difference = high * 2^16 + low` and
-    /// `(high * gain + ((low * gain) >> 16) + half) >> gain_shift`, exact by the argument of
-    /// [`fixed_point::scale_narrow`]; `|high * gain| < 2^31` and the result lies between 0
-    /// and `difference`, so nothing overflows.
+    /// `difference * gain / 2^(16 + gain_shift)`, rounded half up (down when `gain_shift` is
+    /// 0, i.e. `tau_rc` below 1.44 steps): [`LifConstants::decay_wide`] (one `SMMULR`) on
+    /// Cortex-M3/M4/M7, [`LifConstants::decay_narrow`] (two 32-bit multiplies) elsewhere; both
+    /// give the same bits (tested on the host). The result lies between 0 and `difference`.
     #[inline(always)]
     fn decay(&self, difference: i32, gain: i32) -> i32 {
+        #[cfg(picospike_long_multiply)]
+        {
+            self.decay_wide(difference, gain)
+        }
+        #[cfg(not(picospike_long_multiply))]
+        {
+            self.decay_narrow(difference, gain)
+        }
+    }
+
+    /// [`LifConstants::decay`] in 32-bit operations: with `difference = high * 2^16 + low`,
+    /// `(high * gain + ((low * gain) >> 16) + half) >> gain_shift`, exact by the argument of
+    /// [`fixed_point::scale_narrow`]; `|high * gain| <= 2^31 - 2^16` (`gain < 2^16` unless
+    /// `gain_shift` is 0), so nothing overflows.
+    #[inline(always)]
+    fn decay_narrow(&self, difference: i32, gain: i32) -> i32 {
         let high = (difference >> 16).wrapping_mul(gain);
         let low = ((difference as u32) & 0xFFFF).wrapping_mul(gain as u32) >> 16;
         high.wrapping_add(low as i32).wrapping_add(self.gain_half) >> self.gain_shift
+    }
+
+    /// [`LifConstants::decay`] with one 32x32->64 multiply: the gain as a Q0.32 fraction
+    /// `gain << (16 - gain_shift)` (below 2^31 when `gain_shift >= 1`), the high word rounded
+    /// (one `SMMLAR` together with the voltage update); for `gain_shift == 0` (`tau_rc` below
+    /// 1.44 steps) the floored 48-bit product.
+    #[cfg_attr(not(any(test, picospike_long_multiply)), allow(dead_code))]
+    #[inline(always)]
+    fn decay_wide(&self, difference: i32, gain: i32) -> i32 {
+        let difference = i64::from(difference);
+        if self.gain_shift == 0 {
+            ((difference * i64::from(gain)) >> 16) as i32
+        } else {
+            let fraction = i64::from(gain.wrapping_shl(16 - self.gain_shift));
+            ((difference * fraction + (1 << 31)) >> 32) as i32
+        }
     }
 }
 
@@ -291,17 +322,26 @@ pub(crate) fn lif_step(
     current: i32,
     constants: &LifConstants,
 ) -> i32 {
-    let mut gain = constants.gain;
-    let mut active = ONE;
     if *refractory != 0 {
-        match refractory_end(refractory, constants) {
-            Some((partial_gain, part)) => (gain, active) = (partial_gain, part),
-            None => return 0,
-        }
+        return lif_refractory_step(voltage, refractory, current, constants);
     }
+    lif_integrate(voltage, refractory, current, constants.gain, ONE, constants)
+}
+
+/// Integrate for the last `active` (Q0.16) of the step with decay gain `gain` (in the format
+/// of [`LifConstants::gain`]), then spike if the voltage passed 1.
+#[inline(always)]
+fn lif_integrate(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    gain: i32,
+    active: i32,
+    constants: &LifConstants,
+) -> i32 {
     let before = *voltage;
-    // No overflow: `rise` lies between 0 and the saturated difference, so `after` lies between
-    // `before` and `current` (see `mul_gain`).
+    // No overflow: the rise lies between 0 and the saturated difference, so `after` lies
+    // between `before` and `current` (see `LifConstants::decay`).
     let after = before.wrapping_add(constants.decay(current.saturating_sub(before), gain));
     if after > ONE {
         *refractory = spike_refractory(current, after, active, constants);
@@ -313,27 +353,42 @@ pub(crate) fn lif_step(
     }
 }
 
-/// Count down a refractory period: `None` while the whole step is refractory, otherwise the
-/// decay gain (in the format of [`LifConstants::gain`]) and length (Q0.16) of the part of the
-/// step left after it.
+/// The step of a neuron with refractory time left (kept out of line: the fast path of
+/// [`lif_step`] is the neuron that is not refractory). While the whole step is refractory the
+/// voltage stays (at 0); otherwise the neuron integrates for the part of the step after the
+/// period, with the gain `1 - exp(-part*dt/tau_rc)`.
 #[inline(never)]
-fn refractory_end(refractory: &mut i32, constants: &LifConstants) -> Option<(i32, i32)> {
+fn lif_refractory_step(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    constants: &LifConstants,
+) -> i32 {
     let left = refractory.saturating_sub(ONE);
     if left >= ONE {
         *refractory = left;
-        return None;
+        return 0;
     }
     *refractory = 0;
     if left <= 0 {
-        return Some((constants.gain, ONE));
+        return lif_integrate(voltage, refractory, current, constants.gain, ONE, constants);
     }
     let part = ONE - left;
+    let gain = partial_gain(part, constants);
+    lif_integrate(voltage, refractory, current, gain, part, constants)
+}
+
+/// `1 - exp(-part*dt/tau_rc)` for `part` in `(0, ONE)` (Q0.16), in the format of
+/// [`LifConstants::gain`]: the load-time cubic, three [`mul_gain`].
+#[inline(always)]
+fn partial_gain(part: i32, constants: &LifConstants) -> i32 {
     let [p1, p2, p3] = constants.partial;
     let poly = mul_gain(p1 + mul_gain(p2 + mul_gain(p3, part), part), part);
     // Q2.30 -> the gain's format (gain_shift <= 14), rounded.
     let shift = 14 - constants.gain_shift;
-    let gain = ((poly + ((1 << shift) >> 1)) >> shift).clamp(0, constants.gain);
-    Some((gain, part))
+    ((poly + ((1 << shift) >> 1)) >> shift)
+        .min(constants.gain)
+        .max(0)
 }
 
 /// The refractory time to store after a spike: `tau_ref` plus the part of this step before the
@@ -354,7 +409,7 @@ fn spike_refractory(current: i32, after: i32, active: i32, constants: &LifConsta
     let y = ((y + (1 << 13)) >> 14).min(ONE);
     let [t1, t2, t3, t4] = constants.timing;
     let since = mul_gain(t1 + mul_gain(t2 + mul_gain(t3 + mul_gain(t4, y), y), y), y);
-    let since = ((since + (1 << 13)) >> 14).clamp(0, active);
+    let since = ((since + (1 << 13)) >> 14).min(active).max(0);
     // Same bookkeeping as Nengo: the period runs `tau_ref` from the crossing, and the next
     // step starts by removing one step from it.
     constants.refractory + ONE - since
@@ -583,16 +638,44 @@ mod tests {
             // The documented bound of the cubic, plus rounding.
             let bound = 1.0 + 0.0045 * a.powi(4) * unit;
             for part in (1..ONE).step_by(997) {
-                // Entering the step with `ONE - part` of refractory time left.
-                let mut refractory = 2 * ONE - part;
-                let (gain, active) = refractory_end(&mut refractory, &c).unwrap();
-                assert_eq!((active, refractory), (part, 0));
+                let gain = partial_gain(part, &c);
                 let exact = 1.0 - decay.powf(f64::from(part) / f64::from(ONE));
                 let error = (f64::from(gain) - exact * unit).abs();
                 assert!(
                     error <= bound,
                     "tau_rc={tau_rc} part={part}: {gain} vs {exact}"
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn both_decay_kernels_agree(difference: i32, tau_rc in 0.0002f32..60.0, part in 0..=ONE) {
+            let c = lif(tau_rc, 0.002);
+            // The full gain and a partial one, as the step uses them.
+            for gain in [c.gain, partial_gain(part.max(1), &c)] {
+                let narrow = c.decay_narrow(difference, gain);
+                proptest::prop_assert_eq!(narrow, c.decay_wide(difference, gain));
+                // Between 0 and the difference: the voltage moves towards the current.
+                proptest::prop_assert!(narrow.min(0) >= difference.min(0));
+                proptest::prop_assert!(narrow.max(0) <= difference.max(0));
+            }
+        }
+    }
+
+    #[test]
+    fn both_decay_kernels_agree_on_edges() {
+        for tau_rc in [0.0001f32, 0.001, 0.00144, 0.0015, 0.02, 0.05, 65.0] {
+            let c = lif(tau_rc, 0.0);
+            for gain in [0, 1, c.gain / 2, c.gain] {
+                for d in [i32::MIN, i32::MIN + 1, -65_537, -1, 0, 1, 65_535, i32::MAX] {
+                    assert_eq!(
+                        c.decay_narrow(d, gain),
+                        c.decay_wide(d, gain),
+                        "{tau_rc} {d}"
+                    );
+                }
             }
         }
     }
