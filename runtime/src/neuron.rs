@@ -120,23 +120,26 @@ impl LifConstants {
         } else {
             1.0
         };
-        // The largest exponent that keeps the mantissa within 16 bits.
-        let mut gain_shift = 0;
-        while gain_shift < 14 && b * ((1u32 << (17 + gain_shift)) as f32) < 65_535.5 {
-            gain_shift += 1;
+        // The gain in Q0.30, then the largest exponent (fewest bits dropped) that keeps the
+        // rounded mantissa within 16 bits. Integer loops: this runs on the device at load.
+        let b30 = (micromath::F32Ext::round(b * (1u32 << 30) as f32) as i32).max(1 << 14);
+        let rounded = |drop: u32| (b30 + ((1 << drop) >> 1)) >> drop;
+        let mut drop = 0;
+        while drop < 14 && rounded(drop) > 0xFFFF {
+            drop += 1;
         }
-        let unit = (1u32 << (16 + gain_shift)) as f32;
-        let gain = (micromath::F32Ext::round(b * unit) as i32).clamp(1, ONE);
-        let b = gain as f32 / unit;
+        let gain = rounded(drop).min(ONE);
+        let gain_shift = 14 - drop;
+        let b = gain as f32 / (1u32 << (16 + gain_shift)) as f32;
         let (partial, timing) = if b <= 0.5 {
             // a = -ln(1 - b) = 2 atanh(z), z = b / (2 - b) <= 1/3: the series converges fast
             // and stays accurate in f32 (micromath's ln is good to ~1e-4 only).
             let z = b / (2.0 - b);
-            let (mut term, mut sum, mut k) = (z, 0.0f32, 1.0f32);
-            while k < 30.0 {
+            let (mut term, mut sum) = (z, 0.0f32);
+            // z^2 <= 1/9: nine terms leave less than 1e-9.
+            for k in [1.0f32, 3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0] {
                 sum += term / k;
                 term *= z * z;
-                k += 2.0;
             }
             let a = 2.0 * sum;
             // 1 - exp(-f a) = a f - a^2 f^2 / 2 + ..., the cubic term absorbing the rest so
@@ -155,9 +158,10 @@ impl LifConstants {
             // partial integration and interpolation (bounded by the clamps in `lif_step`).
             ([q30(b), 0, 0], [q30(1.0), 0, 0, 0])
         };
-        // The smallest shift that brings 2^16 / (b * 2^shift) down to 2^16 or below.
+        // The smallest shift that brings 2^16 / (b * 2^shift) down to 2^16 or below:
+        // gain * 2^shift >= 2^(16 + gain_shift).
         let mut inverse_gain_shift = 0;
-        while inverse_gain_shift < 16 && b * ((1u32 << inverse_gain_shift) as f32) < 1.0 {
+        while inverse_gain_shift < 16 && (gain << inverse_gain_shift) < 1 << (16 + gain_shift) {
             inverse_gain_shift += 1;
         }
         let scaled = b * (1u32 << inverse_gain_shift) as f32;
@@ -195,6 +199,7 @@ impl LifConstants {
     /// `(high * gain + ((low * gain) >> 16) + half) >> gain_shift`, exact by the argument of
     /// [`fixed_point::scale_narrow`]; `|high * gain| <= 2^31 - 2^16` (`gain < 2^16` unless
     /// `gain_shift` is 0), so nothing overflows.
+    #[cfg_attr(all(not(test), picospike_long_multiply), allow(dead_code))]
     #[inline(always)]
     fn decay_narrow(&self, difference: i32, gain: i32) -> i32 {
         let high = (difference >> 16).wrapping_mul(gain);
@@ -220,6 +225,7 @@ impl LifConstants {
 }
 
 /// `x` in Q2.30, rounded to nearest (`x` is within `(-2, 2)` for every caller).
+#[inline(never)] // load time only: one copy of the soft-float rounding on Cortex-M0
 fn q30(x: f32) -> i32 {
     micromath::F32Ext::round(x * (1u32 << 30) as f32) as i32
 }
