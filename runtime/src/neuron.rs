@@ -85,7 +85,7 @@ pub(crate) enum Dynamics {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
-    /// mantissa (`2^15..2^16` unless `tau_rc` is below 1.5 steps or above 16,000 steps), so
+    /// mantissa (`2^15..2^16` unless `tau_rc` is below 1.5 steps or above 32,768 steps), so
     /// that its rounding changes the rate by at most ~1e-5 (a Q0.16 gain: up to 4e-4).
     pub(crate) gain: i32,
     /// `0..=14`.
@@ -104,7 +104,7 @@ pub(crate) struct LifConstants {
     pub(crate) timing: [i32; 4],
     /// `1 / gain = inverse_gain * 2^inverse_gain_shift / 2^16`, mantissa in `2^15..=2^16`.
     pub(crate) inverse_gain: i32,
-    /// Exponent of [`LifConstants::inverse_gain`], `0..=16`.
+    /// Exponent of [`LifConstants::inverse_gain`], `0..=17`.
     pub(crate) inverse_gain_shift: u32,
 }
 
@@ -122,7 +122,7 @@ impl LifConstants {
         };
         // The gain in Q0.30, then the largest exponent (fewest bits dropped) that keeps the
         // rounded mantissa within 16 bits. Integer loops: this runs on the device at load.
-        let b30 = (micromath::F32Ext::round(b * (1u32 << 30) as f32) as i32).max(1 << 14);
+        let b30 = (micromath::F32Ext::round(b * (1u32 << 30) as f32) as i32).max(1 << 13);
         let rounded = |drop: u32| (b30 + ((1 << drop) >> 1)) >> drop;
         let mut drop = 0;
         while drop < 14 && rounded(drop) > 0xFFFF {
@@ -161,7 +161,7 @@ impl LifConstants {
         // The smallest shift that brings 2^16 / (b * 2^shift) down to 2^16 or below:
         // gain * 2^shift >= 2^(16 + gain_shift).
         let mut inverse_gain_shift = 0;
-        while inverse_gain_shift < 16 && (gain << inverse_gain_shift) < 1 << (16 + gain_shift) {
+        while inverse_gain_shift < 17 && (gain << inverse_gain_shift) < 1 << (16 + gain_shift) {
             inverse_gain_shift += 1;
         }
         let scaled = b * (1u32 << inverse_gain_shift) as f32;
@@ -272,9 +272,9 @@ impl Neuron {
                     return Err(BadParameter::TauRc);
                 }
                 let gain = fixed_point::one_minus_exp_neg(dt / tau_rc);
-                // tau_rc up to 65,536 steps: smaller gains barely move the voltage and would
-                // need wider constants.
-                if gain.is_nan() || gain < 1.0 / ONE as f32 {
+                // Gains that round to 0 in Q0.16 (tau_rc above ~131,000 steps) would barely
+                // move the voltage.
+                if gain.is_nan() || gain < 0.5 / ONE as f32 {
                     return Err(BadParameter::TauRc);
                 }
                 let steps = tau_ref / dt;
@@ -606,7 +606,14 @@ mod tests {
         // Over many (J, v) pairs that cross inside one step, the stored refractory time matches
         // Nengo's formula evaluated on the fixed-point voltage the step produced.
         let mut worst: f64 = 0.0;
-        for &(tau_rc, tau_ref) in &[(0.02, 0.002), (0.05, 0.001), (0.01, 0.004), (0.005, 0.0)] {
+        for &(tau_rc, tau_ref) in &[
+            (0.02, 0.002),
+            (0.05, 0.001),
+            (0.01, 0.004),
+            (0.005, 0.0),
+            (1.0, 0.002),
+            (100.0, 0.002),
+        ] {
             let c = lif(tau_rc as f32, tau_ref as f32);
             for i in 0..400 {
                 let j = 1.0 + 1e-4 * (3e5f64).powf(f64::from(i) / 399.0);
@@ -623,15 +630,19 @@ mod tests {
                     let since = -tau_rc * (1.0 - q).ln() / 0.001;
                     let expected = tau_ref / 0.001 + 1.0 - since.min(1.0);
                     let error = (f64::from(r) / f64::from(ONE) - expected).abs();
+                    // Q0.30 keeps fewer bits of q when the gain is tiny (tau_rc > 1000 steps).
+                    let tolerance = if tau_rc > 1.0 { 3e-4 } else { 6e-5 };
                     assert!(
-                        error < 6e-5,
-                        "J={j} v={before} tau_rc={tau_rc}: error {error}"
+                        error < tolerance,
+                        "J={j} v={before} tau_rc={tau_rc}: {error}"
                     );
-                    worst = worst.max(error);
+                    if tau_rc <= 1.0 {
+                        worst = worst.max(error);
+                    }
                 }
             }
         }
-        std::println!("worst spike-time error: {worst:.2e} steps");
+        std::println!("worst spike-time error (tau_rc <= 1000 steps): {worst:.2e} steps");
     }
 
     #[test]
