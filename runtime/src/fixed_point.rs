@@ -3,7 +3,8 @@
 //! | quantity                                  | format            | range            | resolution |
 //! |-------------------------------------------|-------------------|------------------|------------|
 //! | currents, voltages, filter states, outputs | Q16.16 ([`Q16`])  | ±32768           | 1.5e-5     |
-//! | decay gains `1 - exp(-dt/tau)`            | Q16.16            | (0, 1]           | 1.5e-5     |
+//! | decay gains `1 - exp(-dt/tau)`            | Q0.16 ([`mul_gain`]) | [0, 1]        | 1.5e-5     |
+//! | LIF decay gain (see [`crate::neuron`])    | 16-bit mantissa, 2^-k | (0, 1]       | 1e-5 relative |
 //! | refractory time left                      | Q16.16 time steps | 0 .. 32768 steps | 1.5e-5 step |
 //! | weights                                   | i8                | -128 ..= 127     | per-output scale |
 //! | weighted spike sums                       | i32 (exact)       | see below        | 1          |

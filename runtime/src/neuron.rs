@@ -3,20 +3,23 @@
 //! Input currents reach a neuron as Q16.16 numbers (see [`crate::fixed_point`]). The dynamics
 //! follow Nengo's reference simulator; the LIF update reproduces Nengo's exact integration
 //! (exponential partial step after the refractory period, spike at the exact threshold
-//! crossing) with integer arithmetic only, and without `i64` or any division on any target:
+//! crossing) in integer arithmetic, with no division on any target, no `i64` on Cortex-M0 and
+//! the host, and one 32x32->64 multiply per neuron-step on Cortex-M3/M4/M7:
 //!
-//! * **Full step** (the fast path, every neuron every step): `v += (J - v) * gain`, one
-//!   [`mul_gain`] (two 32-bit multiplies), `gain = 1 - exp(-dt/tau_rc)` in Q0.16.
+//! * **Full step** (the fast path, every neuron every step): `v += (J - v) * gain` with
+//!   `gain = 1 - exp(-dt/tau_rc)` as a 16-bit mantissa and a power-of-two exponent: two 32-bit
+//!   multiplies, or one `SMMLAR` on Cortex-M4 (same bits).
 //! * **Partial step** of length `f` after the refractory period: `1 - exp(-f*dt/tau_rc)` as a
 //!   cubic in `f` fitted at load time (exact at `f = 0` and `f = 1`), three [`mul_gain`].
 //! * **Spike time**: the time from the crossing to the end of the step is
 //!   `-tau_rc * ln(1 - q)` with `q = (v - 1) / (J - 1)`. `1 / (J - 1)` is computed by
 //!   normalisation (leading-zero count), a 64-entry reciprocal table and one Newton step, and
-//!   the logarithm as a quartic in `q / gain` fitted at load time; see [`lif_step`].
+//!   the logarithm as a quartic in `q / gain` fitted at load time.
 //!
-//! The remaining deviations from Nengo are the Q16.16 roundings (of the gain, the voltage and
-//! the refractory time) and the two approximations, each bounded in `SEMANTICS.md` and measured
-//! against the closed-form rate curve by the tests (60 s of constant current: within 0.1%).
+//! The remaining deviations from Nengo are the roundings (of the gain, the Q16.16 voltage and
+//! the refractory time) and the two polynomial approximations, each bounded in `SEMANTICS.md`
+//! and measured against the closed-form rate curve by the tests (60 s of constant current:
+//! rates within 0.02%).
 //!
 //! * **SpikingRectifiedLinear currents are per step.** The exporter folds `dt` into the weights
 //!   and bias of such a layer, so the runtime adds its current to the voltage directly. At most
