@@ -332,7 +332,13 @@ pub(crate) fn lif_step(
     constants: &LifConstants,
 ) -> i32 {
     if *refractory != 0 {
-        return lif_refractory_step(voltage, refractory, current, constants);
+        // Count the period down; a step that is refractory throughout leaves the voltage (0).
+        let left = refractory.saturating_sub(ONE);
+        if left >= ONE {
+            *refractory = left;
+            return 0;
+        }
+        return lif_refractory_end(voltage, refractory, left, current, constants);
     }
     lif_integrate(voltage, refractory, current, constants.gain, ONE, constants)
 }
@@ -362,22 +368,17 @@ fn lif_integrate(
     }
 }
 
-/// The step of a neuron with refractory time left (kept out of line: the fast path of
-/// [`lif_step`] is the neuron that is not refractory). While the whole step is refractory the
-/// voltage stays (at 0); otherwise the neuron integrates for the part of the step after the
-/// period, with the gain `1 - exp(-part*dt/tau_rc)`.
+/// The step in which a refractory period ends, `left` (below one step) before its end; kept
+/// out of line, as it runs once per spike. The neuron integrates for the part of the step
+/// after the period, with the gain `1 - exp(-part*dt/tau_rc)`.
 #[inline(never)]
-fn lif_refractory_step(
+fn lif_refractory_end(
     voltage: &mut i32,
     refractory: &mut i32,
+    left: i32,
     current: i32,
     constants: &LifConstants,
 ) -> i32 {
-    let left = refractory.saturating_sub(ONE);
-    if left >= ONE {
-        *refractory = left;
-        return 0;
-    }
     *refractory = 0;
     if left <= 0 {
         return lif_integrate(voltage, refractory, current, constants.gain, ONE, constants);
