@@ -84,7 +84,7 @@ pub(crate) enum Dynamics {
     Readout,
 }
 
-/// Constants of the LIF update, decoded once at load time (13 words).
+/// Constants of the LIF update, decoded once at load time (14 words, 56 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -683,6 +683,11 @@ mod tests {
                 proptest::prop_assert!(narrow.max(0) <= difference.max(0));
             }
         }
+    }
+
+    #[test]
+    fn lif_constants_stay_small() {
+        assert_eq!(core::mem::size_of::<LifConstants>(), 56);
     }
 
     #[test]
