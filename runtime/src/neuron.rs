@@ -84,7 +84,7 @@ pub(crate) enum Dynamics {
     Readout,
 }
 
-/// Constants of the LIF update, decoded once at load time (14 words, 56 bytes).
+/// Constants of the LIF update, decoded once at load time (15 words, 60 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -95,6 +95,9 @@ pub(crate) struct LifConstants {
     pub(crate) gain_shift: u32,
     /// `2^(gain_shift - 1)`, or 0 when `gain_shift` is 0: the rounding half of the update.
     pub(crate) gain_half: i32,
+    /// Currents `J` (Q16.16) with `(J + 2^26) as u32 < fast_range` take the fast path: `2^27`
+    /// (currents within +-1024) when `gain_shift >= 1`, 0 (never) when it is 0.
+    pub(crate) fast_range: u32,
     /// `tau_ref / dt`, in Q16.16 time steps.
     pub(crate) refractory: i32,
     /// Lower bound of the voltage, in the voltage's Q11.21 ([`VOLTAGE_ONE`] is 1).
@@ -174,6 +177,7 @@ impl LifConstants {
             gain,
             gain_shift,
             gain_half: (1 << gain_shift) >> 1,
+            fast_range: if gain_shift >= 1 { 1 << 27 } else { 0 },
             refractory,
             // -1000 << 21 still fits an i32.
             min_voltage: min_voltage.clamp(-1000 * ONE, 0) << VOLTAGE_EXTRA_BITS,
@@ -198,6 +202,28 @@ impl LifConstants {
         {
             self.decay_narrow(difference, gain)
         }
+    }
+
+    /// [`LifConstants::decay`] for `gain_shift >= 1` (the fast path): on Cortex-M4 the
+    /// rounded high word alone, so the step is one `SMMLAR` without a branch on the exponent.
+    #[inline(always)]
+    fn decay_fast(&self, difference: i32, gain: i32) -> i32 {
+        #[cfg(picospike_long_multiply)]
+        {
+            self.decay_fast_wide(difference, gain)
+        }
+        #[cfg(not(picospike_long_multiply))]
+        {
+            self.decay_narrow(difference, gain)
+        }
+    }
+
+    /// The `gain_shift >= 1` branch of [`LifConstants::decay_wide`] alone.
+    #[cfg_attr(not(any(test, picospike_long_multiply)), allow(dead_code))]
+    #[inline(always)]
+    fn decay_fast_wide(&self, difference: i32, gain: i32) -> i32 {
+        let fraction = i64::from(gain.wrapping_shl(16 - self.gain_shift));
+        ((i64::from(difference) * fraction + (1 << 31)) >> 32) as i32
     }
 
     /// [`LifConstants::decay`] in 32-bit operations: with `difference = high * 2^16 + low`,
@@ -367,16 +393,37 @@ fn lif_integrate(
     active: i32,
     constants: &LifConstants,
 ) -> i32 {
-    // The current in the voltage's format; currents of 1024 and more (rare: such a neuron fires
-    // as soon as its refractory period ends) take the Q16.16 path.
-    let wide = current << VOLTAGE_EXTRA_BITS;
-    if wide >> VOLTAGE_EXTRA_BITS != current {
-        return lif_integrate_large(voltage, refractory, current, gain, active, constants);
+    // One unsigned compare sends currents of 1024 and more (out of the voltage's range; such a
+    // neuron fires as soon as its refractory period ends) and gains of 0.5 and more (tau_rc
+    // below 1.44 steps) out of line.
+    if (current as u32).wrapping_add(1 << 26) >= constants.fast_range {
+        return lif_integrate_slow(voltage, refractory, current, gain, active, constants);
     }
+    lif_integrate_q21::<true>(voltage, refractory, current, gain, active, constants)
+}
+
+/// The update in the voltage's Q11.21, for currents within +-1024; `FAST` when
+/// `gain_shift >= 1` (see [`LifConstants::decay_fast`]).
+#[inline(always)]
+fn lif_integrate_q21<const FAST: bool>(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    gain: i32,
+    active: i32,
+    constants: &LifConstants,
+) -> i32 {
+    let wide = current << VOLTAGE_EXTRA_BITS;
     let before = *voltage;
+    let difference = wide.saturating_sub(before);
+    let rise = if FAST {
+        constants.decay_fast(difference, gain)
+    } else {
+        constants.decay(difference, gain)
+    };
     // No overflow: the rise lies between 0 and the saturated difference, so `after` lies
     // between `before` and `wide` (see `LifConstants::decay`).
-    let after = before.wrapping_add(constants.decay(wide.saturating_sub(before), gain));
+    let after = before.wrapping_add(rise);
     if after > VOLTAGE_ONE {
         // wide >= after > 1.
         let excess = wide.wrapping_sub(VOLTAGE_ONE) as u32;
@@ -390,10 +437,11 @@ fn lif_integrate(
     }
 }
 
-/// [`lif_integrate`] for currents beyond +-1024 (out of the voltage's Q11.21 range), in
-/// Q16.16: the same dynamics, with the coarser voltage rounding.
+/// [`lif_integrate`] off the fast path: gains of 0.5 and more in Q11.21, and currents beyond
+/// +-1024 (out of the voltage's range) in Q16.16, the same dynamics with the coarser voltage
+/// rounding.
 #[inline(never)]
-fn lif_integrate_large(
+fn lif_integrate_slow(
     voltage: &mut i32,
     refractory: &mut i32,
     current: i32,
@@ -401,6 +449,9 @@ fn lif_integrate_large(
     active: i32,
     constants: &LifConstants,
 ) -> i32 {
+    if (current as u32).wrapping_add(1 << 26) < 1 << 27 {
+        return lif_integrate_q21::<false>(voltage, refractory, current, gain, active, constants);
+    }
     let half = 1 << (VOLTAGE_EXTRA_BITS - 1);
     let before = voltage.saturating_add(half) >> VOLTAGE_EXTRA_BITS;
     let after = before.wrapping_add(constants.decay(current.saturating_sub(before), gain));
@@ -747,6 +798,9 @@ mod tests {
             for gain in [c.gain, partial_gain(part.max(1), &c)] {
                 let narrow = c.decay_narrow(difference, gain);
                 proptest::prop_assert_eq!(narrow, c.decay_wide(difference, gain));
+                if c.gain_shift >= 1 {
+                    proptest::prop_assert_eq!(narrow, c.decay_fast_wide(difference, gain));
+                }
                 // Between 0 and the difference: the voltage moves towards the current.
                 proptest::prop_assert!(narrow.min(0) >= difference.min(0));
                 proptest::prop_assert!(narrow.max(0) <= difference.max(0));
@@ -756,7 +810,7 @@ mod tests {
 
     #[test]
     fn lif_constants_stay_small() {
-        assert_eq!(core::mem::size_of::<LifConstants>(), 56);
+        assert_eq!(core::mem::size_of::<LifConstants>(), 60);
     }
 
     #[test]
