@@ -589,8 +589,7 @@ fn min_voltage_limit_holds_against_i32_min() {
     let down = run(&blob, &[255, 0], 50);
     // Layer 0's state: drive, voltage, refractory, output.
     assert_eq!(down.state[0], i32::MIN);
-    // LIF voltages are Q11.21 (see `neuron::VOLTAGE_EXTRA_BITS`).
-    assert_eq!(down.state[1], -1000 << 21);
+    assert_eq!(down.state[1], -1000 * ONE);
     assert_eq!(total_spikes(&down, 0), 0);
     let up = simulate(&blob, &[(&[255, 0], 50), (&[0, 255], 1)]);
     assert_eq!(up.state[0], i32::MAX);
