@@ -10,7 +10,7 @@
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_q16, scale, Q16};
+use crate::fixed_point::{mul_gain, scale, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -632,7 +632,7 @@ fn take_drive(sum: &mut i32, packed: i32) -> i32 {
 /// One step of the first-order lowpass `y += g * (x - y)`; returns the new `y`.
 #[inline(always)]
 fn lowpass(state: &mut i32, input: i32, gain: i32) -> i32 {
-    *state = state.saturating_add(mul_q16(input.saturating_sub(*state), gain));
+    *state = state.saturating_add(mul_gain(input.saturating_sub(*state), gain));
     *state
 }
 
