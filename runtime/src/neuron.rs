@@ -339,6 +339,52 @@ pub(crate) fn lif_step(
     lif_integrate(voltage, refractory, current, constants.gain, ONE, constants)
 }
 
+/// The common case of [`lif_step`] for a run of neurons `[voltage, refractory]` under
+/// `currents`, in one loop without calls: a neuron that is neither refractory nor crossing the
+/// threshold integrates, one whose refractory period goes on past this step counts down. Any
+/// other neuron (it would spike, or its refractory period ends inside this step) is left
+/// untouched and its index written to `noted`, for [`lif_step`] to finish; returns how many.
+///
+/// `WHOLE_GAIN` states `constants.gain_shift == 0`, so that the instance drops the decay's
+/// branch on it. `noted` must hold `state.len()` entries (fewer notes are dropped, leaving
+/// those neurons a step behind: never a panic). Not inlined: alone, the loop keeps every
+/// constant in a register.
+#[inline(never)]
+pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool>(
+    state: &mut [[i32; 2]],
+    currents: &[i32],
+    constants: &LifConstants,
+    noted: &mut [i32],
+) -> usize {
+    let mut c = *constants;
+    if WHOLE_GAIN {
+        c.gain_shift = 0;
+        c.gain_half = 0;
+    }
+    let mut count = 0;
+    for (index, ([voltage, refractory], &current)) in state.iter_mut().zip(currents).enumerate() {
+        if *refractory != 0 {
+            let left = refractory.saturating_sub(ONE);
+            if left >= ONE {
+                *refractory = left;
+                continue;
+            }
+        } else {
+            let before = *voltage;
+            let after = before.wrapping_add(c.decay(current.saturating_sub(before), c.gain));
+            if after <= ONE {
+                *voltage = after.max(c.min_voltage);
+                continue;
+            }
+        }
+        if let Some(slot) = noted.get_mut(count) {
+            *slot = index as i32;
+            count += 1;
+        }
+    }
+    count
+}
+
 /// Integrate for the last `active` (Q0.16) of the step with decay gain `gain` (in the format
 /// of [`LifConstants::gain`]), then spike if the voltage passed 1.
 #[inline(always)]
