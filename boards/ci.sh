@@ -14,7 +14,9 @@
 #   6. real boards: build, clippy, size check;
 #   7. panic-never: both QEMU boards' model load + inference with a panic handler that cannot be
 #      linked (bin panic-never), run and compared with the host;
-#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host.
+#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host;
+#   9. the benchmark (bench.sh --check): the reference networks on both QEMU boards, every sample
+#      against the host, no figure of BENCH.md grown by more than 5 %.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
 
@@ -136,6 +138,8 @@ step "qemu-microbit: the trained models/digits against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit
 step "qemu-microbit: panic-never with models/digits, against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit --panic-never
+step "benchmark: reference networks on both QEMU boards, against the host and BENCH.md" \
+  "$here/bench.sh" --check
 
 if [[ $failed -gt 0 ]]; then
   printf 'failed step: %s\n' "${failures[@]}"

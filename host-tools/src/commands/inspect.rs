@@ -12,6 +12,7 @@ use picospike_runtime::synapse::Synapse;
 use picospike_runtime::Model;
 
 use super::{CommandError, Result};
+use crate::cost::Workload;
 use crate::input::{read_bounded, MAX_MODEL_BYTES};
 use crate::quantized::ModelSizes;
 
@@ -73,6 +74,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         "input": { "size": input.size, "full_scale": input.full_scale, "timesteps": input.timesteps },
         "layers": layers,
         "sizes": sizes,
+        "workload": Workload::of(&model),
     });
     if as_json {
         return Ok(format!("{value:#}\n"));

@@ -1,0 +1,383 @@
+//! What an inference costs: the model's workload (neurons, static-input MACs, synapses per
+//! spike) and, from it, the instructions and latency predicted on a Cortex-M board.
+//!
+//! The workload is what `boards/bench.sh` divides the measured instructions by (it reads it from
+//! `picospike inspect MODEL --json`, key `workload`), and what `picospike inspect MODEL --board`
+//! multiplies the per-kind costs of [`BoardCosts`] by.
+
+use picospike_runtime::layer::LayerKind;
+use picospike_runtime::neuron::Neuron;
+use picospike_runtime::{LoadError, Model, Network, RunError};
+use serde::Serialize;
+
+/// What one layer does per inference, from its shape alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LayerWork {
+    /// Layer kind, as `inspect` names it (`dense`).
+    pub kind: &'static str,
+    /// Neuron kind: `lif`, `spiking_relu` or `readout`.
+    pub neuron: &'static str,
+    /// Neurons with dynamics (updated every step).
+    pub neurons: u64,
+    /// Values this layer reads (its input's length).
+    pub inputs: u64,
+    /// Weight additions one non-zero input (pixel or spike) causes: its fan-out.
+    pub fan_out: u64,
+    /// Weight additions of a fully dense input: `inputs * fan_out`.
+    pub dense_macs: u64,
+}
+
+/// The workload of one inference of a model, from its shapes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    /// Timesteps of an inference (the model's default).
+    pub steps: u16,
+    /// Neurons with dynamics in every layer, hidden and readout.
+    pub neurons: u64,
+    /// Dense MAC count of the static first-layer drive (every input times its fan-out; zero
+    /// pixels skipped by the event-driven kernel still count here, as in CMSIS-NN's count).
+    pub static_macs: u64,
+    /// Per layer, first to last.
+    pub layers: Vec<LayerWork>,
+}
+
+fn neuron_name(neuron: &Neuron) -> &'static str {
+    match neuron {
+        Neuron::Lif { .. } => "lif",
+        Neuron::SpikingRectifiedLinear { .. } => "spiking_relu",
+        Neuron::Readout => "readout",
+    }
+}
+
+impl Workload {
+    /// The workload of `model`.
+    pub fn of<const L: usize>(model: &Model<'_, L>) -> Self {
+        let layers: Vec<LayerWork> = model
+            .layers()
+            .iter()
+            .map(|layer| {
+                // A dense layer (the only kind of format v1): every input reaches every output.
+                let (inputs, outputs) = (u64::from(layer.inputs()), u64::from(layer.outputs()));
+                LayerWork {
+                    kind: match layer.kind() {
+                        LayerKind::Dense => "dense",
+                        _ => "other",
+                    },
+                    neuron: neuron_name(&layer.neuron()),
+                    neurons: outputs,
+                    inputs,
+                    fan_out: outputs,
+                    dense_macs: inputs * outputs,
+                }
+            })
+            .collect();
+        Workload {
+            steps: model.default_timesteps(),
+            neurons: layers.iter().map(|l| l.neurons).sum(),
+            static_macs: layers.first().map_or(0, |l| l.dense_macs),
+            layers,
+        }
+    }
+}
+
+/// Why the activity of a model could not be measured.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ActivityError {
+    /// No input to run.
+    #[error("no input to measure the activity on")]
+    NoInputs,
+    /// The model's state could not be set up.
+    #[error("cannot set up the network: {0}")]
+    Load(#[from] LoadError),
+    /// An input did not run (wrong size).
+    #[error("cannot run the model: {0}")]
+    Run(#[from] RunError),
+}
+
+/// How active one inference is: what the event-driven work depends on.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Activity {
+    /// Mean fraction of the input bytes that are not zero (0..=1): the static drive skips zeros.
+    pub input_density: f64,
+    /// Per layer, first to last: mean spikes per neuron per step (0 for the readout).
+    pub spikes_per_neuron_step: Vec<f64>,
+}
+
+impl Activity {
+    /// Measure the activity of `model` on `inputs` at `steps` steps with the fixed-point runtime
+    /// (for a model that does not record it).
+    ///
+    /// # Errors
+    /// [`ActivityError`] without inputs or if one has the wrong size.
+    pub fn measure<const L: usize>(
+        model: &Model<'_, L>,
+        inputs: &[&[u8]],
+        steps: u16,
+    ) -> Result<Activity, ActivityError> {
+        if inputs.is_empty() {
+            return Err(ActivityError::NoInputs);
+        }
+        let mut state = vec![0i32; model.state_words()];
+        let mut network = Network::new(model, &mut state)?;
+        let layers = model.layers();
+        let mut spikes = vec![0u64; layers.len()];
+        let (mut non_zero, mut total) = (0usize, 0usize);
+        for input in inputs {
+            let prediction = network.run(input, steps)?;
+            for (sum, &count) in spikes.iter_mut().zip(prediction.spike_counts.iter()) {
+                *sum += u64::from(count);
+            }
+            non_zero += input.iter().filter(|&&x| x != 0).count();
+            total += input.len();
+        }
+        let runs = inputs.len() as f64 * f64::from(steps.max(1));
+        let spikes_per_neuron_step = layers
+            .iter()
+            .zip(&spikes)
+            .map(|(layer, &count)| count as f64 / (runs * f64::from(layer.outputs().max(1))))
+            .collect();
+        Ok(Activity {
+            input_density: non_zero as f64 / total.max(1) as f64,
+            spikes_per_neuron_step,
+        })
+    }
+}
+
+/// The boards `inspect --board` predicts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum Board {
+    /// Cortex-M4F (`thumbv7em-none-eabihf`), measured on QEMU `mps2-an386`.
+    #[cfg_attr(feature = "cli", value(name = "cortex-m4"))]
+    CortexM4,
+    /// Cortex-M0 (`thumbv6m-none-eabi`), measured on QEMU `microbit`.
+    #[cfg_attr(feature = "cli", value(name = "cortex-m0"))]
+    CortexM0,
+}
+
+/// Per-kind costs of the fixed-point runtime on one board, in instructions.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BoardCosts {
+    /// The QEMU board the costs were measured on.
+    pub measured_on: &'static str,
+    /// Clock of that board in MHz (the default for latency).
+    pub clock_mhz: f64,
+    /// Per inference, whatever the model: reset, call overhead, readout.
+    pub fixed: f64,
+    /// Per static-input MAC that does work: non-zero input times its fan-out.
+    pub per_static_mac: f64,
+    /// Per neuron with dynamics per step (filter, bias, neuron update; layer overhead shared).
+    pub per_neuron_step: f64,
+    /// Per synaptic event (one spike's weight added to one target).
+    pub per_event: f64,
+}
+
+/// THE COEFFICIENTS: fitted to the measured rows of `boards/BENCH.md` by
+/// `python3 boards/tools/bench.py fit --bench-md boards/BENCH.md` (least squares over the
+/// reference networks: the 0-step part over `fixed + per_static_mac * density * MACs`, the rest
+/// over `per_neuron_step * neurons * steps + per_event * events`). Refit and paste after
+/// `boards/bench.sh --update` whenever the runtime's kernels change; the test
+/// `host-tools/tests/cost_prediction.rs` fails when a prediction leaves 15 % of BENCH.md.
+impl Board {
+    /// The per-kind costs of this board.
+    pub fn costs(self) -> BoardCosts {
+        match self {
+            Board::CortexM4 => BoardCosts {
+                measured_on: "qemu-mps2-an386",
+                clock_mhz: 25.0,
+                fixed: 0.0,
+                per_static_mac: 0.0,
+                per_neuron_step: 0.0,
+                per_event: 0.0,
+            },
+            Board::CortexM0 => BoardCosts {
+                measured_on: "qemu-microbit",
+                clock_mhz: 16.0,
+                fixed: 0.0,
+                per_static_mac: 0.0,
+                per_neuron_step: 0.0,
+                per_event: 0.0,
+            },
+        }
+    }
+}
+
+/// Predicted cost of one inference.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Prediction {
+    /// Timesteps predicted for.
+    pub steps: u16,
+    /// Instructions of the whole inference.
+    pub instructions: f64,
+    /// Of which: fixed cost and static input drive.
+    pub static_part: f64,
+    /// Of which: neuron updates.
+    pub neuron_part: f64,
+    /// Of which: synaptic events.
+    pub event_part: f64,
+    /// Synaptic events predicted.
+    pub events: f64,
+    /// Clock the latency is for (MHz).
+    pub clock_mhz: f64,
+    /// Latency at that clock in milliseconds, taking one instruction per cycle (what QEMU
+    /// counts: instructions, not cycles of a real core, which adds wait states and multi-cycle
+    /// loads).
+    pub latency_ms: f64,
+}
+
+/// Predict one inference of `workload` at `steps` steps with `activity` on a board with `costs`,
+/// at `clock_mhz` (the board's own clock if `None`).
+pub fn predict(
+    workload: &Workload,
+    activity: &Activity,
+    costs: &BoardCosts,
+    steps: u16,
+    clock_mhz: Option<f64>,
+) -> Prediction {
+    let steps_f = f64::from(steps);
+    let static_macs = workload.static_macs as f64 * activity.input_density;
+    // A spike of layer l - 1 adds its weights to its fan-out in layer l.
+    let events: f64 = workload
+        .layers
+        .iter()
+        .skip(1)
+        .zip(&workload.layers)
+        .zip(&activity.spikes_per_neuron_step)
+        .map(|((layer, source), &rate)| rate * source.neurons as f64 * layer.fan_out as f64)
+        .sum::<f64>()
+        * steps_f;
+    let static_part = costs.fixed + costs.per_static_mac * static_macs;
+    let neuron_part = costs.per_neuron_step * workload.neurons as f64 * steps_f;
+    let event_part = costs.per_event * events;
+    let instructions = static_part + neuron_part + event_part;
+    let clock_mhz = clock_mhz.unwrap_or(costs.clock_mhz);
+    Prediction {
+        steps,
+        instructions,
+        static_part,
+        neuron_part,
+        event_part,
+        events,
+        clock_mhz,
+        latency_ms: instructions / (clock_mhz * 1000.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use picospike_runtime::quantize::quantize;
+    use picospike_runtime::reference::{FloatLayer, FloatNetwork};
+    use picospike_runtime::synapse::Synapse;
+
+    /// A `sizes[0]-sizes[1]-...` LIF network with a readout, small deterministic weights.
+    pub(crate) fn dense_model(sizes: &[usize], steps: u16) -> Vec<u8> {
+        let layers = sizes
+            .windows(2)
+            .enumerate()
+            .map(|(i, pair)| FloatLayer {
+                inputs: pair[0],
+                outputs: pair[1],
+                weights: (0..pair[0] * pair[1])
+                    .map(|k| ((k * 7 % 13) as f32 - 6.0) * 0.05)
+                    .collect(),
+                biases: vec![0.5; pair[1]],
+                neuron: if i + 2 == sizes.len() {
+                    Neuron::Readout
+                } else {
+                    Neuron::Lif {
+                        tau_rc: 0.02,
+                        tau_ref: 0.002,
+                        min_voltage: 0.0,
+                        amplitude: 0.01,
+                    }
+                },
+                synapse: Synapse::None,
+            })
+            .collect();
+        let network = FloatNetwork {
+            dt: 0.001,
+            input: picospike_runtime::format::InputEncoding {
+                size: sizes[0] as u16,
+                full_scale: 16,
+                timesteps: steps,
+            },
+            layers,
+        };
+        quantize(&network).expect("the test network quantizes")
+    }
+
+    #[test]
+    fn workload_of_a_dense_network() {
+        let blob = dense_model(&[64, 100, 10], 20);
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let w = Workload::of(&model);
+        assert_eq!((w.steps, w.neurons, w.static_macs), (20, 110, 6_400));
+        assert_eq!(w.layers.len(), 2);
+        assert_eq!(
+            (w.layers[0].neuron, w.layers[0].fan_out, w.layers[0].inputs),
+            ("lif", 100, 64)
+        );
+        assert_eq!(
+            (
+                w.layers[1].neuron,
+                w.layers[1].fan_out,
+                w.layers[1].dense_macs
+            ),
+            ("readout", 10, 1_000)
+        );
+    }
+
+    #[test]
+    fn activity_counts_spikes_and_non_zero_inputs() {
+        let blob = dense_model(&[4, 3, 2], 10);
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let inputs: [&[u8]; 2] = [&[16, 16, 0, 0], &[16, 0, 0, 0]];
+        let activity = Activity::measure(&model, &inputs, 10).unwrap();
+        assert_eq!(activity.input_density, 3.0 / 8.0);
+        assert_eq!(activity.spikes_per_neuron_step.len(), 2);
+        // The same figure by hand: spikes of layer 0 over 2 runs x 10 steps x 3 neurons.
+        let mut state = vec![0i32; model.state_words()];
+        let mut net = Network::new(&model, &mut state).unwrap();
+        let spikes: u32 = inputs
+            .iter()
+            .map(|i| net.run(i, 10).unwrap().spike_counts[0])
+            .sum();
+        assert_eq!(activity.spikes_per_neuron_step[0], f64::from(spikes) / 60.0);
+        assert_eq!(activity.spikes_per_neuron_step[1], 0.0);
+        assert!(Activity::measure(&model, &[], 10).is_err());
+        assert!(Activity::measure(&model, &[&[1, 2]], 10).is_err());
+    }
+
+    #[test]
+    fn prediction_adds_the_parts() {
+        let blob = dense_model(&[64, 100, 10], 20);
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let workload = Workload::of(&model);
+        let activity = Activity {
+            input_density: 0.5,
+            spikes_per_neuron_step: vec![0.1, 0.0],
+        };
+        let costs = BoardCosts {
+            measured_on: "test",
+            clock_mhz: 10.0,
+            fixed: 1_000.0,
+            per_static_mac: 2.0,
+            per_neuron_step: 10.0,
+            per_event: 3.0,
+        };
+        let p = predict(&workload, &activity, &costs, 20, None);
+        // 0.1 spikes x 100 neurons x 10 targets x 20 steps.
+        assert!((p.events - 2_000.0).abs() < 1e-9);
+        assert_eq!(p.static_part, 1_000.0 + 2.0 * 3_200.0);
+        assert_eq!(p.neuron_part, 10.0 * 110.0 * 20.0);
+        assert!((p.event_part - 6_000.0).abs() < 1e-9);
+        assert!((p.instructions - (7_400.0 + 22_000.0 + 6_000.0)).abs() < 1e-9);
+        assert!((p.latency_ms - p.instructions / 10_000.0).abs() < 1e-12);
+        assert_eq!(
+            predict(&workload, &activity, &costs, 20, Some(20.0)).clock_mhz,
+            20.0
+        );
+    }
+}
