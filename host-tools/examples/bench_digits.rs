@@ -14,7 +14,7 @@
 //! - `OUT_DIR/images.u8`: the first N images of the built-in digits (1,797 rows), 64 bytes each;
 //! - `OUT_DIR/picospike.json`: steps, ms per image of every repeat and their median for the
 //!   fixed-point runtime (`Network::run`: reset, input, steps, readout) and for the float
-//!   reference, and each image's class from both.
+//!   reference, each image's class from both, and the float reference's readout values.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -135,6 +135,11 @@ fn main() -> Result<()> {
     let (float_ms, float_classes) = time_passes(images, args.repeats.min(3), |image| {
         spiking.simulate(image, usize::from(steps)).class
     });
+    // The float reference's readout per image, to check the Nengo network's alignment.
+    let float_outputs: Vec<Vec<f64>> = images
+        .iter()
+        .map(|image| spiking.simulate(image, usize::from(steps)).outputs)
+        .collect();
     let report = json!({
         "steps": steps,
         "images": images.len(),
@@ -144,6 +149,7 @@ fn main() -> Result<()> {
         "float_ms_passes": float_ms,
         "fixed_classes": fixed_classes,
         "float_classes": float_classes,
+        "float_outputs": float_outputs,
         "labels": &digits.labels[..args.images],
     });
     save_json(&args.out.join("picospike.json"), &report)?;
