@@ -105,7 +105,7 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
     if !matches!(last.neuron, Neuron::Readout) {
         return Err("the last layer must be the readout".into());
     }
-    let mut inputs = usize::from(net.input.size);
+    let mut inputs = net.input.size();
     for (i, layer) in net.layers.iter().enumerate() {
         if layer.inputs != inputs || layer.inputs == 0 || layer.outputs == 0 {
             return Err(format!(
@@ -143,11 +143,7 @@ mod tests {
     fn net() -> FloatNetwork {
         FloatNetwork {
             dt: 0.001,
-            input: InputEncoding {
-                size: 1,
-                full_scale: 16,
-                timesteps: 50,
-            },
+            input: InputEncoding::vector(1, 16, 50),
             layers: vec![FloatLayer {
                 inputs: 1,
                 outputs: 2,

@@ -699,11 +699,7 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
             ..ParamsAdamW::default()
         },
     )?;
-    let input = InputEncoding {
-        size: features as u16,
-        full_scale: data.full_scale,
-        timesteps: cfg.timesteps,
-    };
+    let input = InputEncoding::vector(features as u16, data.full_scale, cfg.timesteps);
 
     let bar = epoch_bar(cfg);
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -1014,11 +1010,7 @@ mod tests {
             let cfg = quick(kind);
             let mut rng = ChaCha8Rng::seed_from_u64(5);
             let model = Model::new(&[16, 7, 3], cfg.neuron.clone(), &mut rng).unwrap();
-            let input = InputEncoding {
-                size: 16,
-                full_scale: 16,
-                timesteps: 10,
-            };
+            let input = InputEncoding::vector(16, 16, 10);
             let net = model.export(&cfg, input).unwrap();
             let ident: Vec<usize> = (0..data.len()).collect();
             let x = Tensor::from_vec(

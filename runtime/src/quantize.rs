@@ -5,17 +5,18 @@
 //! layer's `amplitude / dt` (the runtime feeds spike counts), and for spiking-ReLU neurons
 //! additionally by `dt` together with the bias (their current is per step). Each output then
 //! gets its own scale `s_i = max_j |w_ji| / 127`, its weights become `round(w_ji / s_i)` in
-//! `i8`, and `s_i` is stored as `multiplier_i * 2^-shift` in Q16.16 units with one `shift` per
-//! layer chosen so that the largest multiplier uses 31 bits. The rounding error of a weight is
-//! thus at most `s_i / 2`, 0.4% of the output's largest weight.
+//! `i8`, and `s_i` is stored as `multiplier_i * 2^-shift_i` in Q16.16 units, with a `u16`
+//! multiplier normalised to `[2^15, 2^16)` by its own shift (relative error below 2^-16). The
+//! rounding error of a weight is thus at most `s_i / 2`, 0.4% of the output's largest weight.
 
 use std::fmt;
 use std::vec::Vec;
 
 use crate::error::EncodeError;
 use crate::fixed_point::ONE;
+use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
 use crate::format::ModelBuilder;
-use crate::layer::{Dense, Layer};
+use crate::layer::{Dense, Layer, Scaling, Shape};
 use crate::neuron::Neuron;
 use crate::reference::{FloatLayer, FloatNetwork};
 
@@ -81,12 +82,50 @@ impl std::error::Error for QuantizeError {}
 pub struct QuantizedLayer {
     /// `i8` weights as bytes, `[input][output]`.
     pub weights: Vec<u8>,
-    /// Per-output `i32` LE multipliers.
+    /// Per-output `u16` LE multipliers.
     pub multipliers: Vec<u8>,
+    /// Per-output right shifts.
+    pub shifts: Vec<u8>,
     /// Per-output `i32` LE Q16.16 biases.
     pub biases: Vec<u8>,
-    /// The layer's right shift.
-    pub shift: u8,
+}
+
+impl QuantizedLayer {
+    /// The scaling as the format stores it, borrowing these bytes.
+    pub fn scaling(&self) -> Scaling<'_> {
+        Scaling {
+            multipliers: &self.multipliers,
+            shifts: &self.shifts,
+            biases: &self.biases,
+        }
+    }
+}
+
+/// A scale in Q16.16 units per integer unit as `(multiplier, shift)` with
+/// `multiplier * 2^-shift` closest to it, the multiplier using all 16 bits where the shift
+/// range allows; `None` if the scale is negative, not finite or too large for the shortest
+/// shift.
+pub fn encode_scale(scale: f64) -> Option<(u16, i8)> {
+    if !(scale.is_finite() && scale >= 0.0) {
+        return None;
+    }
+    if scale == 0.0 {
+        return Some((0, 0));
+    }
+    let bits = scale * f64::from(ONE);
+    let mut shift = (f64::from(u16::MAX) / bits)
+        .log2()
+        .floor()
+        .min(f64::from(MAX_SHIFT));
+    if (bits * 2f64.powf(shift)).round() > f64::from(u16::MAX) {
+        // Rounding reached 2^16: one bit less.
+        shift -= 1.0;
+    }
+    if shift < f64::from(MIN_SHIFT) {
+        return None;
+    }
+    let multiplier = (bits * 2f64.powf(shift)).round().min(f64::from(u16::MAX));
+    Some((multiplier as u16, shift as i8))
 }
 
 /// Quantize one layer; `input_unit` is the float value of one unit of runtime input.
@@ -135,26 +174,16 @@ pub fn quantize_layer(
         }
     }
     let q16 = f64::from(ONE);
-    let largest = scales.iter().fold(0.0f64, |m, &s| m.max(s * q16));
-    let shift = if largest > 0.0 {
-        (f64::from(i32::MAX) / largest)
-            .log2()
-            .floor()
-            .clamp(1.0, 62.0) as u8
-    } else {
-        1
-    };
-    let mut multipliers = Vec::with_capacity(4 * outputs);
+    let mut multipliers = Vec::with_capacity(2 * outputs);
+    let mut shifts = Vec::with_capacity(outputs);
     for &s in &scales {
-        let m = (s * q16 * 2f64.powi(i32::from(shift))).round();
-        if m > f64::from(i32::MAX) {
-            return Err(QuantizeError::OutOfRange {
-                layer: index,
-                field: "weights",
-                value: s * 127.0,
-            });
-        }
-        multipliers.extend_from_slice(&(m as i32).to_le_bytes());
+        let (m, shift) = encode_scale(s).ok_or(QuantizeError::OutOfRange {
+            layer: index,
+            field: "weights",
+            value: s * 127.0,
+        })?;
+        multipliers.extend_from_slice(&m.to_le_bytes());
+        shifts.push(shift as u8);
     }
     let mut weights = Vec::with_capacity(layer.weights.len());
     for row in layer.weights.chunks_exact(outputs) {
@@ -183,8 +212,8 @@ pub fn quantize_layer(
     Ok(QuantizedLayer {
         weights,
         multipliers,
+        shifts,
         biases,
-        shift,
     })
 }
 
@@ -215,14 +244,13 @@ pub fn quantize(network: &FloatNetwork) -> Result<Vec<u8>, QuantizeError> {
         .zip(&quantized)
         .map(|(layer, q)| {
             Layer::Dense(Dense {
-                inputs: layer.inputs as u16,
+                input: Shape::vector(layer.inputs as u16),
                 outputs: layer.outputs as u16,
                 neuron: layer.neuron,
                 synapse: layer.synapse,
-                shift: q.shift,
                 weights: &q.weights,
-                multipliers: &q.multipliers,
-                biases: &q.biases,
+                scaling: q.scaling(),
+                activity: 0,
             })
         })
         .collect();

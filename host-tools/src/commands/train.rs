@@ -178,7 +178,7 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
         .sum();
     let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
     let hidden: usize = net.layers.iter().rev().skip(1).map(|l| l.outputs).sum();
-    let sizes: Vec<String> = std::iter::once(net.input.size.to_string())
+    let sizes: Vec<String> = std::iter::once(net.input.size().to_string())
         .chain(net.layers.iter().map(|l| l.outputs.to_string()))
         .collect();
     let _ = writeln!(
