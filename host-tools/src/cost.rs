@@ -11,24 +11,27 @@ use picospike_runtime::{LoadError, Model, Network, RunError};
 use serde::Serialize;
 
 /// What one layer does per inference, from its shape alone.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerWork {
-    /// Layer kind, as `inspect` names it (`dense`).
+    /// Layer kind: `dense`, `conv2d` or `sum_pool`.
     pub kind: &'static str,
-    /// Neuron kind: `lif`, `spiking_relu` or `readout`.
+    /// Neuron kind: `lif`, `spiking_relu`, `readout`, or `linear` for a pool.
     pub neuron: &'static str,
-    /// Neurons with dynamics (updated every step).
+    /// Neurons with dynamics (updated every step; 0 for a pool).
     pub neurons: u64,
     /// Values this layer reads (its input's length).
     pub inputs: u64,
-    /// Weight additions one non-zero input (pixel or spike) causes: its fan-out.
-    pub fan_out: u64,
+    /// Values this layer passes on (neurons, readout values or pooled sums).
+    pub outputs: u64,
+    /// Weight additions one non-zero input (pixel or spike) causes, on average over the input
+    /// positions: its fan-out.
+    pub fan_out: f64,
     /// Weight additions of a fully dense input: `inputs * fan_out`.
     pub dense_macs: u64,
 }
 
 /// The workload of one inference of a model, from its shapes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Workload {
     /// Timesteps of an inference (the model's default).
     pub steps: u16,
@@ -56,18 +59,27 @@ impl Workload {
             .layers()
             .iter()
             .map(|layer| {
-                // A dense layer (the only kind of format v1): every input reaches every output.
-                let (inputs, outputs) = (u64::from(layer.inputs()), u64::from(layer.outputs()));
+                let inputs = layer.inputs() as u64;
+                let dense_macs = layer.dense_macs() as u64;
                 LayerWork {
                     kind: match layer.kind() {
                         LayerKind::Dense => "dense",
+                        LayerKind::Conv2d => "conv2d",
+                        LayerKind::SumPool => "sum_pool",
                         _ => "other",
                     },
-                    neuron: neuron_name(&layer.neuron()),
-                    neurons: outputs,
+                    neuron: layer.neuron().as_ref().map_or("linear", neuron_name),
+                    neurons: if layer.neuron().is_some() {
+                        layer.outputs() as u64
+                    } else {
+                        0
+                    },
                     inputs,
-                    fan_out: outputs,
-                    dense_macs: inputs * outputs,
+                    outputs: layer.outputs() as u64,
+                    // The mean over the input positions: a convolution's border inputs reach
+                    // fewer outputs than `Layer::fan_out`, its most.
+                    fan_out: dense_macs as f64 / inputs.max(1) as f64,
+                    dense_macs,
                 }
             })
             .collect();
@@ -105,6 +117,25 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// The activity recorded in `model` at export (the input's `density`, each layer's
+    /// `activity`), or `None` if it records none (density 0 and every activity 0: a model
+    /// exported without data).
+    pub fn recorded<const L: usize>(model: &Model<'_, L>) -> Option<Activity> {
+        let input_density = f64::from(model.input().density) / 65535.0;
+        let spikes_per_neuron_step: Vec<f64> = model
+            .layers()
+            .iter()
+            .map(|layer| f64::from(layer.activity()))
+            .collect();
+        if input_density == 0.0 && spikes_per_neuron_step.iter().all(|&a| a == 0.0) {
+            return None;
+        }
+        Some(Activity {
+            input_density,
+            spikes_per_neuron_step,
+        })
+    }
+
     /// Measure the activity of `model` on `inputs` at `steps` steps with the fixed-point runtime
     /// (for a model that does not record it).
     ///
@@ -135,7 +166,7 @@ impl Activity {
         let spikes_per_neuron_step = layers
             .iter()
             .zip(&spikes)
-            .map(|(layer, &count)| count as f64 / (runs * f64::from(layer.outputs().max(1))))
+            .map(|(layer, &count)| count as f64 / (runs * layer.outputs().max(1) as f64))
             .collect();
         Ok(Activity {
             input_density: non_zero as f64 / total.max(1) as f64,
@@ -298,11 +329,7 @@ mod tests {
             .collect();
         let network = FloatNetwork {
             dt: 0.001,
-            input: picospike_runtime::format::InputEncoding {
-                size: sizes[0] as u16,
-                full_scale: 16,
-                timesteps: steps,
-            },
+            input: picospike_runtime::format::InputEncoding::vector(sizes[0] as u16, 16, steps),
             layers,
         };
         quantize(&network).expect("the test network quantizes")
@@ -317,7 +344,7 @@ mod tests {
         assert_eq!(w.layers.len(), 2);
         assert_eq!(
             (w.layers[0].neuron, w.layers[0].fan_out, w.layers[0].inputs),
-            ("lif", 100, 64)
+            ("lif", 100.0, 64)
         );
         assert_eq!(
             (
@@ -325,8 +352,84 @@ mod tests {
                 w.layers[1].fan_out,
                 w.layers[1].dense_macs
             ),
-            ("readout", 10, 1_000)
+            ("readout", 10.0, 1_000)
         );
+    }
+
+    #[test]
+    fn workload_of_a_conv_network() {
+        use picospike_runtime::format::InputEncoding;
+        use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape};
+        use picospike_runtime::ModelBuilder;
+        let lif = Neuron::Lif {
+            tau_rc: 0.02,
+            tau_ref: 0.002,
+            min_voltage: 0.0,
+            amplitude: 0.001,
+        };
+        let conv_weights = vec![1u8; 25 * 8];
+        let dense_weights = vec![1u8; 12 * 12 * 8 * 10];
+        let scaling = |n: usize, m: &'static [u8], s: &'static [u8], b: &'static [u8]| Scaling {
+            multipliers: &m[..2 * n],
+            shifts: &s[..n],
+            biases: &b[..4 * n],
+        };
+        static M: [u8; 20] = [0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1];
+        static S: [u8; 10] = [8; 10];
+        static B: [u8; 40] = [0; 40];
+        let layers = [
+            Layer::Conv2d(Conv2d {
+                input: Shape::image(28, 28, 1),
+                output: Shape::image(12, 12, 8),
+                kernel_height: 5,
+                kernel_width: 5,
+                stride: 2,
+                padding_top: 0,
+                padding_left: 0,
+                neuron: lif,
+                synapse: Synapse::None,
+                weights: &conv_weights,
+                scaling: scaling(8, &M, &S, &B),
+                activity: 6554,
+            }),
+            Layer::Dense(Dense {
+                input: Shape::image(12, 12, 8),
+                outputs: 10,
+                neuron: Neuron::Readout,
+                synapse: Synapse::None,
+                weights: &dense_weights,
+                scaling: scaling(10, &M, &S, &B),
+                activity: 0,
+            }),
+        ];
+        let mut input = InputEncoding::vector(784, 255, 20);
+        input.shape = Shape::image(28, 28, 1);
+        input.density = 13107;
+        let blob = ModelBuilder {
+            dt: 0.001,
+            input,
+            layers: &layers,
+        }
+        .to_vec()
+        .unwrap();
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let w = Workload::of(&model);
+        // 12 x 12 outputs x 25 taps x 8 channels, all inside the 28 x 28 image.
+        assert_eq!(w.static_macs, 144 * 25 * 8);
+        assert_eq!(
+            (w.neurons, w.layers[0].kind, w.layers[0].outputs),
+            (1_162, "conv2d", 1_152)
+        );
+        assert!((w.layers[0].fan_out - 28_800.0 / 784.0).abs() < 1e-9);
+        assert_eq!(w.layers[1].fan_out, 10.0);
+        // The recorded activity: density 0.2, conv layer 0.1 spikes per neuron per step.
+        let a = Activity::recorded(&model).unwrap();
+        assert!((a.input_density - 0.2).abs() < 1e-4);
+        assert!((a.spikes_per_neuron_step[0] - 0.1).abs() < 1e-4);
+        assert_eq!(a.spikes_per_neuron_step[1], 0.0);
+        // A dense model exported without data records nothing.
+        let plain = dense_model(&[4, 3, 2], 10);
+        assert!(Activity::recorded(&Model::<8>::from_bytes(&plain).unwrap()).is_none());
     }
 
     #[test]
