@@ -45,7 +45,7 @@ def build(network, state):
     """The Nengo network; `state["image"]` is the input the stimulus node presents."""
     full_scale = float(network["input"]["full_scale"])
     with nengo.Network(seed=0) as net:
-        stimulus = nengo.Node(lambda t: state["image"], size_out=network["input"]["size"])
+        stimulus = nengo.Node(lambda t: state["image"], size_out=network["layers"][0]["inputs"])
         source, readout_bias, probe = stimulus, None, None
         for index, layer in enumerate(network["layers"]):
             weights = np.asarray(layer["weights"], dtype=np.float64).reshape(layer["inputs"], layer["outputs"])
@@ -78,7 +78,7 @@ def main():
         network = json.load(f)
     with open(os.path.join(args.out, "picospike.json")) as f:
         pico = json.load(f)
-    size = network["input"]["size"]
+    size = network["layers"][0]["inputs"]
     images = np.fromfile(os.path.join(args.out, "images.u8"), dtype=np.uint8).reshape(-1, size)
     steps = pico["steps"]
     state = {"image": np.zeros(size)}

@@ -5,9 +5,9 @@
 //! `picospike inspect MODEL --json`, key `workload`), and what `picospike inspect MODEL --board`
 //! multiplies the per-kind costs of [`BoardCosts`] by.
 
-use picospike_runtime::layer::LayerKind;
+use picospike_runtime::layer::{Layer, LayerKind};
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::{LoadError, Model, Network, RunError};
+use picospike_runtime::{EncodeError, LoadError, Model, ModelBuilder, Network, RunError};
 use serde::Serialize;
 
 /// What one layer does per inference, from its shape alone.
@@ -99,12 +99,15 @@ pub enum ActivityError {
     /// No input to run.
     #[error("no input to measure the activity on")]
     NoInputs,
-    /// The model's state could not be set up.
-    #[error("cannot set up the network: {0}")]
+    /// The model does not load or its state cannot be set up.
+    #[error("cannot load the model: {0}")]
     Load(#[from] LoadError),
     /// An input did not run (wrong size).
     #[error("cannot run the model: {0}")]
     Run(#[from] RunError),
+    /// The model with its activity did not encode.
+    #[error("cannot encode the model: {0}")]
+    Encode(#[from] EncodeError),
 }
 
 /// How active one inference is: what the event-driven work depends on.
@@ -175,9 +178,50 @@ impl Activity {
     }
 }
 
+/// A fraction in 0..=1 as the format's x65535 `u16` (saturating).
+fn fraction(value: f64) -> u16 {
+    (value * 65535.0).round().clamp(0.0, 65535.0) as u16
+}
+
+/// Re-encode `blob` with the activity measured on `inputs` at the model's default step count
+/// recorded in it: the input's `density` and each neuron layer's `activity` (what
+/// `picospike inspect --board` predicts the cost from). Weights and everything else unchanged.
+///
+/// # Errors
+/// [`ActivityError`] if the blob does not load, there are no inputs or one has the wrong size.
+pub fn record_activity(blob: &[u8], inputs: &[&[u8]]) -> Result<Vec<u8>, ActivityError> {
+    let model: Model = Model::from_bytes(blob)?;
+    let activity = Activity::measure(&model, inputs, model.default_timesteps())?;
+    let layers: Vec<Layer<'_>> = model
+        .layers()
+        .iter()
+        .zip(&activity.spikes_per_neuron_step)
+        .map(|(layer, &rate)| match *layer {
+            Layer::Dense(mut d) => {
+                d.activity = fraction(rate);
+                Layer::Dense(d)
+            }
+            Layer::Conv2d(mut c) => {
+                c.activity = fraction(rate);
+                Layer::Conv2d(c)
+            }
+            other => other,
+        })
+        .collect();
+    let mut input = model.input();
+    input.density = fraction(activity.input_density);
+    Ok(ModelBuilder {
+        dt: model.dt(),
+        input,
+        layers: &layers,
+    }
+    .to_vec()?)
+}
+
 /// The boards `inspect --board` predicts for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
 pub enum Board {
     /// Cortex-M4F (`thumbv7em-none-eabihf`), measured on QEMU `mps2-an386`.
     #[cfg_attr(feature = "cli", value(name = "cortex-m4"))]
@@ -275,7 +319,7 @@ pub fn predict(
         .skip(1)
         .zip(&workload.layers)
         .zip(&activity.spikes_per_neuron_step)
-        .map(|((layer, source), &rate)| rate * source.neurons as f64 * layer.fan_out as f64)
+        .map(|((layer, source), &rate)| rate * source.outputs as f64 * layer.fan_out)
         .sum::<f64>()
         * steps_f;
     let static_part = costs.fixed + costs.per_static_mac * static_macs;
@@ -451,6 +495,41 @@ mod tests {
         assert_eq!(activity.spikes_per_neuron_step[1], 0.0);
         assert!(Activity::measure(&model, &[], 10).is_err());
         assert!(Activity::measure(&model, &[&[1, 2]], 10).is_err());
+    }
+
+    #[test]
+    fn recorded_activity_is_what_was_measured() {
+        let blob = dense_model(&[4, 3, 2], 10);
+        let inputs: [&[u8]; 2] = [&[16, 16, 0, 0], &[16, 0, 0, 0]];
+        let recorded = record_activity(&blob, &inputs).unwrap();
+        let model: Model = Model::from_bytes(&recorded).unwrap();
+        let measured = Activity::measure(&model, &inputs, 10).unwrap();
+        let read = Activity::recorded(&model).unwrap();
+        assert!((read.input_density - 0.375).abs() < 1e-4);
+        for (r, m) in read
+            .spikes_per_neuron_step
+            .iter()
+            .zip(&measured.spikes_per_neuron_step)
+        {
+            assert!((r - m).abs() < 1e-4, "{r} vs {m}");
+        }
+        // Only the activity fields changed: the same outputs for the same input.
+        let original: Model = Model::from_bytes(&blob).unwrap();
+        let (mut a, mut b) = (vec![0; model.state_words()], vec![0; model.state_words()]);
+        let mut x = Network::new(&original, &mut a).unwrap();
+        let mut y = Network::new(&model, &mut b).unwrap();
+        assert_eq!(
+            x.run(inputs[0], 10).unwrap().outputs,
+            y.run(inputs[0], 10).unwrap().outputs
+        );
+        assert!(matches!(
+            record_activity(&blob, &[]),
+            Err(ActivityError::NoInputs)
+        ));
+        assert!(matches!(
+            record_activity(&blob[1..], &inputs),
+            Err(ActivityError::Load(_))
+        ));
     }
 
     #[test]
