@@ -12,10 +12,12 @@ also compares every sample with the host) and calls this script twice:
       static-input MACs: `picospike inspect MODEL --json`, key "workload");
 
   bench.py fit --bench-md BENCH.md
-      per board, the per-kind costs of host-tools/src/cost.rs (`Board::costs`) by least
-      squares over the committed rows: the 0-step part over fixed + per_static_mac x
-      (input density x static MACs), the rest of an inference over per_neuron_step x neurons x
-      steps + per_event x synaptic events; prints them as Rust to paste there.
+      per board, the per-kind costs of host-tools/src/cost.rs (`Board::costs`) from the
+      committed rows: the 0-step part by least squares over the dense networks as
+      per_state_word x state words + per_static_mac_dense x (input density x static MACs), the
+      rest per step and neuron (mean over the dense networks: per_neuron_step_dense); a conv
+      network's rows give the conv costs (the remainder over its conv neurons and MACs); prints
+      them as Rust to paste there, with each row's prediction.
 
   bench.py table --rows ROWS.jsonl --bench-md BENCH.md (--update | --check) [--tolerance 0.05]
       --update rewrites BENCH.md; --check fails (exit 1) if a guarded figure of a row grew by
@@ -115,12 +117,17 @@ def record(args):
     count, sample_bytes, density = embedded_samples(os.path.join(args.model_dir, "model.rs"))
     elf = boardsize.measure(args.elf)
     neurons, macs = int(workload["neurons"]), int(workload["static_macs"])
+    layers = workload.get("layers", [])
+    conv_neurons = sum(int(l["neurons"]) for l in layers if l.get("kind") == "conv2d")
+    conv_static = int(bool(layers) and layers[0].get("kind") == "conv2d")
     row = {
         "network": args.network,
         "board": args.board,
         **figures,
         "neurons": neurons,
+        "conv_neurons": conv_neurons,
         "static_macs": macs,
+        "conv_static": conv_static,
         "input_density": round(density, 4),
         "flash": elf["flash_total"] - sample_bytes,
         "sample_bytes": sample_bytes,
@@ -316,25 +323,55 @@ def least_squares(xs, ys):
     return (b1 * a22 - b2 * a12) / det, (a11 * b2 - a12 * b1) / det
 
 
+def fit_board(rows):
+    """Per-kind costs of one board from its rows (see `bench.py fit`); None where no row shows it."""
+    dense = [r for r in rows if not r.get("conv_static") and not r.get("conv_neurons")]
+    conv = [r for r in rows if r.get("conv_static") or r.get("conv_neurons")]
+    words = lambda r: r["state"] / 4  # noqa: E731
+    effective = lambda r: r["input_density"] * r["static_macs"]  # noqa: E731
+    per_step = lambda r: (r["instructions"] - r["static"]) / max(r["steps"], 1)  # noqa: E731
+    per_word, per_mac = least_squares([(words(r), effective(r)) for r in dense], [r["static"] for r in dense])
+    per_neuron = sum(per_step(r) / r["neurons"] for r in dense) / len(dense) if dense else None
+    costs = {"per_state_word": per_word, "per_static_mac_dense": per_mac, "per_neuron_step_dense": per_neuron,
+             "per_static_mac_conv": None, "per_neuron_step_conv": None}
+    if conv and per_neuron is not None:
+        costs["per_static_mac_conv"] = sum(
+            (r["static"] - per_word * words(r)) / effective(r) for r in conv) / len(conv)
+        costs["per_neuron_step_conv"] = sum(
+            (per_step(r) - per_neuron * (r["neurons"] - r["conv_neurons"])) / r["conv_neurons"] for r in conv) / len(conv)
+    return costs
+
+
+def predicted(costs, r):
+    """Instructions per inference the per-kind costs predict for row `r` (cost.rs's formula)."""
+    mac = costs["per_static_mac_conv"] if r.get("conv_static") else costs["per_static_mac_dense"]
+    conv = r.get("conv_neurons", 0)
+    step = (r["neurons"] - conv) * costs["per_neuron_step_dense"] + conv * (costs["per_neuron_step_conv"] or 0)
+    return costs["per_state_word"] * r["state"] / 4 + mac * r["input_density"] * r["static_macs"] + r["steps"] * step
+
+
 def fit(args):
     committed = read_committed(args.bench_md)
     boards = {"qemu-mps2-an386": "CortexM4", "qemu-microbit": "CortexM0"}
+    fitted = {board: fit_board([r for (_, b), r in sorted(committed.items()) if b == board]) for board in boards}
+    m4 = fitted["qemu-mps2-an386"]
     for board, variant in boards.items():
+        costs = fitted[board]
         rows = [r for (_, b), r in sorted(committed.items()) if b == board]
-        if not rows:
-            continue
-        fixed, per_mac = least_squares([(1.0, r["input_density"] * r["static_macs"]) for r in rows],
-                                       [r["static"] for r in rows])
-        per_neuron, per_event = least_squares([(r["neurons"] * r["steps"], r["events"]) for r in rows],
-                                              [r["instructions"] - r["static"] for r in rows])
+        notes = []
+        if costs["per_neuron_step_conv"] is None and m4["per_neuron_step_conv"] is not None:
+            # No conv row on this board (the conv network does not fit its RAM): the M4's conv
+            # costs scaled by this board's dense costs over the M4's.
+            costs["per_static_mac_conv"] = m4["per_static_mac_conv"] * costs["per_static_mac_dense"] / m4["per_static_mac_dense"]
+            costs["per_neuron_step_conv"] = m4["per_neuron_step_conv"] * costs["per_neuron_step_dense"] / m4["per_neuron_step_dense"]
+            notes.append("conv costs extrapolated from qemu-mps2-an386 by the ratio of the dense costs")
         print(f"// {board}: fitted to {', '.join(r['network'] for r in rows)}")
-        print(f"Board::{variant} => fixed: {fixed:.1f}, per_static_mac: {per_mac:.3f}, "
-              f"per_neuron_step: {per_neuron:.3f}, per_event: {per_event:.3f}")
+        for note in notes:
+            print(f"// ({note})")
+        print(f"Board::{variant} => " + ", ".join(f"{k}: {v:.3f}" for k, v in costs.items() if v is not None))
         for r in rows:
-            predicted = (fixed + per_mac * r["input_density"] * r["static_macs"]
-                         + per_neuron * r["neurons"] * r["steps"] + per_event * r["events"])
-            print(f"//   {r['network']}: measured {r['instructions']:,}, fit {predicted:,.0f} "
-                  f"({predicted / r['instructions'] - 1:+.1%})")
+            p = predicted(costs, r)
+            print(f"//   {r['network']}: measured {r['instructions']:,}, predicted {p:,.0f} ({p / r['instructions'] - 1:+.1%})")
     return 0
 
 

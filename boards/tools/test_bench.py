@@ -114,6 +114,25 @@ class FitTest(unittest.TestCase):
         self.assertAlmostEqual(a, 2.5)
         self.assertAlmostEqual(b, 4.0)
 
+    def test_fit_recovers_per_kind_costs(self):
+        costs = {"per_state_word": 10.0, "per_static_mac_dense": 4.0, "per_neuron_step_dense": 80.0,
+                 "per_static_mac_conv": 30.0, "per_neuron_step_conv": 100.0}
+        rows = [row(network="a", state=2600, static_macs=6400, input_density=0.5, neurons=110, steps=20),
+                row(network="b", state=6344, static_macs=200704, input_density=0.17, neurons=266, steps=20),
+                row(network="c", state=23944, static_macs=28800, input_density=0.17, neurons=1418,
+                    conv_neurons=1408, conv_static=1, steps=20)]
+        for r in rows:
+            r.setdefault("conv_neurons", 0)
+            conv = r["conv_neurons"]
+            mac = costs["per_static_mac_conv"] if r.get("conv_static") else costs["per_static_mac_dense"]
+            r["static"] = 10.0 * r["state"] / 4 + mac * r["input_density"] * r["static_macs"]
+            r["instructions"] = r["static"] + 20 * (80.0 * (r["neurons"] - conv) + 100.0 * conv)
+        fitted = bench.fit_board(rows)
+        for key, value in costs.items():
+            self.assertAlmostEqual(fitted[key], value, places=6, msg=key)
+        for r in rows:
+            self.assertAlmostEqual(bench.predicted(fitted, r), r["instructions"], places=3)
+
     def test_least_squares_with_one_direction(self):
         self.assertEqual(bench.least_squares([(1.0, 10.0), (1.0, 10.0)], [30.0, 30.0]), (0.0, 3.0))
 

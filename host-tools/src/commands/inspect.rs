@@ -129,8 +129,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
             "steps": p.steps,
             "instructions": p.instructions.round(),
             "static_part": p.static_part.round(),
-            "neuron_part": p.neuron_part.round(),
-            "event_part": p.event_part.round(),
+            "step_part": p.step_part.round(),
             "synaptic_events": p.events.round(),
             "clock_mhz": p.clock_mhz,
             "latency_ms": p.latency_ms,
@@ -182,15 +181,14 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
         let costs = board.costs();
         let _ = writeln!(
             t,
-            "{}: about {:.0} instructions per inference at {} steps ({:.0} static drive, {:.0} \
-             neuron updates, {:.0} for {:.0} synaptic events), {:.3} ms at {} MHz \
+            "{}: about {:.0} instructions per inference at {} steps ({:.0} reset and static \
+             drive, {:.0} in the steps, about {:.0} synaptic events), {:.3} ms at {} MHz \
              (per-kind costs measured on {}, boards/BENCH.md; instructions, not cycles)",
             board_name(*board),
             p.instructions,
             p.steps,
             p.static_part,
-            p.neuron_part,
-            p.event_part,
+            p.step_part,
             p.events,
             p.latency_ms,
             p.clock_mhz,
