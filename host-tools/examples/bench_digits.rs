@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Trains the digits demo network with `picospike demo`'s own code (seed 0) into `OUT_DIR/demo`
-//! unless `OUT_DIR/demo/network.json` and `model.pspk` are there already, then writes:
+//! unless `OUT_DIR/demo` holds its network.json and a model.pspk this runtime loads, then
+//! writes:
 //!
 //! - `OUT_DIR/spiking_network.json`: the spiking float network (`FloatNetwork`: Nengo's gain
 //!   and bias folded into weights and biases, synapses set as the demo converts it);
@@ -83,23 +84,27 @@ fn time_passes(
     (passes, classes)
 }
 
-fn ensure_demo(dir: &Path) -> Result<()> {
-    if dir.join("network.json").is_file() && dir.join("model.pspk").is_file() {
-        return Ok(());
+/// The demo's model blob from `dir`, training the demo there first unless a model that this
+/// runtime loads (and its network.json) is already there.
+fn ensure_demo(dir: &Path) -> Result<Vec<u8>> {
+    let cached = std::fs::read(dir.join("model.pspk")).ok().filter(|blob| {
+        dir.join("network.json").is_file() && Model::<'_, 8>::from_bytes(blob).is_ok()
+    });
+    if let Some(blob) = cached {
+        return Ok(blob);
     }
     eprintln!(
         "training the digits demo network (picospike demo, seed 0) into {}",
         dir.display()
     );
     demo(dir, 0, false).context("picospike demo")?;
-    Ok(())
+    std::fs::read(dir.join("model.pspk")).context("demo/model.pspk")
 }
 
 fn main() -> Result<()> {
     let args = parse_args()?;
     let demo_dir = args.out.join("demo");
-    ensure_demo(&demo_dir)?;
-    let blob = std::fs::read(demo_dir.join("model.pspk")).context("demo/model.pspk")?;
+    let blob = ensure_demo(&demo_dir)?;
     let model: Model = Model::from_bytes(&blob).context("demo/model.pspk does not load")?;
     let steps = model.default_timesteps();
     let trained = load_network(&demo_dir.join("network.json"))?;
