@@ -4,7 +4,7 @@
 # Installs what is missing (as root: apt-get install qemu-system-arm; rustup targets), then:
 #   1. firmware: fmt, clippy (host + both thumb targets), tests, docs;
 #   2. helper crates (board-build, demo-model, host-reference): fmt, clippy;
-#   3. models/demo is what boards/demo-model writes with the current runtime;
+#   3. models/demo and models/mnist-conv are what boards/demo-model writes with the current runtime;
 #   4. the UART protocol: the client's unit tests (python3 -m unittest in tools/, the examples
 #      of PROTOCOL.md) and tools/pspk_uart.py against host-reference --serve;
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
@@ -14,7 +14,9 @@
 #   6. real boards: build, clippy, size check;
 #   7. panic-never: both QEMU boards' model load + inference with a panic handler that cannot be
 #      linked (bin panic-never), run and compared with the host;
-#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host.
+#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host;
+#   9. the benchmark (bench.sh --check): the reference networks on both QEMU boards, every sample
+#      against the host, no figure of BENCH.md grown by more than 5 %.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
 set -uo pipefail
 
@@ -84,6 +86,13 @@ demo_model_fresh() {
     rm -rf "$tmp"
     return 1
   fi
+  in_crate demo-model cargo run --quiet --bin conv-model -- "$tmp/mnist-conv" 2> /dev/null || { rm -rf "$tmp"; return 1; }
+  if ! diff -r "$tmp/mnist-conv" "$here/models/mnist-conv" -x SOURCE.md; then
+    echo "boards/models/mnist-conv is stale: regenerate with (cd boards/demo-model && cargo run --release --bin conv-model)," \
+      "then boards/bench.sh --update" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
   rm -rf "$tmp"
 }
 
@@ -118,7 +127,7 @@ qemu_board() {
 step "install tools" install_tools
 step "firmware: fmt, clippy, test, doc" firmware_checks
 step "helper crates: fmt, clippy" helper_checks
-step "models/demo up to date" demo_model_fresh
+step "models/demo and models/mnist-conv up to date" demo_model_fresh
 step "board crates: fmt" board_fmt
 step "uart protocol: python client vs simulated board" uart_protocol_e2e
 step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386
@@ -136,6 +145,8 @@ step "qemu-microbit: the trained models/digits against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit
 step "qemu-microbit: panic-never with models/digits, against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit --panic-never
+step "benchmark: reference networks on both QEMU boards, against the host and BENCH.md" \
+  "$here/bench.sh" --check
 
 if [[ $failed -gt 0 ]]; then
   printf 'failed step: %s\n' "${failures[@]}"

@@ -7,13 +7,15 @@
 //! [`quantized`] into the runtime's model blob; [`evaluate`] measures every stage. [`data`] and
 //! [`source`] load MNIST (IDX), CSV and the built-in 8x8 digits with bounded reads; [`input`]
 //! reads model and network files with bounds; [`output`] is the one file writer. [`commands`]
-//! holds one module per `picospike` subcommand.
+//! holds one module per `picospike` subcommand; [`cost`] is a model's workload and its predicted
+//! cost on a Cortex-M board (`inspect --board`).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod augment;
 #[cfg(feature = "cli")]
 pub mod commands;
+pub mod cost;
 pub mod data;
 pub mod evaluate;
 pub mod input;

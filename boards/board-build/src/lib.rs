@@ -22,6 +22,13 @@
 //! `pub const STATE_WORDS: usize`, `pub const INPUT_SIZE: usize` and
 //! `pub static SAMPLES: &[(&[u8], u8)]`, next to the `model.pspk` it includes. A relative path is
 //! taken from the board crate's directory. Unset, it is `boards/models/demo`.
+//!
+//! # The step count
+//!
+//! `PICOSPIKE_STEPS`, when set, is the number of timesteps the QEMU boards and the host
+//! reference run each sample for, instead of the model's default (`boards/bench.sh` measures one
+//! model at several step counts this way). The crate sees it as `PICOSPIKE_STEPS` (empty when
+//! unset; `picospike_firmware::parse_steps` reads it at compile time).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -30,6 +37,9 @@ use std::{env, fs};
 
 /// Environment variable naming the model directory.
 pub const MODEL_DIR_VAR: &str = "PICOSPIKE_MODEL_DIR";
+
+/// Environment variable overriding the model's default step count (see the crate docs).
+pub const STEPS_VAR: &str = "PICOSPIKE_STEPS";
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo"))
@@ -50,14 +60,23 @@ pub fn memory_x() {
 }
 
 /// Resolve the model directory and hand it to the crate as `PICOSPIKE_MODEL_RS` (path of
-/// `model.rs`) and `PICOSPIKE_MODEL_NAME` (the directory's name), rebuilding when the variable
-/// or the files change. Returns the directory.
+/// `model.rs`), `PICOSPIKE_MODEL_NAME` (the directory's name) and `PICOSPIKE_STEPS` (the step
+/// override, empty if none), rebuilding when the variables or the files change. Returns the
+/// directory.
 ///
 /// # Panics
 ///
-/// With a message naming the directory if it has no `model.rs`.
+/// With a message naming the directory if it has no `model.rs`, or naming the value if
+/// `PICOSPIKE_STEPS` is not a whole number in 1..=65535.
 pub fn model() -> PathBuf {
     println!("cargo:rerun-if-env-changed={MODEL_DIR_VAR}");
+    println!("cargo:rerun-if-env-changed={STEPS_VAR}");
+    let steps = steps(env::var(STEPS_VAR).ok().as_deref())
+        .unwrap_or_else(|bad| panic!("{STEPS_VAR}={bad:?}: expected a step count in 1..=65535"));
+    println!(
+        "cargo:rustc-env={STEPS_VAR}={}",
+        steps.map_or_else(String::new, |s| s.to_string())
+    );
     let dir = match env::var_os(MODEL_DIR_VAR) {
         Some(dir) => manifest_dir().join(dir),
         None => manifest_dir().join("../models/demo"),
@@ -83,7 +102,35 @@ pub fn model() -> PathBuf {
     dir
 }
 
+/// The step override from the variable's value: `Ok(None)` when unset or empty, the value back
+/// as the error when it is not a step count.
+fn steps(value: Option<&str>) -> Result<Option<u16>, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => match text.parse::<u16>() {
+            Ok(steps) if steps > 0 => Ok(Some(steps)),
+            _ => Err(text.to_owned()),
+        },
+    }
+}
+
 fn name(dir: &Path) -> String {
     dir.file_name()
         .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::steps;
+
+    #[test]
+    fn step_override_is_a_positive_u16_or_nothing() {
+        assert_eq!(steps(None), Ok(None));
+        assert_eq!(steps(Some("")), Ok(None));
+        assert_eq!(steps(Some(" 6 ")), Ok(Some(6)));
+        assert_eq!(steps(Some("65535")), Ok(Some(65535)));
+        assert_eq!(steps(Some("0")), Err("0".into()));
+        assert_eq!(steps(Some("65536")), Err("65536".into()));
+        assert_eq!(steps(Some("six")), Err("six".into()));
+    }
 }

@@ -51,7 +51,9 @@ pub mod ticks;
 pub use classifier::{Classifier, Inference};
 pub use leds::ClassLeds;
 pub use report::{LineWriter, SampleReport, Summary};
-pub use runner::{run_samples, step_cost, RunConfig, StepCost};
+pub use runner::{
+    parse_steps, run_samples, static_cost, step_cost, RunConfig, StaticCost, StepCost,
+};
 pub use ticks::{Calibration, Ratio, TickCounter};
 
 /// Re-exported for [`state_buffer!`], so that board crates need no dependency of their own.

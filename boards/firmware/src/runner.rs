@@ -50,6 +50,42 @@ pub struct RunConfig {
     pub instructions_per_tick: Option<Ratio>,
 }
 
+/// The step override `PICOSPIKE_STEPS` as the board crates see it (`env!`, set by
+/// `picospike_board_build::model`): `None` for an empty or malformed value or 0, so that the
+/// model's default applies. A `const fn`, so that boards read it at compile time.
+///
+/// ```
+/// use picospike_firmware::parse_steps;
+/// assert_eq!(parse_steps(""), None);
+/// assert_eq!(parse_steps("20"), Some(20));
+/// assert_eq!(parse_steps("0"), None);
+/// assert_eq!(parse_steps("70000"), None);
+/// ```
+pub const fn parse_steps(text: &str) -> Option<u16> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() {
+        return None;
+    }
+    let mut value: u32 = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let digit = bytes[i];
+        if !digit.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + (digit - b'0') as u32;
+        if value > u16::MAX as u32 {
+            return None;
+        }
+        i += 1;
+    }
+    if value == 0 {
+        None
+    } else {
+        Some(value as u16)
+    }
+}
+
 /// Classify every sample, writing one [`SampleReport`] line per sample and a final [`Summary`]
 /// line to `out`, and calling `on_class` with each predicted class (to drive LEDs).
 ///
@@ -166,6 +202,69 @@ impl fmt::Display for StepCost {
             self.fixed()
         )
     }
+}
+
+/// Cost of the part of an inference that does not depend on the step count: every sample
+/// classified with 0 timesteps (reset, the static input drive, the readout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaticCost {
+    /// Samples measured.
+    pub samples: u32,
+    /// Ticks of all of them.
+    pub ticks_total: u64,
+}
+
+impl StaticCost {
+    /// Mean ticks per sample (0 without samples).
+    pub fn per_inference(&self) -> u64 {
+        self.ticks_total / u64::from(self.samples.max(1))
+    }
+}
+
+impl fmt::Display for StaticCost {
+    /// `static samples=N ticks_total=T ticks_per_inference=M`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "static samples={} ticks_total={} ticks_per_inference={}",
+            self.samples,
+            self.ticks_total,
+            self.per_inference()
+        )
+    }
+}
+
+/// Time every sample at 0 timesteps: what an inference costs before its first step (reset and
+/// the static first-layer drive, computed once per inference), and the readout. With
+/// [`step_cost`] and the mean of [`run_samples`] this separates the static-input MACs from the
+/// per-step work in `boards/BENCH.md`.
+///
+/// # Errors
+///
+/// The classifier's error for the first sample that fails.
+pub fn static_cost<C, T, I>(
+    classifier: &mut C,
+    samples: I,
+    ticks: &mut T,
+) -> Result<StaticCost, C::Error>
+where
+    C: Classifier,
+    T: TickCounter,
+    I: IntoIterator,
+    I::Item: Sample,
+{
+    let mut cost = StaticCost {
+        samples: 0,
+        ticks_total: 0,
+    };
+    for sample in samples {
+        let (result, elapsed) =
+            ticks.measure(|| classifier.classify(sample.input(), 0).map(|_| ()));
+        result?;
+        cost.samples = cost.samples.saturating_add(1);
+        cost.ticks_total = cost.ticks_total.saturating_add(elapsed);
+    }
+    Ok(cost)
 }
 
 /// Time `input` at `steps` and `2 * steps` timesteps, separating the per-step cost from the
@@ -296,6 +395,61 @@ mod tests {
             (scaled.ticks_short, scaled.ticks_long, scaled.per_step()),
             (425, 600, 17)
         );
+    }
+
+    #[test]
+    fn static_cost_times_every_sample_at_zero_steps() {
+        /// Each `now` advances 30 ticks; records the step counts it was asked for.
+        struct Steps(Vec<u16>, Scripted);
+        impl Classifier for Steps {
+            type Error = crate::classifier::tests::WrongLength;
+            fn input_size(&self) -> usize {
+                3
+            }
+            fn output_size(&self) -> usize {
+                4
+            }
+            fn default_timesteps(&self) -> u16 {
+                16
+            }
+            fn classify(
+                &mut self,
+                input: &[u8],
+                steps: u16,
+            ) -> Result<crate::Inference<'_>, Self::Error> {
+                self.0.push(steps);
+                self.1.classify(input, steps)
+            }
+        }
+        struct Clock(u64);
+        impl TickCounter for Clock {
+            fn now(&mut self) -> u64 {
+                self.0 += 30;
+                self.0
+            }
+        }
+        let mut clf = Steps(Vec::new(), Scripted::new());
+        let cost = static_cost(&mut clf, &SAMPLES[..2], &mut Clock(0)).unwrap();
+        assert_eq!(clf.0, [0, 0]);
+        assert_eq!(
+            (cost.samples, cost.ticks_total, cost.per_inference()),
+            (2, 60, 30)
+        );
+        assert_eq!(
+            cost.to_string(),
+            "static samples=2 ticks_total=60 ticks_per_inference=30"
+        );
+        // The third sample has the wrong length: the error comes back.
+        assert!(static_cost(&mut clf, SAMPLES, &mut Clock(0)).is_err());
+    }
+
+    #[test]
+    fn parse_steps_reads_the_override() {
+        assert_eq!(parse_steps("6"), Some(6));
+        assert_eq!(parse_steps("65535"), Some(65535));
+        for bad in ["", "0", "65536", "-1", " 6", "6x", "99999999999"] {
+            assert_eq!(parse_steps(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

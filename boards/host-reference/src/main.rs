@@ -128,10 +128,16 @@ fn main() -> ExitCode {
     }
 
     let mut out = Text(String::new());
+    // The boards' step override (`PICOSPIKE_STEPS`, see picospike_board_build), so that the
+    // lines stay comparable when `boards/bench.sh` runs a model at another step count.
+    let config = RunConfig {
+        steps: picospike_firmware::parse_steps(env!("PICOSPIKE_STEPS")),
+        ..RunConfig::default()
+    };
     let summary = run_samples(
         &mut classifier,
         model::SAMPLES,
-        RunConfig::default(),
+        config,
         &mut NoTicks,
         &mut out,
         |_| {},

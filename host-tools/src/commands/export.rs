@@ -30,7 +30,9 @@ pub struct ExportArgs {
     /// Test samples to put into the Rust module, from --data (needs --rust-module and --data).
     #[arg(long, value_parser = at_least_one, requires_all = ["rust_module", "data"])]
     pub module_samples: Option<usize>,
-    /// Data set for --module-samples (its seeded test part).
+    /// Data set for --module-samples (its seeded test part); its first 1,000 test samples also
+    /// measure the input density and each layer's firing activity recorded in the model (what
+    /// `inspect --board` predicts the cost from).
     #[arg(long, requires = "module_samples")]
     pub data: Option<String>,
     /// Seed of the stratified split for --data (digits and CSV; default 0).
@@ -60,6 +62,15 @@ pub fn export_network(
     let test = match rust_module {
         Some((_, Some(spec), _)) => Some(spec.load_test(Split::Seeded, Some(sizes.input_size))?),
         _ => None,
+    };
+    // With test data at hand, record the input density and each layer's firing activity in the
+    // model (at most the first 1,000 samples): `inspect --board` predicts the cost from them.
+    let blob = match &test {
+        Some(test) if !test.is_empty() => {
+            let inputs: Vec<&[u8]> = test.images.iter().take(1000).map(Vec::as_slice).collect();
+            crate::cost::record_activity(&blob, &inputs)?
+        }
+        _ => blob,
     };
     quantized::write_blob(output, &blob)?;
     if let Some((dir, _, samples)) = rust_module {

@@ -11,7 +11,8 @@ use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::Model;
 
-use super::{CommandError, Result};
+use super::{positive_f64, CommandError, Result};
+use crate::cost::{predict, Activity, Board, Prediction, Workload};
 use crate::input::{read_bounded, MAX_MODEL_BYTES};
 use crate::quantized::ModelSizes;
 
@@ -23,6 +24,15 @@ pub struct InspectArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Predict instructions and latency per inference on this board, from the model's shapes,
+    /// step count and the activity recorded at export (`export --data`), with the per-kind
+    /// costs measured in boards/BENCH.md.
+    #[arg(long, value_enum)]
+    pub board: Option<Board>,
+    /// Clock for the predicted latency in MHz (default: the QEMU board the costs were measured
+    /// on: 25 for cortex-m4, 16 for cortex-m0).
+    #[arg(long, requires = "board", value_parser = positive_f64)]
+    pub clock_mhz: Option<f64>,
 }
 
 /// Reads a model file, at most [`MAX_MODEL_BYTES`].
@@ -33,16 +43,44 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
     Ok(read_bounded(path, MAX_MODEL_BYTES, "picospike model")?)
 }
 
-/// `picospike inspect`: a loaded model's description (text or JSON).
+/// The predicted cost of one inference of `model` on `board` (see [`crate::cost`]).
 ///
 /// # Errors
-/// A one-line error naming the file if it cannot be read or does not validate.
-pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
+/// [`CommandError::NoActivity`] if the model records no activity.
+pub fn prediction(
+    path: &Path,
+    model: &Model<'_>,
+    board: Board,
+    clock_mhz: Option<f64>,
+) -> Result<Prediction> {
+    let activity = Activity::recorded(model).ok_or_else(|| CommandError::NoActivity {
+        path: path.to_owned(),
+    })?;
+    Ok(predict(
+        &Workload::of(model),
+        &activity,
+        &board.costs(),
+        model.default_timesteps(),
+        clock_mhz,
+    ))
+}
+
+/// `picospike inspect`: a loaded model's description (text or JSON), and with `board` its
+/// predicted cost per inference there (at `clock_mhz`, default the measured board's clock).
+///
+/// # Errors
+/// A one-line error naming the file if it cannot be read or does not validate, or (with
+/// `board`) records no activity.
+pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) -> Result<String> {
     let blob = read_model(path)?;
     let model: Model = Model::from_bytes(&blob).map_err(|source| CommandError::InvalidModel {
         path: path.to_owned(),
         source,
     })?;
+    let predicted = match board {
+        Some((board, clock)) => Some((board, prediction(path, &model, board, clock)?)),
+        None => None,
+    };
     let sizes = ModelSizes::of(&model, blob.len());
     let layers: Vec<serde_json::Value> = model
         .layers()
@@ -81,7 +119,22 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         "input": { "size": input.size(), "shape": [input.shape.height, input.shape.width, input.shape.channels], "full_scale": input.full_scale, "timesteps": input.timesteps, "density": f32::from(input.density) / 65535.0 },
         "layers": layers,
         "sizes": sizes,
+        "workload": Workload::of(&model),
     });
+    let mut value = value;
+    if let Some((board, p)) = &predicted {
+        value["prediction"] = json!({
+            "board": board,
+            "costs": board.costs(),
+            "steps": p.steps,
+            "instructions": p.instructions.round(),
+            "static_part": p.static_part.round(),
+            "step_part": p.step_part.round(),
+            "synaptic_events": p.events.round(),
+            "clock_mhz": p.clock_mhz,
+            "latency_ms": p.latency_ms,
+        });
+    }
     if as_json {
         return Ok(format!("{value:#}\n"));
     }
@@ -124,7 +177,33 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         "flash: {} bytes; state RAM: {} bytes ({} words)",
         sizes.flash_bytes, sizes.ram_bytes, sizes.state_words
     );
+    if let Some((board, p)) = &predicted {
+        let costs = board.costs();
+        let _ = writeln!(
+            t,
+            "{}: about {:.0} instructions per inference at {} steps ({:.0} reset and static \
+             drive, {:.0} in the steps, about {:.0} synaptic events), {:.3} ms at {} MHz \
+             (per-kind costs measured on {}, boards/BENCH.md; instructions, not cycles)",
+            board_name(*board),
+            p.instructions,
+            p.steps,
+            p.static_part,
+            p.step_part,
+            p.events,
+            p.latency_ms,
+            p.clock_mhz,
+            costs.measured_on
+        );
+    }
     Ok(t)
+}
+
+/// The board's name on the command line.
+fn board_name(board: Board) -> &'static str {
+    match board {
+        Board::CortexM4 => "cortex-m4",
+        Board::CortexM0 => "cortex-m0",
+    }
 }
 
 /// The layer kind's name in `inspect`'s output.
@@ -178,6 +257,7 @@ fn neuron_text(neuron: &Neuron) -> String {
 /// # Errors
 /// A [`CommandError`] naming the file.
 pub fn run(args: &InspectArgs) -> Result<()> {
-    print!("{}", inspect(&args.model, args.json)?);
+    let board = args.board.map(|b| (b, args.clock_mhz));
+    print!("{}", inspect(&args.model, args.json, board)?);
     Ok(())
 }

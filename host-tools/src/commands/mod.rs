@@ -53,6 +53,15 @@ pub enum CommandError {
     /// Writing a plot failed.
     #[error(transparent)]
     Plot(#[from] PlotError),
+    /// Measuring or recording a model's activity failed.
+    #[error("activity: {0}")]
+    Activity(#[from] crate::cost::ActivityError),
+    /// `inspect --board` on a model that records no activity.
+    #[error("{path}: the model records no firing activity, so its cost cannot be predicted: export it with --data (the activity is measured on the test samples)")]
+    NoActivity {
+        /// The model file.
+        path: PathBuf,
+    },
     /// A model file does not load.
     #[error("{path}: not a valid picospike model: {source}")]
     InvalidModel {

@@ -19,7 +19,7 @@ use picospike_runtime::{LoadError, Model, Network};
 use crate::classifier::NetworkClassifier;
 use crate::cortex_m::{self as cm, SysTickCounter};
 use crate::ticks::Ratio;
-use crate::{run_samples, step_cost, LineWriter, RunConfig, TickCounter};
+use crate::{run_samples, static_cost, step_cost, LineWriter, RunConfig, TickCounter};
 
 pub mod cmsdk_uart;
 pub mod panic_never;
@@ -40,6 +40,8 @@ pub trait Embedded {
     const BOARD: &'static str;
     /// Model name printed on the `board=` line (`PICOSPIKE_MODEL_NAME`).
     const MODEL_NAME: &'static str;
+    /// Timesteps per sample instead of the model's default (`PICOSPIKE_STEPS`), if set.
+    const STEPS: Option<u16> = None;
     /// The model blob (`model::MODEL`).
     fn model() -> &'static [u8];
     /// Labelled samples (`model::SAMPLES`).
@@ -47,7 +49,8 @@ pub trait Embedded {
 }
 
 /// Declare `struct Board` implementing [`Embedded`] from the calling crate's `model` module
-/// (`MODEL`, `SAMPLES`) and `PICOSPIKE_MODEL_NAME`, for a board named `$board`:
+/// (`MODEL`, `SAMPLES`), `PICOSPIKE_MODEL_NAME` and `PICOSPIKE_STEPS` (both set by
+/// `picospike_board_build::model`), for a board named `$board`:
 ///
 /// ```ignore
 /// mod model { include!(env!("PICOSPIKE_MODEL_RS")); }
@@ -63,6 +66,7 @@ macro_rules! qemu_board {
         impl $crate::qemu::Embedded for Board {
             const BOARD: &'static str = $board;
             const MODEL_NAME: &'static str = env!("PICOSPIKE_MODEL_NAME");
+            const STEPS: Option<u16> = $crate::parse_steps(env!("PICOSPIKE_STEPS"));
             fn model() -> &'static [u8] {
                 model::MODEL
             }
@@ -92,6 +96,7 @@ type Out = LineWriter<hio::HostStream, 256>;
 /// ...
 /// summary samples=10 correct=10 errors=0 steps=20 ticks_total=... instructions_per_inference=... instructions_per_step=...
 /// cost steps=20,40 ticks=...,... ticks_per_step=... ticks_fixed=... instructions_per_step=... instructions_fixed=...
+/// static samples=10 ticks_total=... ticks_per_inference=... instructions_per_inference=...
 /// memory stack_peak=... stack_load=... stack_run=... stack_inference=... stack_model_load=... stack_size=... state_bytes=632 model_struct=... network_struct=...
 /// ```
 ///
@@ -169,7 +174,7 @@ fn setup<E: Embedded>(
         model.state_words(),
         model.input_size(),
         model.output_size(),
-        model.default_timesteps()
+        E::STEPS.unwrap_or(model.default_timesteps())
     )?;
 
     let classifier = match bind(model, state) {
@@ -250,7 +255,7 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
     // Repaint so that the peak measured at the end is that of the inference loop alone.
     cm::paint_stack();
     let config = RunConfig {
-        steps: None,
+        steps: E::STEPS,
         instructions_per_tick: per_tick,
     };
     let summary = run_samples(classifier, E::samples(), config, &mut ticks, out, |_| {})?;
@@ -260,7 +265,7 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
     // It also measures the stack one inference needs below its caller (`stack_inference`).
     let mut stack_inference = 0;
     if let Some((input, _)) = E::samples().first() {
-        let steps = model.default_timesteps();
+        let steps = E::STEPS.unwrap_or(model.default_timesteps());
         let (cost, stack) = cm::measure_stack(|| step_cost(classifier, input, steps, &mut ticks));
         stack_inference = stack;
         match cost {
@@ -281,6 +286,8 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
         }
     }
 
+    static_line::<E>(out, classifier, &mut ticks, per_tick)?;
+
     writeln!(
         out,
         "memory stack_peak={} stack_load={stack_load} stack_run={stack_run} stack_inference={stack_inference} stack_model_load={stack_model_load} stack_size={} state_bytes={} model_struct={} network_struct={}",
@@ -291,6 +298,33 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
         core::mem::size_of::<Network<'static, 'static, LAYERS>>(),
     )?;
     Ok(summary.errors == 0)
+}
+
+/// Print the `static` line: every sample at 0 steps, i.e. the part of an inference before its
+/// first step (reset, static input drive) and the readout (`boards/bench.sh` divides it by the
+/// static-input MACs). Never inlined, so that the sample loop's frame stays as it was.
+#[inline(never)]
+fn static_line<E: Embedded>(
+    out: &mut Out,
+    classifier: &mut Classifier,
+    ticks: &mut SysTickCounter,
+    per_tick: Option<Ratio>,
+) -> core::fmt::Result {
+    match static_cost(classifier, E::samples(), ticks) {
+        Ok(cost) => {
+            write!(out, "{cost}")?;
+            if let Some(ratio) = per_tick {
+                let total = ratio.apply(cost.ticks_total);
+                write!(
+                    out,
+                    " instructions_per_inference={}",
+                    total / u64::from(cost.samples.max(1))
+                )?;
+            }
+            writeln!(out)
+        }
+        Err(e) => writeln!(out, "static error=\"{e}\""),
+    }
 }
 
 /// Exit QEMU with status 0 if `ok`, 1 otherwise (semihosting `SYS_EXIT`).

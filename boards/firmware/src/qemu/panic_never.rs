@@ -30,7 +30,7 @@ pub fn run<E: Embedded>(state: &'static mut [i32]) -> bool {
     let Ok(mut network) = Network::new(&model, state) else {
         return false;
     };
-    let steps = model.default_timesteps();
+    let steps = E::STEPS.unwrap_or(model.default_timesteps());
     for (index, &(input, label)) in E::samples().iter().enumerate() {
         let Ok(prediction) = network.run(input, steps) else {
             return false;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark: run the reference networks on both QEMU boards and write or check boards/BENCH.md.
+#
+#   boards/bench.sh [--check | --update] [--network NAME ...]
+#
+#   (no flag)       build, run, compare every sample with the host, print the table
+#   --check         the same, then fail if a figure grew > 5 % over the committed BENCH.md
+#                   (instructions per inference, 0-step part, marginal step, flash, state RAM)
+#                   or if the rows measured and committed differ (what boards/ci.sh runs)
+#   --update        the same, then rewrite boards/BENCH.md (commit it)
+#   --network NAME  only this network (repeatable); --check then checks only its rows
+#
+# Every (network, board) runs through run-qemu.sh with PICOSPIKE_MODEL_DIR (and PICOSPIKE_STEPS
+# for a step count other than the model's), so every sample's outputs, spike counts and events
+# are compared with the host runtime (boards/host-reference) and any difference fails the run.
+# Figures and definitions: boards/tools/bench.py and the text of BENCH.md. The workload
+# (neurons, static-input MACs) comes from `picospike inspect MODEL --json`.
+# Builds reuse each board crate's target dir: switching the model rebuilds only the board's
+# own crate (and the host reference), about 10 s each.
+set -euo pipefail
+
+# The reference networks: name, model directory (under boards/), step count ("-" = the
+# model's own), boards, CMSIS-NN anchor instructions for M4 and M0 ("-" = none), ANCHORS.md.
+#
+# - digits-64-100-10: the trained 64-100-10 LIF digits model at 20 steps (issue 8's yardstick).
+# - digits-demo: the same network as `picospike demo` trains (TrainConfig::digits, seed 0, the
+#   8,346-byte model of models/digits) at the step count the demo runs: 30 today; when the demo
+#   picks its step count from its accuracy-vs-steps curve, put that count here.
+# - mnist-784-256-10: models/mnist-dense (SOURCE.md there), 784-256-10 LIF at 20 steps.
+# - mnist-conv: 28x28 -> conv 8 of 5x5 stride 2 -> conv 16 of 5x5 stride 2 -> 10, synthetic
+#   weights (models/mnist-conv/SOURCE.md); its 24 KB of state do not fit the micro:bit's 16 KB
+#   of RAM, so it runs on qemu-mps2-an386 only. When a trained conv model replaces it (issue 9),
+#   overwrite the directory and run `boards/bench.sh --update`.
+# A row whose model directory has no model.rs is skipped with a note (and --check then fails
+# if BENCH.md has it).
+NETWORKS=(
+  "digits-64-100-10 models/digits 20 qemu-mps2-an386,qemu-microbit 19703 56012"
+  "digits-demo models/digits 30 qemu-mps2-an386,qemu-microbit 19703 56012"
+  "mnist-784-256-10 models/mnist-dense 20 qemu-mps2-an386,qemu-microbit 394683 1247910"
+  "mnist-conv models/mnist-conv 20 qemu-mps2-an386 - -"
+)
+
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+mode=print
+only=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --check) mode=check ;;
+    --update) mode=update ;;
+    --network) only+=("${2:?--network needs a name}"); shift ;;
+    -h|--help) usage ;;
+    *) usage ;;
+  esac
+  shift
+done
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+work=$here/out/bench
+rm -rf "$work"
+mkdir -p "$work"
+rows=$work/rows.jsonl
+: > "$rows"
+
+echo "== building picospike (for inspect --json: the models' workload)"
+(cd "$root" && cargo build --quiet -p picospike-host --bin picospike)
+picospike=$root/target/debug/picospike
+
+selected() { # selected NAME: is NAME asked for (all when no --network)
+  [[ ${#only[@]} -eq 0 ]] && return 0
+  local name
+  for name in "${only[@]}"; do [[ $name == "$1" ]] && return 0; done
+  return 1
+}
+
+check_args=()
+skipped=()
+for entry in "${NETWORKS[@]}"; do
+  read -r name dir steps boards anchor_m4 anchor_m0 <<< "$entry"
+  selected "$name" || continue
+  check_args+=(--only "$name")
+  model_dir=$here/$dir
+  if [[ ! -f $model_dir/model.rs ]]; then
+    skipped+=("$name ($dir has no model.rs yet)")
+    continue
+  fi
+  "$picospike" inspect "$model_dir/model.pspk" --json > "$work/$name.inspect.json"
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["workload"], open(sys.argv[2], "w"))' \
+    "$work/$name.inspect.json" "$work/$name.workload.json"
+  step_env=()
+  [[ $steps != - ]] && step_env=(PICOSPIKE_STEPS="$steps")
+  for board in ${boards//,/ }; do
+    case $board in
+      qemu-mps2-an386) target=thumbv7em-none-eabihf; anchor=$anchor_m4 ;;
+      qemu-microbit) target=thumbv6m-none-eabi; anchor=$anchor_m0 ;;
+      *) echo "unknown board $board for $name" >&2; exit 2 ;;
+    esac
+    echo "== $name on $board (steps: ${steps/-/model default})"
+    # run-qemu.sh builds, runs, and fails unless every sample equals the host's.
+    env PICOSPIKE_MODEL_DIR="$model_dir" "${step_env[@]}" "$here/run-qemu.sh" "$board" > "$work/$name-$board.log" 2>&1 || {
+      tail -30 "$work/$name-$board.log" >&2
+      echo "FAIL: $name on $board (log: $work/$name-$board.log)" >&2
+      exit 1
+    }
+    grep '^identical' "$work/$name-$board.log"
+    cp "$here/out/$board.out" "$work/$name-$board.out"
+    anchor_args=()
+    [[ $anchor != - ]] && anchor_args=(--anchor "$anchor")
+    python3 "$here/tools/bench.py" record --rows "$rows" --network "$name" --board "$board" \
+      --out "$work/$name-$board.out" --elf "$here/$board/target/$target/release/picospike-$board" \
+      --model-dir "$model_dir" --workload "$work/$name.workload.json" "${anchor_args[@]}"
+  done
+done
+
+for note in "${skipped[@]}"; do
+  echo "note: skipped $note"
+done
+echo
+case $mode in
+  print) python3 "$here/tools/bench.py" table --rows "$rows" --bench-md "$here/BENCH.md" ;;
+  update) python3 "$here/tools/bench.py" table --rows "$rows" --bench-md "$here/BENCH.md" --update ;;
+  check)
+    if [[ ${#only[@]} -eq 0 ]]; then check_args=(); fi
+    python3 "$here/tools/bench.py" table --rows "$rows" --bench-md "$here/BENCH.md" --check "${check_args[@]}"
+    ;;
+esac

@@ -1,0 +1,161 @@
+//! `picospike inspect --board` predicts each reference network of `boards/bench.sh` within 15 %
+//! of the instructions QEMU measured (`boards/BENCH.md`), on both boards, from the committed
+//! models alone (their shapes and the activity recorded at export).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use picospike_host::cost::{predict, Activity, Board, Workload};
+use picospike_runtime::Model;
+
+fn boards_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../boards")
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{} is missing ({e}): it is committed", path.display()))
+}
+
+/// The reference networks of boards/bench.sh: name -> (model directory, steps or None).
+fn networks() -> BTreeMap<String, (String, Option<u16>)> {
+    let script = read(&boards_dir().join("bench.sh"));
+    let list = script
+        .split("NETWORKS=(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n)").next())
+        .expect("bench.sh has a NETWORKS=( ... ) list");
+    list.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.trim().trim_matches('"').split_whitespace().collect();
+            (fields.len() == 6).then(|| {
+                let steps = fields[2].parse().ok();
+                (fields[0].to_string(), (fields[1].to_string(), steps))
+            })
+        })
+        .collect()
+}
+
+/// The measured rows of BENCH.md's figures block: (network, board) -> instructions.
+fn measured() -> Vec<(String, String, f64)> {
+    let bench = read(&boards_dir().join("BENCH.md"));
+    let block = bench
+        .split("<!-- bench figures")
+        .nth(1)
+        .expect("BENCH.md has its figures block");
+    block
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (network, board) = (fields.next()?, fields.next()?);
+            let instructions = fields.find_map(|f| f.strip_prefix("instructions="))?;
+            Some((
+                network.to_string(),
+                board.to_string(),
+                instructions.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn predictions_are_within_15_percent_of_qemu() {
+    let networks = networks();
+    let rows = measured();
+    assert!(rows.len() >= 6, "BENCH.md has too few rows: {rows:?}");
+    let mut report = Vec::new();
+    let mut worst = 0.0f64;
+    for (network, board, instructions) in &rows {
+        let (dir, steps) = networks
+            .get(network)
+            .unwrap_or_else(|| panic!("{network} of BENCH.md is not in bench.sh's NETWORKS"));
+        let board = match board.as_str() {
+            "qemu-mps2-an386" => Board::CortexM4,
+            "qemu-microbit" => Board::CortexM0,
+            other => panic!("unknown board {other} in BENCH.md"),
+        };
+        let blob = std::fs::read(boards_dir().join(dir).join("model.pspk"))
+            .unwrap_or_else(|e| panic!("boards/{dir}/model.pspk: {e}"));
+        let model: Model = Model::from_bytes(&blob).expect("a committed model loads");
+        let activity = Activity::recorded(&model)
+            .unwrap_or_else(|| panic!("boards/{dir}/model.pspk records no activity"));
+        let steps = steps.unwrap_or(model.default_timesteps());
+        let p = predict(
+            &Workload::of(&model),
+            &activity,
+            &board.costs(),
+            steps,
+            None,
+        );
+        let error = p.instructions / instructions - 1.0;
+        worst = worst.max(error.abs());
+        report.push(format!(
+            "{network} on {board:?}: measured {instructions}, predicted {:.0} ({:+.1}%)",
+            p.instructions,
+            error * 100.0
+        ));
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        worst <= 0.15,
+        "a prediction is off by more than 15 % (refit: python3 boards/tools/bench.py fit --bench-md boards/BENCH.md):\n{}",
+        report.join("\n")
+    );
+}
+
+#[test]
+fn inspect_board_prints_the_prediction_or_names_the_missing_activity() {
+    let bin = env!("CARGO_BIN_EXE_picospike");
+    let model = boards_dir().join("models/digits/model.pspk");
+    let out = std::process::Command::new(bin)
+        .arg("inspect")
+        .arg(&model)
+        .args(["--board", "cortex-m0", "--clock-mhz", "48"])
+        .output()
+        .expect("picospike runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("cortex-m0: about ") && text.contains(" ms at 48 MHz"),
+        "{text}"
+    );
+
+    // The same model without its recorded activity (as exported without --data).
+    let blob = std::fs::read(&model).expect("committed model");
+    let loaded: Model = Model::from_bytes(&blob).expect("loads");
+    let layers: Vec<_> = loaded
+        .layers()
+        .iter()
+        .map(|layer| match *layer {
+            picospike_runtime::layer::Layer::Dense(mut d) => {
+                d.activity = 0;
+                picospike_runtime::layer::Layer::Dense(d)
+            }
+            other => other,
+        })
+        .collect();
+    let mut input = loaded.input();
+    input.density = 0;
+    let plain = picospike_runtime::ModelBuilder {
+        dt: loaded.dt(),
+        input,
+        layers: &layers,
+    }
+    .to_vec()
+    .expect("encodes");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("plain.pspk");
+    std::fs::write(&path, plain).expect("written");
+    let out = std::process::Command::new(bin)
+        .arg("inspect")
+        .arg(&path)
+        .args(["--board", "cortex-m4"])
+        .output()
+        .expect("picospike runs");
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{error}");
+    assert!(
+        error.contains("records no firing activity") && error.contains("--data"),
+        "{error}"
+    );
+}
