@@ -1,12 +1,12 @@
 //! The execution engine: a model bound to a state buffer, stepped in fixed point.
 //!
 //! Each step runs the layers first to last. A layer first turns the previous layer's events
-//! into integer sums ([`crate::drive`]), then updates its neurons in one pass that, per
-//! neuron, scales the sum to a Q16.16 current, filters it, adds the bias, steps the neuron
-//! and, if it spiked, appends an event for the next layer. The first layer's input is static:
-//! its current is computed once per input ([`Network::set_input`]). The neuron kind and the
-//! synapse are dispatched once per layer, not per neuron, and a layer that received no events
-//! skips its sums.
+//! into integer sums (the crate's `drive` kernels; nothing for a layer that received no
+//! events), then forms its Q16.16 currents in place (scaled sums plus bias, through the
+//! synapse), then steps its neurons, appending an event for the next layer per neuron that
+//! spiked. The first layer's input is static: its current is computed once per input
+//! ([`Network::set_input`]). The neuron kind, the current's source and the synapse are
+//! dispatched once per layer, not per neuron.
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
@@ -191,7 +191,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     }
 
     /// Return to rest: zero every voltage, refractory counter, input current, event and
-    /// statistic; synapse filters rest at their bias (see [`LayerState::filter`]).
+    /// statistic; synapse filters rest at their bias (`runtime/FORMAT.md`, state buffer).
     pub fn reset(&mut self) {
         for stage in &mut self.stages {
             let s = &mut stage.state;
@@ -199,10 +199,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 words.fill(0);
             }
             let channels = s.constants.len() / 2;
-            if channels > 0 {
-                let biases = &s.constants[channels..];
+            if let Some(biases) = s.constants.get(channels..).filter(|_| channels > 0) {
                 for run in s.filter.chunks_exact_mut(channels) {
-                    run.copy_from_slice(biases);
+                    for (z, &bias) in run.iter_mut().zip(biases) {
+                        *z = bias;
+                    }
                 }
             }
             s.events.fill(0);
@@ -259,7 +260,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             let events = drive::input_events(shape, input);
             accumulate(first.layer, first.constants, events, s.sums);
             let channels = usize::from(first.layer.output_shape().channels).max(1);
-            let (scales, biases) = s.constants.split_at(channels);
+            let (scales, biases) = s.constants.split_at_checked(channels).unwrap_or((&[], &[]));
             // The current (the filter's target when there is a synapse), so that each step
             // reads one word per neuron.
             for sums in s.sums.chunks_exact_mut(channels) {
@@ -539,7 +540,11 @@ fn unfiltered_currents(
                     *sum = drive(*sum, packed).saturating_add(bias);
                 }
             }
-            Source::Silent => sums.copy_from_slice(biases),
+            Source::Silent => {
+                for (sum, &bias) in sums.iter_mut().zip(biases) {
+                    *sum = bias;
+                }
+            }
         }
     }
 }

@@ -95,9 +95,10 @@ fn kernels(c: &mut Criterion) {
             b.iter(|| net.step())
         });
         group.throughput(Throughput::Elements(u64::from(events)));
-        group.bench_function(format!("inference, {steps} steps (throughput: synaptic events)"), |b| {
-            b.iter(|| net.run(input, steps).expect("runs").class)
-        });
+        group.bench_function(
+            format!("inference, {steps} steps (throughput: synaptic events)"),
+            |b| b.iter(|| net.run(input, steps).expect("runs").class),
+        );
         group.finish();
     }
 }

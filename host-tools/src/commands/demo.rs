@@ -96,7 +96,8 @@ pub fn demo(out: &Path, seed: u64, progress: bool) -> Result<DemoSummary> {
     json["data"] = json!({ "source": "digits (built in)", "train_samples": train_set.len(), "test_samples": test_set.len(), "split_seed": spec.split_seed });
     json["training"] =
         json!({ "seconds": outcome.seconds, "epochs": outcome.history.len(), "seed": seed });
-    json["device"] = json!({ "steps": device_steps, "accuracy": device_accuracy, "tolerance": STEP_TOLERANCE });
+    json["device"] =
+        json!({ "steps": device_steps, "accuracy": device_accuracy, "tolerance": STEP_TOLERANCE });
     let report_path = out.join("report.json");
     model_file::save_json(&report_path, &json)?;
     files.push(report_path);
