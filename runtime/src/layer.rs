@@ -223,10 +223,9 @@ pub struct StatePlan {
     pub accumulators: usize,
     /// Synapse filter states.
     pub filter: usize,
-    /// Membrane voltages.
-    pub voltage: usize,
-    /// Refractory time left.
-    pub refractory: usize,
+    /// Neuron state: per LIF neuron its voltage and refractory time left (interleaved, so one
+    /// load reaches both), per spiking ReLU its voltage.
+    pub neurons: usize,
     /// This step's output events (one word per output at most).
     pub events: usize,
     /// The readout's output values.
@@ -236,13 +235,7 @@ pub struct StatePlan {
 impl StatePlan {
     /// Total words.
     pub const fn words(&self) -> usize {
-        self.constants
-            + self.accumulators
-            + self.filter
-            + self.voltage
-            + self.refractory
-            + self.events
-            + self.outputs
+        self.constants + self.accumulators + self.filter + self.neurons + self.events + self.outputs
     }
 }
 
@@ -400,17 +393,16 @@ impl<'a> Layer<'a> {
                 } else {
                     n
                 };
-                let (voltage, refractory, events, outputs) = match neuron {
-                    Neuron::Lif { .. } => (n, n, n, 0),
-                    Neuron::SpikingRectifiedLinear { .. } => (n, 0, n, 0),
-                    Neuron::Readout => (0, 0, 0, n),
+                let (neurons, events, outputs) = match neuron {
+                    Neuron::Lif { .. } => (2 * n, n, 0),
+                    Neuron::SpikingRectifiedLinear { .. } => (n, n, 0),
+                    Neuron::Readout => (0, 0, n),
                 };
                 StatePlan {
                     constants: 2 * channels,
                     accumulators: n,
                     filter,
-                    voltage,
-                    refractory,
+                    neurons,
                     events,
                     outputs,
                 }

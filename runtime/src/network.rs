@@ -10,7 +10,7 @@
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_q16, scale, Q16};
+use crate::fixed_point::{mul_gain, scale, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -22,12 +22,15 @@ struct LayerState<'s> {
     constants: &'s mut [i32],
     /// Integer sums of this step's input; for the first layer its static Q16.16 current.
     sums: &'s mut [i32],
-    /// Q16.16 synapse filter state (empty when unfiltered).
+    /// Q16.16 synapse filter state plus the bias (empty when unfiltered): the neurons' current.
+    ///
+    /// Nengo filters the weighted input `x` and adds the bias `b` after: `J = y + b` with
+    /// `y += g (x - y)`. Keeping `z = y + b` instead (`z += g ((x + b) - z)`, the same
+    /// difference, so the same rounding) makes `z` the current itself, and a layer's current
+    /// always one slice: the filter when there is one, the sums otherwise.
     filter: &'s mut [i32],
-    /// Q16.16 membrane voltage.
-    voltage: &'s mut [i32],
-    /// Q16.16 refractory time left in steps (LIF only).
-    refractory: &'s mut [i32],
+    /// Neuron state: Q16.16 voltage and (LIF) refractory time left in steps, interleaved.
+    neurons: &'s mut [i32],
     /// Events emitted this step (`u32` bit patterns); the first `emitted` are valid.
     events: &'s mut [i32],
     /// The readout's Q16.16 values.
@@ -153,8 +156,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 constants: take(plan.constants)?,
                 sums: take(plan.accumulators)?,
                 filter: take(plan.filter)?,
-                voltage: take(plan.voltage)?,
-                refractory: take(plan.refractory)?,
+                neurons: take(plan.neurons)?,
                 events: take(plan.events)?,
                 outputs: take(plan.outputs)?,
             };
@@ -188,18 +190,20 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         self.input_shape.len()
     }
 
-    /// Zero every voltage, filter, refractory counter, input current, event and statistic.
+    /// Return to rest: zero every voltage, refractory counter, input current, event and
+    /// statistic; synapse filters rest at their bias (see [`LayerState::filter`]).
     pub fn reset(&mut self) {
         for stage in &mut self.stages {
             let s = &mut stage.state;
-            for words in [
-                &mut *s.sums,
-                &mut *s.filter,
-                &mut *s.voltage,
-                &mut *s.refractory,
-                &mut *s.outputs,
-            ] {
+            for words in [&mut *s.sums, &mut *s.neurons, &mut *s.outputs] {
                 words.fill(0);
+            }
+            let channels = s.constants.len() / 2;
+            if channels > 0 {
+                let biases = &s.constants[channels..];
+                for run in s.filter.chunks_exact_mut(channels) {
+                    run.copy_from_slice(biases);
+                }
             }
             s.events.fill(0);
             stage.emitted = 0;
@@ -256,18 +260,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             accumulate(first.layer, first.constants, events, s.sums);
             let channels = usize::from(first.layer.output_shape().channels).max(1);
             let (scales, biases) = s.constants.split_at(channels);
-            // The current is the scaled sum; with no synapse to filter it, the bias is folded
-            // in here too, so each step reads one word per neuron.
-            let fold_bias = first.constants.synapse_gain.is_none();
+            // The current (the filter's target when there is a synapse), so that each step
+            // reads one word per neuron.
             for sums in s.sums.chunks_exact_mut(channels) {
                 for ((sum, &packed), &bias) in sums.iter_mut().zip(scales).zip(biases) {
                     let (multiplier, shift) = unpack_scale(packed);
-                    let current = scale(*sum, multiplier, shift);
-                    *sum = if fold_bias {
-                        current.saturating_add(bias)
-                    } else {
-                        current
-                    };
+                    *sum = scale(*sum, multiplier, shift).saturating_add(bias);
                 }
             }
         }
@@ -297,8 +295,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                         .fold(stage.spikes, |n, &e| n.saturating_add(e as u32 & MAX_COUNT));
                 }
                 layer => {
-                    let has_input = !first && !previous.is_empty();
-                    if has_input {
+                    let source = if first {
+                        Source::Static
+                    } else if previous.is_empty() {
+                        Source::Silent
+                    } else {
+                        s.sums.fill(0);
                         let additions = accumulate(
                             layer,
                             stage.constants,
@@ -306,13 +308,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                             s.sums,
                         );
                         self.synaptic_events = self.synaptic_events.saturating_add(additions);
-                    }
-                    let source = if first {
-                        Source::Static
-                    } else if has_input {
                         Source::Events
-                    } else {
-                        Source::Silent
                     };
                     let (emitted, spikes) = update_neurons(layer, stage.constants, s, source);
                     stage.emitted = emitted;
@@ -411,11 +407,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
 /// Where a layer's input current comes from this step.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Source {
-    /// The first layer: `sums` holds the static current (bias folded in when unfiltered).
+    /// The first layer: `sums` holds the static current (the filter's target if filtered).
     Static,
-    /// `sums` holds this step's integer sums, to be scaled and cleared.
+    /// `sums` holds this step's integer sums.
     Events,
-    /// No input events arrived: every sum is zero.
+    /// No input events arrived: the drive is zero (`sums` holds last step's currents).
     Silent,
 }
 
@@ -465,9 +461,9 @@ fn accumulate(
 
 /// Step the neurons of one weighted layer; returns (events emitted, spikes emitted).
 ///
-/// The neuron model, the current's source and the synapse are dispatched here, once per
-/// layer (and per pixel for images), so that each combination runs its own tight loop over
-/// zipped slices.
+/// First the currents of the whole layer are formed in place (scaled sums plus bias, through
+/// the synapse), then each pixel's run of channels goes through the neuron model's loop. The
+/// neuron kind, the source and the synapse are dispatched once per layer.
 fn update_neurons(
     layer: &Layer<'_>,
     constants: &LayerConstants,
@@ -479,20 +475,21 @@ fn update_neurons(
         constants: channel_constants,
         sums,
         filter,
-        voltage,
-        refractory,
+        neurons: neuron_state,
         events,
         outputs,
     } = s;
     let channels = usize::from(shape.channels).max(1);
     let (scales, biases) = channel_constants.split_at(channels.min(channel_constants.len()));
-    let inputs = Inputs {
-        sums,
-        filter,
-        scales,
-        biases,
-        gain: constants.synapse_gain,
-        source,
+    let currents: &[i32] = match constants.synapse_gain {
+        Some(gain) if filter.len() == sums.len() => {
+            filter_currents(sums, filter, scales, biases, gain, source, channels);
+            filter
+        }
+        _ => {
+            unfiltered_currents(sums, scales, biases, source, channels);
+            sums
+        }
     };
     let mut out = Emitter {
         events,
@@ -501,33 +498,104 @@ fn update_neurons(
     };
     match constants.dynamics {
         Some(Dynamics::Lif(lif)) => {
-            let mut neurons = Lif {
-                voltage,
-                refractory,
-                constants: lif,
-            };
-            for_each_pixel(shape, inputs, &mut neurons, &mut out);
+            let (state, _) = neuron_state.as_chunks_mut::<2>();
+            lif_layer(shape, state, currents, &lif, &mut out);
         }
         Some(Dynamics::SpikingRectifiedLinear) => {
-            let mut neurons = Relu { voltage };
-            for_each_pixel(shape, inputs, &mut neurons, &mut out);
+            for_each_pixel(shape, currents, &mut out, |run, currents, out| {
+                if let Some(voltage) = neuron_state.get_mut(run) {
+                    for (c, (v, &current)) in voltage.iter_mut().zip(currents).enumerate() {
+                        let count = neuron::spiking_relu_step(v, current);
+                        if count != 0 {
+                            out.emit(c, count as u32);
+                        }
+                    }
+                }
+            });
         }
         Some(Dynamics::Readout) | None => {
-            let mut neurons = Readout { outputs };
-            for_each_pixel(shape, inputs, &mut neurons, &mut out);
+            for (out, &current) in outputs.iter_mut().zip(currents) {
+                *out = current;
+            }
         }
     }
     (out.emitted, out.spikes)
 }
 
-/// Where a layer's currents come from: its sums, filter and per-channel constants.
-struct Inputs<'a> {
-    sums: &'a mut [i32],
-    filter: &'a mut [i32],
-    scales: &'a [i32],
-    biases: &'a [i32],
-    gain: Option<i32>,
+/// The currents of an unfiltered layer, in place in `sums`: `bias + scale(sum)`.
+fn unfiltered_currents(
+    sums: &mut [i32],
+    scales: &[i32],
+    biases: &[i32],
     source: Source,
+    channels: usize,
+) {
+    for sums in sums.chunks_exact_mut(channels) {
+        match source {
+            // The static current is already complete.
+            Source::Static => return,
+            Source::Events => {
+                for (sum, (&packed, &bias)) in sums.iter_mut().zip(scales.iter().zip(biases)) {
+                    *sum = drive(*sum, packed).saturating_add(bias);
+                }
+            }
+            Source::Silent => sums.copy_from_slice(biases),
+        }
+    }
+}
+
+/// The currents of a filtered layer, in place in `filter`: `z += g * (target - z)` with the
+/// target `bias + scale(sum)` (see [`LayerState::filter`]).
+fn filter_currents(
+    sums: &[i32],
+    filter: &mut [i32],
+    scales: &[i32],
+    biases: &[i32],
+    gain: i32,
+    source: Source,
+    channels: usize,
+) {
+    for (sums, filter) in sums
+        .chunks_exact(channels)
+        .zip(filter.chunks_exact_mut(channels))
+    {
+        match source {
+            Source::Static => {
+                for (z, &target) in filter.iter_mut().zip(sums) {
+                    lowpass(z, target, gain);
+                }
+            }
+            Source::Events => {
+                for ((z, &sum), (&packed, &bias)) in
+                    filter.iter_mut().zip(sums).zip(scales.iter().zip(biases))
+                {
+                    lowpass(z, drive(sum, packed).saturating_add(bias), gain);
+                }
+            }
+            Source::Silent => {
+                for (z, &bias) in filter.iter_mut().zip(biases) {
+                    lowpass(z, bias, gain);
+                }
+            }
+        }
+    }
+}
+
+/// A step's integer sum as a Q16.16 drive.
+#[inline(always)]
+fn drive(sum: i32, packed: i32) -> i32 {
+    if sum == 0 {
+        0
+    } else {
+        let (multiplier, shift) = unpack_scale(packed);
+        scale(sum, multiplier, shift)
+    }
+}
+
+/// One step of the first-order lowpass `z += g * (target - z)`.
+#[inline(always)]
+fn lowpass(state: &mut i32, target: i32, gain: i32) {
+    *state = state.saturating_add(mul_gain(target.saturating_sub(*state), gain));
 }
 
 /// Collects a layer's output events.
@@ -539,86 +607,39 @@ struct Emitter<'e> {
 
 impl Emitter<'_> {
     #[inline(always)]
-    fn emit(&mut self, position: u32, count: u32) {
+    fn emit(&mut self, position: usize, count: u32) {
         if let Some(slot) = self.events.get_mut(self.emitted) {
-            *slot = event(position, count.min(MAX_COUNT)) as i32;
+            *slot = event(position as u32, count.min(MAX_COUNT)) as i32;
             self.emitted += 1;
         }
         self.spikes = self.spikes.saturating_add(count);
     }
 }
 
-/// Run `neurons` over every pixel's channels with the currents `inputs` describes.
+/// Run `neurons(run, currents, out)` over every pixel's run of channels, with `out` emitting
+/// events at the pixel's positions.
 #[inline(always)]
-fn for_each_pixel<N: Neurons>(
+fn for_each_pixel(
     shape: Shape,
-    inputs: Inputs<'_>,
-    neurons: &mut N,
+    currents: &[i32],
     out: &mut Emitter<'_>,
+    mut neurons: impl FnMut(core::ops::Range<usize>, &[i32], &mut PixelEmitter<'_, '_>),
 ) {
     let channels = usize::from(shape.channels).max(1);
-    let Inputs {
-        sums,
-        filter,
-        scales,
-        biases,
-        gain,
-        source,
-        ..
-    } = inputs;
-    let filtered = gain.is_some() && filter.len() == sums.len();
-    let gain = gain.unwrap_or(0);
     let vector = shape.is_vector();
     let (mut x, mut y) = (0u32, 0u32);
-    for (pixel, sums) in sums.chunks_exact_mut(channels).enumerate() {
+    for (pixel, currents) in currents.chunks_exact(channels).enumerate() {
         let base = pixel * channels;
-        let range = base..base + channels;
-        let tag = if vector { 0 } else { pixel_position(y, x) };
-        let mut emit = |c: usize, count: u32| out.emit(tag + c as u32, count);
-        let filter = if filtered {
-            filter.get_mut(range.clone()).unwrap_or_default()
+        let tag = if vector {
+            0
         } else {
-            &mut []
+            pixel_position(y, x) as usize
         };
-        let constants = scales.iter().zip(biases);
-        // Each arm is its own instance of the neuron loop.
-        match (source, filtered) {
-            (Source::Static, false) => neurons.run(range, sums.iter().copied(), &mut emit),
-            (Source::Static, true) => {
-                neurons.run(
-                    range,
-                    sums.iter().zip(filter.iter_mut()).zip(biases).map(
-                        |((&drive, state), &bias)| lowpass(state, drive, gain).saturating_add(bias),
-                    ),
-                    &mut emit,
-                )
-            }
-            (Source::Events, false) => neurons.run(
-                range,
-                sums.iter_mut()
-                    .zip(constants)
-                    .map(|(sum, (&packed, &bias))| take_drive(sum, packed).saturating_add(bias)),
-                &mut emit,
-            ),
-            (Source::Events, true) => neurons.run(
-                range,
-                sums.iter_mut().zip(filter.iter_mut()).zip(constants).map(
-                    |((sum, state), (&packed, &bias))| {
-                        lowpass(state, take_drive(sum, packed), gain).saturating_add(bias)
-                    },
-                ),
-                &mut emit,
-            ),
-            (Source::Silent, false) => neurons.run(range, biases.iter().copied(), &mut emit),
-            (Source::Silent, true) => neurons.run(
-                range,
-                filter
-                    .iter_mut()
-                    .zip(biases)
-                    .map(|(state, &bias)| lowpass(state, 0, gain).saturating_add(bias)),
-                &mut emit,
-            ),
-        }
+        let mut pixel_out = PixelEmitter {
+            out: &mut *out,
+            tag,
+        };
+        neurons(base..base + channels, currents, &mut pixel_out);
         if !vector {
             x += 1;
             if x == u32::from(shape.width) {
@@ -629,112 +650,72 @@ fn for_each_pixel<N: Neurons>(
     }
 }
 
-/// Scale this step's integer sum to a Q16.16 drive and clear it for the next step.
+/// An [`Emitter`] for one pixel's run of channels: channel `c` is position `tag + c`.
+struct PixelEmitter<'p, 'e> {
+    out: &'p mut Emitter<'e>,
+    tag: usize,
+}
+
+impl PixelEmitter<'_, '_> {
+    #[inline(always)]
+    fn emit(&mut self, channel: usize, count: u32) {
+        self.out.emit(self.tag + channel, count);
+    }
+}
+
+/// A layer of LIF neurons in two passes.
+///
+/// The first pass handles the common case in a loop with no calls
+/// ([`neuron::lif_common_steps`]): a neuron that is neither refractory nor about to spike
+/// integrates; one whose refractory period goes on counts down. Every other neuron (a spike,
+/// or a refractory period ending inside this step) is noted by its index in the event buffer,
+/// and the second pass gives it the full [`neuron::lif_step`] and emits its event. Both passes
+/// leave exactly the state `lif_step` alone would.
 #[inline(always)]
-fn take_drive(sum: &mut i32, packed: i32) -> i32 {
-    let raw = core::mem::take(sum);
-    if raw == 0 {
-        0
+fn lif_layer(
+    shape: Shape,
+    state: &mut [[i32; 2]],
+    currents: &[i32],
+    constants: &LifConstants,
+    out: &mut Emitter<'_>,
+) {
+    let noted = if constants.gain_shift == 0 {
+        neuron::lif_common_steps::<true>(state, currents, constants, out.events)
     } else {
-        let (multiplier, shift) = unpack_scale(packed);
-        scale(raw, multiplier, shift)
-    }
-}
-
-/// One step of the first-order lowpass `y += g * (x - y)`; returns the new `y`.
-#[inline(always)]
-fn lowpass(state: &mut i32, input: i32, gain: i32) -> i32 {
-    *state = state.saturating_add(mul_q16(input.saturating_sub(*state), gain));
-    *state
-}
-
-/// A neuron model's loop over one run of neurons (one pixel's channels, or a whole vector).
-trait Neurons {
-    /// Step neurons `range` with `currents` (Q16.16, bias included), calling `emit(channel,
-    /// count)` for each neuron that spiked.
-    fn run(
-        &mut self,
-        range: core::ops::Range<usize>,
-        currents: impl Iterator<Item = i32>,
-        emit: &mut impl FnMut(usize, u32),
-    );
-}
-
-struct Lif<'s> {
-    voltage: &'s mut [i32],
-    refractory: &'s mut [i32],
-    constants: LifConstants,
-}
-
-impl Neurons for Lif<'_> {
-    #[inline(always)]
-    fn run(
-        &mut self,
-        range: core::ops::Range<usize>,
-        currents: impl Iterator<Item = i32>,
-        emit: &mut impl FnMut(usize, u32),
-    ) {
-        let (Some(voltage), Some(refractory)) = (
-            self.voltage.get_mut(range.clone()),
-            self.refractory.get_mut(range),
-        ) else {
-            return;
+        neuron::lif_common_steps::<false>(state, currents, constants, out.events)
+    };
+    // The notes are in index order: walk the pixels along with them instead of dividing.
+    let channels = usize::from(shape.channels).max(1);
+    let vector = shape.is_vector();
+    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
+    // In place: the k-th note is read before the k-th event (at or before it) is written, so
+    // events overwrite only notes already read.
+    for k in 0..noted {
+        let Some(&index) = out.events.get(k) else {
+            break;
         };
-        let constants = &self.constants;
-        for (c, ((v, r), current)) in voltage
-            .iter_mut()
-            .zip(refractory.iter_mut())
-            .zip(currents)
-            .enumerate()
-        {
-            if neuron::lif_step(v, r, current, constants) != 0 {
-                emit(c, 1);
+        let index = index as usize;
+        let (Some([voltage, refractory]), Some(&current)) =
+            (state.get_mut(index), currents.get(index))
+        else {
+            continue;
+        };
+        if neuron::lif_step(voltage, refractory, current, constants) == 0 {
+            continue;
+        }
+        let position = if vector {
+            index
+        } else {
+            while index >= pixel_start + channels {
+                pixel_start += channels;
+                x += 1;
+                if x == u32::from(shape.width) {
+                    x = 0;
+                    y += 1;
+                }
             }
-        }
-    }
-}
-
-struct Relu<'s> {
-    voltage: &'s mut [i32],
-}
-
-impl Neurons for Relu<'_> {
-    #[inline(always)]
-    fn run(
-        &mut self,
-        range: core::ops::Range<usize>,
-        currents: impl Iterator<Item = i32>,
-        emit: &mut impl FnMut(usize, u32),
-    ) {
-        let Some(voltage) = self.voltage.get_mut(range) else {
-            return;
+            pixel_position(y, x) as usize + (index - pixel_start)
         };
-        for (c, (v, current)) in voltage.iter_mut().zip(currents).enumerate() {
-            let count = neuron::spiking_relu_step(v, current);
-            if count != 0 {
-                emit(c, count as u32);
-            }
-        }
-    }
-}
-
-struct Readout<'s> {
-    outputs: &'s mut [i32],
-}
-
-impl Neurons for Readout<'_> {
-    #[inline(always)]
-    fn run(
-        &mut self,
-        range: core::ops::Range<usize>,
-        currents: impl Iterator<Item = i32>,
-        _emit: &mut impl FnMut(usize, u32),
-    ) {
-        let Some(outputs) = self.outputs.get_mut(range) else {
-            return;
-        };
-        for (out, current) in outputs.iter_mut().zip(currents) {
-            *out = current;
-        }
+        out.emit(position, 1);
     }
 }
