@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 14.457,
-                per_static_mac_dense: 4.348,
-                per_static_mac_conv: 28.580,
-                per_neuron_step_dense: 78.408,
-                per_neuron_step_conv: 101.124,
+                per_state_word: 12.843,
+                per_static_mac_dense: 4.354,
+                per_static_mac_conv: 28.800,
+                per_neuron_step_dense: 55.970,
+                per_neuron_step_conv: 61.435,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 26.367,
-                per_static_mac_dense: 8.772,
+                per_state_word: 12.974,
+                per_static_mac_dense: 8.729,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 57.662,
-                per_neuron_step_dense: 168.870,
-                per_neuron_step_conv: 217.795,
+                per_static_mac_conv: 57.736,
+                per_neuron_step_dense: 93.927,
+                per_neuron_step_conv: 103.098,
             },
         }
     }
