@@ -9,6 +9,7 @@
 //! Sums are exact `i32`: the loader checks that `fan_in * largest input * 128` fits
 //! (see [`crate::format`]), so `wrapping_add` never wraps.
 
+use crate::dsp;
 use crate::layer::{Conv2d, Dense, Layer, Shape, SumPool};
 
 /// Bits of an event's count field.
@@ -98,18 +99,14 @@ impl Iterator for InputEvents<'_> {
     }
 }
 
-/// Add `count * weights` to `sums`, element by element.
+/// Add `count * weights` to `sums`, element by element (`count` is an event's, `0..=255`).
 #[inline(always)]
-fn add_scaled(sums: &mut [i32], weights: &[u8], count: i32) {
+fn add_scaled(sums: &mut [i32], weights: &[u8], count: u32) {
     if count == 1 {
         // Spikes of LIF neurons: one per event, so the fan-out is additions only.
-        for (sum, &weight) in sums.iter_mut().zip(weights) {
-            *sum = sum.wrapping_add(i32::from(weight as i8));
-        }
+        dsp::add_weights(sums, weights);
     } else {
-        for (sum, &weight) in sums.iter_mut().zip(weights) {
-            *sum = sum.wrapping_add(count * i32::from(weight as i8));
-        }
+        dsp::add_weights_scaled(sums, weights, count as u8);
     }
 }
 
@@ -132,7 +129,7 @@ impl Dense<'_> {
             };
             let start = index * outputs;
             if let Some(row) = self.weights.get(start..start + outputs) {
-                add_scaled(sums, row, (e & MAX_COUNT) as i32);
+                add_scaled(sums, row, e & MAX_COUNT);
                 additions = additions.wrapping_add(outputs as u32);
             }
         }
@@ -160,7 +157,7 @@ impl Conv2d<'_> {
         let mut additions = 0u32;
         for e in events {
             let position = e >> COUNT_BITS;
-            let count = (e & MAX_COUNT) as i32;
+            let count = e & MAX_COUNT;
             let (y, x, c) = if vector {
                 (0, 0, position)
             } else {

@@ -102,16 +102,25 @@ pub fn mul_gain(value: i32, gain: i32) -> i32 {
     high.wrapping_add(low as i32)
 }
 
-/// Largest right shift of [`scale_right`] that can leave a non-zero result, and the largest a
-/// model may store.
+/// Largest right shift of [`scale`] that can leave a non-zero result, and the largest a model
+/// may store.
 pub const MAX_SHIFT: i8 = 47;
 
 /// Largest left shift (most negative shift) of a layer's per-channel scaling.
 pub const MIN_SHIFT: i8 = -16;
 
 /// Scale an integer sum by `multiplier * 2^-shift` for a signed `shift`, rounding half up and
-/// saturating: [`scale_right`] for `shift >= 0`; for a left shift (`shift < 0`, down to
-/// [`MIN_SHIFT`]) exactly `saturate_i32(sum * multiplier * 2^-shift)`, where nothing rounds.
+/// saturating: `saturate_i32((sum * multiplier + half) >> shift)` in exact arithmetic, with
+/// `half = 2^(shift - 1)` for `shift > 0` and 0 otherwise; a negative shift (a left shift, where
+/// nothing rounds) counts from [`MIN_SHIFT`] (-16) on, so `-20` scales like `-16`.
+///
+/// Every `shift` is defined: above [`MAX_SHIFT`] (47) the exact result is 0, because
+/// `|sum * multiplier| < 2^47`. This runs once per neuron per step in every spike-driven layer,
+/// so it splits the work by shift range once and then uses the target's widest multiply:
+/// [`scale_wide`] with one 32x32->64 multiply on the ARMv7-M/ARMv8-M mainline cores
+/// (Cortex-M3/M4/M7/M33, `SMULL`), [`scale_narrow`] with 32x32->32 multiplies only everywhere
+/// else (Cortex-M0/M0+ have no long multiply and no divider; the host). Both give the same bits
+/// for every input (tested on the host against the definition in 128-bit arithmetic).
 ///
 /// A layer whose weights need a scale of more than one Q16.16 unit per integer unit (large
 /// weights after few, strong spikes) stores a negative shift.
@@ -119,51 +128,18 @@ pub const MIN_SHIFT: i8 = -16;
 /// ```
 /// use picospike_runtime::fixed_point::scale;
 /// assert_eq!(scale(100, 3, 1), 150);
+/// assert_eq!(scale(1, 1, 1), 1); // 0.5 rounds half up
+/// assert_eq!(scale(-1, 1, 1), 0); // -0.5 rounds half up too
+/// assert_eq!(scale(-3, 1, 1), -1); // -1.5 rounds half up to -1
 /// assert_eq!(scale(3, 5, -2), 60); // a left shift: 3 * 5 * 4
 /// assert_eq!(scale(-40_000, 1, -16), i32::MIN); // saturates
+/// assert_eq!(scale(i32::MAX, u16::MAX, 0), i32::MAX); // saturates
+/// assert_eq!(scale(i32::MIN, u16::MAX, 16), -2_147_450_880); // exact: -2^31 * 65535 / 2^16
+/// assert_eq!(scale(i32::MAX, u16::MAX, 47), 1);
+/// assert_eq!(scale(i32::MAX, u16::MAX, 48), 0);
 /// ```
 #[inline]
 pub fn scale(sum: i32, multiplier: u16, shift: i8) -> i32 {
-    if shift >= 0 {
-        scale_right(sum, multiplier, shift as u8)
-    } else {
-        // saturate(x) << k saturates exactly as saturate(x << k) does.
-        let x = scale_right(sum, multiplier, 0);
-        let k = u32::from(shift.max(MIN_SHIFT).unsigned_abs());
-        let limit = i32::MAX >> k;
-        if x > limit {
-            i32::MAX
-        } else if x < -limit - 1 {
-            i32::MIN
-        } else {
-            x << k
-        }
-    }
-}
-
-/// Scale an integer sum by `multiplier * 2^-shift`, rounding half up and saturating:
-/// `saturate_i32((sum * multiplier + half) >> shift)` in exact arithmetic, with
-/// `half = 2^(shift - 1)` for `shift > 0` and 0 for `shift == 0`.
-///
-/// Every `shift` is defined: above [`MAX_SHIFT`] (47) the exact result is 0, because
-/// `|sum * multiplier| < 2^47`. Two implementations give the same bits for every input (tested
-/// on the host over edge and random inputs): [`scale_wide`] with one `i64` multiply, used on
-/// the ARMv7-M/ARMv8-M mainline cores (Cortex-M3/M4/M7/M33, which have `SMULL`), and
-/// [`scale_narrow`] with two 32x32->32 multiplies and no `i64` at all, used everywhere else
-/// (Cortex-M0/M0+ have a 32-bit multiplier only and no divider; the host).
-///
-/// ```
-/// use picospike_runtime::fixed_point::scale_right;
-/// assert_eq!(scale_right(100, 3, 1), 150); // 100 * 3 / 2
-/// assert_eq!(scale_right(1, 1, 1), 1); // 0.5 rounds half up
-/// assert_eq!(scale_right(-1, 1, 1), 0); // -0.5 rounds half up too
-/// assert_eq!(scale_right(-3, 1, 1), -1); // -1.5 rounds half up to -1
-/// assert_eq!(scale_right(i32::MAX, u16::MAX, 0), i32::MAX); // saturates
-/// assert_eq!(scale_right(i32::MIN, u16::MAX, 16), -2_147_450_880); // exact: -2^31 * 65535 / 2^16
-/// assert_eq!(scale_right(i32::MAX, u16::MAX, 200), 0);
-/// ```
-#[inline]
-pub fn scale_right(sum: i32, multiplier: u16, shift: u8) -> i32 {
     #[cfg(picospike_long_multiply)]
     {
         scale_wide(sum, multiplier, shift)
@@ -174,66 +150,153 @@ pub fn scale_right(sum: i32, multiplier: u16, shift: u8) -> i32 {
     }
 }
 
-/// [`scale_right`] with one 32x32->64 multiply (`SMULL` on Cortex-M3/M4/M7).
+/// [`scale`] for a right shift given as a `u8` (any value: above [`MAX_SHIFT`] the result is 0).
+///
+/// ```
+/// use picospike_runtime::fixed_point::scale_right;
+/// assert_eq!(scale_right(100, 3, 1), 150); // 100 * 3 / 2
+/// assert_eq!(scale_right(i32::MAX, u16::MAX, 200), 0);
+/// ```
+#[inline]
+pub fn scale_right(sum: i32, multiplier: u16, shift: u8) -> i32 {
+    if shift > MAX_SHIFT as u8 {
+        0
+    } else {
+        scale(sum, multiplier, shift as i8)
+    }
+}
+
+/// The saturated value of an out-of-range result whose sign is the sign of `sign`.
+#[inline(always)]
+const fn saturated(sign: i32) -> i32 {
+    (sign >> 31) ^ i32::MAX
+}
+
+/// [`scale`] with one 32x32->64 multiply (`SMULL`, Cortex-M3/M4/M7/M33) on every path.
+///
+/// The multiplier is pre-shifted so that the bits the result needs land at a fixed place in
+/// the 64-bit product: for a right shift `s` in `1..=16` the product `sum * (m << (16 - s))`
+/// (the shifted multiplier stays below 2^31, so the signed multiply is exact) has its rounding
+/// bit at bit 15, the result is bits 16..48 and it fits an `i32` exactly when the high word
+/// fits an `i16`; for `s` in `17..=32` the result is the high word of `sum * (m << (32 - s))`
+/// plus the rounding bit 31 of the low word, and nothing can saturate (`|sum * m| < 2^47`).
+/// About a dozen instructions on the common path (`s` in `1..=16`).
 ///
 /// ```
 /// use picospike_runtime::fixed_point::{scale_narrow, scale_wide};
 /// assert_eq!(scale_wide(-77_777, 40_000, 20), scale_narrow(-77_777, 40_000, 20));
+/// assert_eq!(scale_wide(-77_777, 40_000, -3), scale_narrow(-77_777, 40_000, -3));
 /// ```
 #[inline]
-pub fn scale_wide(sum: i32, multiplier: u16, shift: u8) -> i32 {
-    if shift > MAX_SHIFT as u8 {
-        return 0;
+pub fn scale_wide(sum: i32, multiplier: u16, shift: i8) -> i32 {
+    let m = u32::from(multiplier);
+    let to_16 = 16u32.wrapping_sub(shift as i32 as u32);
+    if to_16 < 16 {
+        // shift in 1..=16: m << to_16 < 2^31.
+        let product = i64::from(sum) * i64::from((m << to_16) as i32) + (1 << 15);
+        let high = (product >> 32) as i32;
+        if high == i32::from(high as i16) {
+            (product >> 16) as i32
+        } else {
+            saturated(high)
+        }
+    } else if shift > 16 {
+        if shift <= 32 {
+            // m << (32 - shift) < 2^31; the result is the high word rounded by bit 31.
+            let product = i64::from(sum) * i64::from((m << (32 - shift as u32)) as i32);
+            ((product >> 32) as i32).wrapping_add(((product as u32) >> 31) as i32)
+        } else if shift <= MAX_SHIFT {
+            // floor(P / 2^(shift - 1)), then halved rounding up; |high| < 2^15.
+            let high = ((i64::from(sum) * i64::from(m)) >> 32) as i32;
+            ((high >> (shift as u32 - 33)) + 1) >> 1
+        } else {
+            0
+        }
+    } else {
+        // A left shift (or none): the 48-bit product must fit 32 - k bits.
+        let k = u32::from(shift.max(MIN_SHIFT).unsigned_abs());
+        let product = i64::from(sum) * i64::from(m);
+        let (high, low) = ((product >> 32) as i32, product as i32);
+        let shifted = low << k;
+        if high == low >> 31 && shifted >> k == low {
+            shifted
+        } else {
+            saturated(high)
+        }
     }
-    let product = i64::from(sum) * i64::from(multiplier);
-    // |product| < 2^47 and half <= 2^46: the sum cannot overflow.
-    let half = (1i64 << shift) >> 1;
-    saturate((product + half) >> shift)
 }
 
-/// [`scale_right`] with 32-bit integer operations only: two 32x32->32 multiplies, no `i64`, no
-/// division (the Cortex-M0 path).
+/// [`scale`] with 32-bit integer operations only: 32x32->32 multiplies, no `i64`, no division
+/// (the Cortex-M0 path).
 ///
-/// The 48-bit product `P = sum * multiplier` is kept as `P = high * 2^16 + low` with `high`
-/// an `i32` and `low` in `0..2^16`. For `shift <= 16` the rounding half is added to `low`, the
-/// carry moved into `high`, and the result `high * 2^(16 - shift) + (low >> shift)` checked
-/// for `i32` range; for `shift > 16` the discarded `low` cannot change the rounded quotient,
-/// which is `high` shifted right by `shift - 16` with round half up.
+/// For a right shift `s` in `0..=16` and `|sum| < 2^15` (every spike-driven layer whose fan-in
+/// times 128 stays below 2^15, such as a readout behind 256 LIF neurons) the product fits an
+/// `i32` and one multiply, an add and a shift give the result. Otherwise the 48-bit product
+/// `P = sum * m` is kept as `P = high * 2^16 + low` with `high` an `i32` and `low` in
+/// `0..2^32` (two multiplies); for `s <= 16` the rounding half is added to `low` (no carry out:
+/// `low < 2^32 - 2^17`), the carry moved into `high`, and the result
+/// `high * 2^(16 - s) + (low mod 2^16 >> s)` checked for `i32` range; for `s > 16` the
+/// discarded `low` cannot change the rounded quotient, which is `high` shifted right by
+/// `s - 16` with round half up.
 ///
 /// ```
 /// use picospike_runtime::fixed_point::scale_narrow;
 /// assert_eq!(scale_narrow(100, 3, 1), 150);
 /// assert_eq!(scale_narrow(-5, 1, 1), -2); // -2.5 rounds half up
+/// assert_eq!(scale_narrow(-50_000, 65_535, 1), -1_638_375_000); // -50000 * 65535 / 2
+/// assert_eq!(scale_narrow(-100_000, 65_535, 1), i32::MIN); // saturates
 /// ```
 #[inline]
-pub fn scale_narrow(sum: i32, multiplier: u16, shift: u8) -> i32 {
+pub fn scale_narrow(sum: i32, multiplier: u16, shift: i8) -> i32 {
     let m = u32::from(multiplier);
-    // |sum >> 16| <= 2^15 and m < 2^16: |high| < 2^31. low < 2^32.
-    let high = (sum >> 16).wrapping_mul(m as i32);
-    let low = ((sum as u32) & 0xFFFF).wrapping_mul(m);
-    // Renormalise so that low < 2^16; high stays below 2^31 - 2^15.
-    let high = high.wrapping_add((low >> 16) as i32);
-    let low = low & 0xFFFF;
-    if shift <= 16 {
-        let shift = u32::from(shift);
-        let low = low + ((1 << shift) >> 1);
-        let high = high.wrapping_add((low >> 16) as i32);
-        let low = low & 0xFFFF;
-        // The result high * 2^(16 - shift) + (low >> shift) fits an i32 exactly when high
-        // does in 15 + shift bits.
-        let top = high >> (15 + shift);
-        if top == 0 || top == -1 {
-            (high << (16 - shift)) | (low >> shift) as i32
-        } else if high < 0 {
-            i32::MIN
-        } else {
-            i32::MAX
+    let s = shift as i32 as u32;
+    if s <= 16 {
+        if sum == i32::from(sum as i16) {
+            // |sum * m| <= 2^15 * (2^16 - 1) and the half <= 2^15: no overflow.
+            let product = sum.wrapping_mul(m as i32);
+            return product.wrapping_add((1 << s) >> 1) >> s;
         }
-    } else if shift <= MAX_SHIFT as u8 {
-        let j = u32::from(shift) - 16;
-        (high >> j) + ((high >> (j - 1)) & 1)
+        let to_16 = 16 - s;
+        // |sum >> 16| <= 2^15 and m < 2^16: |high| < 2^31. low + half < 2^32.
+        let high = (sum >> 16).wrapping_mul(m as i32);
+        let low = ((sum as u32) & 0xFFFF) * m + (0x8000 >> to_16);
+        // Renormalised, high stays below 2^31 - 2^15 in magnitude.
+        let high = high.wrapping_add((low >> 16) as i32);
+        // The result high * 2^(16 - s) + ((low mod 2^16) >> s) fits an i32 exactly when
+        // high * 2^(16 - s) does.
+        let shifted = high << to_16;
+        if shifted >> to_16 == high {
+            shifted | ((low & 0xFFFF) >> s) as i32
+        } else {
+            saturated(high)
+        }
+    } else if shift > 0 {
+        if shift <= MAX_SHIFT {
+            let high = (sum >> 16).wrapping_mul(m as i32);
+            let low = ((sum as u32) & 0xFFFF) * m;
+            let high = high.wrapping_add((low >> 16) as i32);
+            // floor(P / 2^(s - 1)) = high >> (s - 17), then halved rounding up.
+            (high >> (s - 17)).wrapping_add(1) >> 1
+        } else {
+            0
+        }
     } else {
-        0
+        // A left shift: saturate P to an i32 first, then shift; saturating before the shift
+        // gives the same result as after it.
+        let k = u32::from(shift.max(MIN_SHIFT).unsigned_abs());
+        let high = (sum >> 16).wrapping_mul(m as i32);
+        let low = ((sum as u32) & 0xFFFF) * m;
+        let high = high.wrapping_add((low >> 16) as i32);
+        if high != i32::from(high as i16) {
+            return saturated(high);
+        }
+        let product = (high << 16) | (low & 0xFFFF) as i32;
+        let shifted = product << k;
+        if shifted >> k == product {
+            shifted
+        } else {
+            saturated(product)
+        }
     }
 }
 
@@ -320,7 +383,7 @@ mod tests {
 
     #[test]
     fn scale_is_a_rounded_fixed_point_multiply() {
-        for f in [scale_right, scale_narrow, scale_wide] {
+        for f in [scale, scale_narrow, scale_wide] {
             assert_eq!(f(100, 3, 1), 150);
             assert_eq!(f(-3, 1, 1), -1); // -1.5 rounds half up to -1
             assert_eq!(f(i32::MAX, u16::MAX, 1), i32::MAX);
@@ -332,16 +395,47 @@ mod tests {
             assert_eq!(f(i32::MAX, u16::MAX, 47), 1);
             assert_eq!(f(i32::MIN, u16::MAX, 47), -1);
             assert_eq!(f(i32::MAX, u16::MAX, 48), 0);
+            assert_eq!(f(i32::MAX, u16::MAX, i8::MAX), 0);
+            // Left shifts: exact until they saturate; below MIN_SHIFT they shift by 16.
+            assert_eq!(f(3, 5, -2), 60);
+            assert_eq!(f(-1, 1, -16), -65_536);
+            assert_eq!(f(-1, 1, i8::MIN), -65_536);
+            assert_eq!(f(1, 32_768, -16), i32::MAX);
+            assert_eq!(f(-1, 32_768, -16), i32::MIN);
+            assert_eq!(f(0, u16::MAX, -16), 0);
+        }
+        assert_eq!(scale_right(100, 3, 1), 150);
+        assert_eq!(scale_right(i32::MIN, u16::MAX, 0), i32::MIN);
+        assert_eq!(scale_right(i32::MAX, u16::MAX, 47), 1);
+        for shift in 48..=u8::MAX {
+            assert_eq!(scale_right(i32::MIN, u16::MAX, shift), 0);
         }
     }
 
-    /// The exact value by the definition, in i128 (no saturation shortcuts).
-    fn scale_exact(sum: i32, multiplier: u16, shift: u8) -> i32 {
+    /// The exact value by the definition, in i128 (no saturation shortcuts): a right shift for
+    /// `shift >= 0`, a left shift by `min(-shift, 16)` otherwise.
+    fn scale_exact(sum: i32, multiplier: u16, shift: i32) -> i32 {
         let product = i128::from(sum) * i128::from(multiplier);
-        let shift = shift.min(100);
-        let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
-        let value = (product + half) >> shift;
+        let value = if shift >= 0 {
+            let shift = shift.min(100);
+            let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+            (product + half) >> shift
+        } else {
+            product << (-shift).min(-i32::from(MIN_SHIFT))
+        };
         value.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
+    }
+
+    /// Check every kernel against [`scale_exact`] for one input.
+    fn assert_exact(sum: i32, m: u16, shift: i8) {
+        let exact = scale_exact(sum, m, i32::from(shift));
+        assert_eq!(
+            scale_narrow(sum, m, shift),
+            exact,
+            "narrow {sum} {m} {shift}"
+        );
+        assert_eq!(scale_wide(sum, m, shift), exact, "wide {sum} {m} {shift}");
+        assert_eq!(scale(sum, m, shift), exact, "scale {sum} {m} {shift}");
     }
 
     #[test]
@@ -350,35 +444,64 @@ mod tests {
             i32::MIN,
             i32::MIN + 1,
             -(1 << 30),
+            -1_000_000,
             -65_537,
             -65_536,
             -65_535,
+            -46_341,
+            -32_770,
             -32_769,
             -32_768,
+            -32_767,
+            -16_384,
+            -12_700,
             -2,
             -1,
             0,
             1,
             2,
+            12_700,
+            16_383,
+            32_766,
             32_767,
             32_768,
+            32_769,
+            46_341,
             65_535,
             65_536,
+            1_000_000,
             1 << 30,
             i32::MAX - 1,
             i32::MAX,
         ];
-        let multipliers = [0u16, 1, 2, 3, 255, 256, 32_767, 32_768, 65_534, 65_535];
+        let multipliers = [
+            0u16, 1, 2, 3, 255, 256, 12_345, 32_767, 32_768, 32_769, 40_000, 65_534, 65_535,
+        ];
+        for shift in i8::MIN..=i8::MAX {
+            for &sum in &sums {
+                for &m in &multipliers {
+                    assert_exact(sum, m, shift);
+                }
+            }
+        }
         for shift in 0..=u8::MAX {
             for &sum in &sums {
                 for &m in &multipliers {
-                    let exact = scale_exact(sum, m, shift);
-                    assert_eq!(
-                        scale_narrow(sum, m, shift),
-                        exact,
-                        "narrow {sum} {m} {shift}"
-                    );
-                    assert_eq!(scale_wide(sum, m, shift), exact, "wide {sum} {m} {shift}");
+                    let exact = scale_exact(sum, m, i32::from(shift));
+                    assert_eq!(scale_right(sum, m, shift), exact, "{sum} {m} {shift}");
+                }
+            }
+        }
+    }
+
+    /// Every sum of the narrow kernel's one-multiply range (`|sum| < 2^15`) and the first
+    /// sums past it, for every shift that can saturate or round.
+    #[test]
+    fn scale_kernels_are_exact_over_every_i16_sum() {
+        for m in [1u16, 3, 32_768, 40_961, 65_535] {
+            for shift in MIN_SHIFT..=17 {
+                for sum in -32_770..=32_770 {
+                    assert_exact(sum, m, shift);
                 }
             }
         }
@@ -386,17 +509,26 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn scale_kernels_agree_on_random_inputs(sum: i32, m: u16, shift in 0u8..=50) {
-            let exact = scale_exact(sum, m, shift);
+        fn scale_kernels_agree_on_random_inputs(sum: i32, m: u16, shift in -20i8..=50) {
+            let exact = scale_exact(sum, m, i32::from(shift));
             proptest::prop_assert_eq!(scale_narrow(sum, m, shift), exact);
             proptest::prop_assert_eq!(scale_wide(sum, m, shift), exact);
         }
 
         #[test]
-        fn scale_kernels_agree_near_half_way(high in -32_768i32..32_768, m: u16, shift in 0u8..=47) {
+        fn scale_kernels_agree_on_small_sums(sum in -40_000i32..40_000, m: u16, shift: i8) {
+            let exact = scale_exact(sum, m, i32::from(shift));
+            proptest::prop_assert_eq!(scale_narrow(sum, m, shift), exact);
+            proptest::prop_assert_eq!(scale_wide(sum, m, shift), exact);
+        }
+
+        #[test]
+        fn scale_kernels_agree_near_half_way(high in -32_768i32..32_768, m: u16, shift in -16i8..=47) {
             // Sums whose product lands within a few units of a rounding boundary.
             let sum = high.wrapping_shl(16) | i32::from(m & 0xFF);
-            proptest::prop_assert_eq!(scale_narrow(sum, m, shift), scale_wide(sum, m, shift));
+            let exact = scale_exact(sum, m, i32::from(shift));
+            proptest::prop_assert_eq!(scale_narrow(sum, m, shift), exact);
+            proptest::prop_assert_eq!(scale_wide(sum, m, shift), exact);
         }
 
         #[test]

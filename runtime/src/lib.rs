@@ -48,9 +48,11 @@
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// Only `dsp::isa::arm` (thumbv7em) allows it: one-instruction `asm!` wrappers.
+#![deny(unsafe_code)]
 
 mod drive;
+mod dsp;
 pub mod error;
 pub mod fixed_point;
 pub mod format;

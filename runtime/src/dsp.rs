@@ -1,0 +1,377 @@
+//! Fan-out kernels: add one input's `i8` weight row (times its count) to a run of `i32` sums.
+//!
+//! These are the static-drive and spike-propagation kernels of every weighted layer (a Dense
+//! row, each convolution tap's run of output channels). Each has two implementations with the
+//! same results for every input:
+//!
+//! - a portable element loop (Cortex-M0/M0+, the host);
+//! - on Cortex-M4/M7 (`cfg(picospike_dsp)`, set by `build.rs` for `thumbv7em`), a loop over four
+//!   weights per 32-bit load, built from the ARMv7E-M DSP instructions `SXTAB` (add a
+//!   sign-extended byte of a register: one instruction per synaptic event) and `SXTB16` +
+//!   `SMLABB`/`SMLATB` (unpack two bytes into 16-bit halves, multiply-accumulate a half: one
+//!   and a half instructions per multiply-add).
+//!
+//! Stable Rust has no intrinsics for these instructions, so [`isa`] wraps each in a one-line
+//! `asm!` block (the only `unsafe` code of the crate). Every wrapper has a portable twin with
+//! the ARM ARM's definition; on every target but `thumbv7em` the DSP loops are built from the
+//! twins, so the host tests run the very same loop code and check it bit-identical to the
+//! portable loop, and the QEMU boards check the instructions themselves (their outputs equal
+//! the host's bit for bit).
+//!
+//! Sums never wrap: the loader bounds `fan_in * largest input * 128` by `i32::MAX`, and one
+//! product `count * weight` has at most 16 bits (`255 * 128`), as `SMLABB` needs.
+
+/// Add the `i8` weights to `sums`, element by element: `sums[j] += weights[j] as i8`
+/// (up to the shorter length).
+#[inline(always)]
+pub(crate) fn add_weights(sums: &mut [i32], weights: &[u8]) {
+    #[cfg(picospike_dsp)]
+    {
+        add_weights_dsp(sums, weights);
+    }
+    #[cfg(not(picospike_dsp))]
+    {
+        add_weights_portable(sums, weights);
+    }
+}
+
+/// Add `count` times the `i8` weights to `sums`: `sums[j] += count * weights[j] as i8`, for
+/// `count` in `0..=255` (an event's count).
+#[inline(always)]
+pub(crate) fn add_weights_scaled(sums: &mut [i32], weights: &[u8], count: u8) {
+    #[cfg(picospike_dsp)]
+    {
+        add_weights_scaled_dsp(sums, weights, count);
+    }
+    #[cfg(not(picospike_dsp))]
+    {
+        add_weights_scaled_portable(sums, weights, count);
+    }
+}
+
+/// [`add_weights`] in plain Rust.
+///
+/// A plain element loop: LLVM unrolls it by 16 for Cortex-M0 (`LDRSB` + `LDR` + `ADDS` +
+/// `STR` and an offset constant, about 5 instructions per weight); hand-unrolled variants
+/// measured worse there, because Thumb-1 `LDRSB` has no immediate offset.
+#[cfg_attr(picospike_dsp, allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_weights_portable(sums: &mut [i32], weights: &[u8]) {
+    for (s, &w) in sums.iter_mut().zip(weights) {
+        *s = s.wrapping_add(i32::from(w as i8));
+    }
+}
+
+/// [`add_weights_scaled`] in plain Rust (one `MULS` more per weight than [`add_weights`]).
+#[cfg_attr(picospike_dsp, allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_weights_scaled_portable(sums: &mut [i32], weights: &[u8], count: u8) {
+    let count = i32::from(count);
+    for (s, &w) in sums.iter_mut().zip(weights) {
+        *s = s.wrapping_add(count * i32::from(w as i8));
+    }
+}
+
+/// Both slices cut to the shorter length, so that their chunks and remainders line up.
+#[inline(always)]
+fn same_length<'s, 'w>(sums: &'s mut [i32], weights: &'w [u8]) -> (&'s mut [i32], &'w [u8]) {
+    let n = sums.len().min(weights.len());
+    let (sums, _) = sums.split_at_mut(n);
+    let (weights, _) = weights.split_at(n);
+    (sums, weights)
+}
+
+/// Four weights as one little-endian word (one `LDR`; ARMv7-M loads unaligned words).
+#[inline(always)]
+fn word(w: &[u8]) -> u32 {
+    u32::from_le_bytes([w[0], w[1], w[2], w[3]])
+}
+
+/// [`add_weights`] with one `SXTAB` per weight.
+#[cfg_attr(not(picospike_dsp), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_weights_dsp(sums: &mut [i32], weights: &[u8]) {
+    let (sums, weights) = same_length(sums, weights);
+    let mut sum4 = sums.chunks_exact_mut(4);
+    let mut weight4 = weights.chunks_exact(4);
+    for (s, w) in (&mut sum4).zip(&mut weight4) {
+        let w = word(w);
+        s[0] = isa::sxtab::<0>(s[0], w);
+        s[1] = isa::sxtab::<8>(s[1], w);
+        s[2] = isa::sxtab::<16>(s[2], w);
+        s[3] = isa::sxtab::<24>(s[3], w);
+    }
+    for (s, &w) in sum4.into_remainder().iter_mut().zip(weight4.remainder()) {
+        *s = isa::sxtab::<0>(*s, u32::from(w));
+    }
+}
+
+/// [`add_weights_scaled`] with two `SXTB16` and four `SMLABB`/`SMLATB` per four weights.
+#[cfg_attr(not(picospike_dsp), allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_weights_scaled_dsp(sums: &mut [i32], weights: &[u8], count: u8) {
+    let count = u32::from(count);
+    let (sums, weights) = same_length(sums, weights);
+    let mut sum4 = sums.chunks_exact_mut(4);
+    let mut weight4 = weights.chunks_exact(4);
+    for (s, w) in (&mut sum4).zip(&mut weight4) {
+        let w = word(w);
+        // Halves (w0, w2) and (w1, w3), each sign-extended to 16 bits.
+        let even = isa::sxtb16::<0>(w);
+        let odd = isa::sxtb16::<8>(w);
+        s[0] = isa::smlabb(even, count, s[0]);
+        s[1] = isa::smlabb(odd, count, s[1]);
+        s[2] = isa::smlatb(even, count, s[2]);
+        s[3] = isa::smlatb(odd, count, s[3]);
+    }
+    for (s, &w) in sum4.into_remainder().iter_mut().zip(weight4.remainder()) {
+        *s = isa::smlabb(isa::sxtb16::<0>(u32::from(w)), count, *s);
+    }
+}
+
+/// The ARMv7E-M DSP instructions the kernels use: `asm!` on `thumbv7em`, and everywhere their
+/// portable twins (the ARM Architecture Reference Manual's definitions, in plain Rust).
+pub(crate) mod isa {
+    #[cfg(picospike_dsp)]
+    pub(crate) use arm::{smlabb, smlatb, sxtab, sxtb16};
+    #[cfg(not(picospike_dsp))]
+    pub(crate) use {
+        smlabb_portable as smlabb, smlatb_portable as smlatb, sxtab_portable as sxtab,
+        sxtb16_portable as sxtb16,
+    };
+
+    /// `SXTAB Rd, Rn, Rm, ROR #ROT`: `acc` plus the sign-extended low byte of `word`
+    /// rotated right by `ROT` (0, 8, 16 or 24).
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn sxtab_portable<const ROT: u32>(acc: i32, word: u32) -> i32 {
+        acc.wrapping_add(i32::from(word.rotate_right(ROT) as u8 as i8))
+    }
+
+    /// `SXTB16 Rd, Rm, ROR #ROT`: bytes 0 and 2 of `word` rotated right by `ROT`, each
+    /// sign-extended into a 16-bit half.
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn sxtb16_portable<const ROT: u32>(word: u32) -> u32 {
+        let r = word.rotate_right(ROT);
+        let low = i16::from(r as u8 as i8) as u16;
+        let high = i16::from((r >> 16) as u8 as i8) as u16;
+        u32::from(low) | u32::from(high) << 16
+    }
+
+    /// `SMLABB Rd, Rn, Rm, Ra`: `acc` plus the product of the signed bottom halves of `a`
+    /// and `b` (wrapping; the instruction also sets the sticky Q flag, which nothing reads).
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn smlabb_portable(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(i32::from(a as u16 as i16) * i32::from(b as u16 as i16))
+    }
+
+    /// `SMLATB Rd, Rn, Rm, Ra`: `acc` plus the product of the signed top half of `a` and the
+    /// signed bottom half of `b`.
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn smlatb_portable(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(i32::from((a >> 16) as u16 as i16) * i32::from(b as u16 as i16))
+    }
+
+    /// The instructions themselves. Each block reads its input registers and writes one
+    /// output register, touching no memory, no stack and (except the sticky Q flag of the
+    /// multiply-accumulates) no flags.
+    #[cfg(picospike_dsp)]
+    #[allow(unsafe_code)]
+    mod arm {
+        use core::arch::asm;
+
+        /// `SXTAB`, see [`super::sxtab_portable`].
+        #[inline(always)]
+        pub(crate) fn sxtab<const ROT: u32>(acc: i32, word: u32) -> i32 {
+            let out: i32;
+            if ROT == 0 {
+                // SAFETY: a register-only ARMv7E-M instruction (thumbv7em always has the DSP
+                // extension): no memory access, no stack, flags untouched.
+                unsafe {
+                    asm!("sxtab {out}, {acc}, {word}", out = lateout(reg) out, acc = in(reg) acc,
+                         word = in(reg) word, options(pure, nomem, nostack, preserves_flags));
+                }
+            } else {
+                // SAFETY: as above; ROT is one of the encodable rotations 8, 16, 24.
+                unsafe {
+                    asm!("sxtab {out}, {acc}, {word}, ror #{rot}", out = lateout(reg) out,
+                         acc = in(reg) acc, word = in(reg) word, rot = const ROT,
+                         options(pure, nomem, nostack, preserves_flags));
+                }
+            }
+            out
+        }
+
+        /// `SXTB16`, see [`super::sxtb16_portable`].
+        #[inline(always)]
+        pub(crate) fn sxtb16<const ROT: u32>(word: u32) -> u32 {
+            let out: u32;
+            if ROT == 0 {
+                // SAFETY: a register-only ARMv7E-M instruction: no memory, no stack, no flags.
+                unsafe {
+                    asm!("sxtb16 {out}, {word}", out = lateout(reg) out, word = in(reg) word,
+                         options(pure, nomem, nostack, preserves_flags));
+                }
+            } else {
+                // SAFETY: as above; ROT is one of the encodable rotations 8, 16, 24.
+                unsafe {
+                    asm!("sxtb16 {out}, {word}, ror #{rot}", out = lateout(reg) out,
+                         word = in(reg) word, rot = const ROT,
+                         options(pure, nomem, nostack, preserves_flags));
+                }
+            }
+            out
+        }
+
+        /// `SMLABB`, see [`super::smlabb_portable`].
+        #[inline(always)]
+        pub(crate) fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
+            let out: i32;
+            // SAFETY: a register-only ARMv7E-M instruction: no memory, no stack; it may set
+            // the sticky Q flag (flags are not declared preserved).
+            unsafe {
+                asm!("smlabb {out}, {a}, {b}, {acc}", out = lateout(reg) out, a = in(reg) a,
+                     b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+            }
+            out
+        }
+
+        /// `SMLATB`, see [`super::smlatb_portable`].
+        #[inline(always)]
+        pub(crate) fn smlatb(a: u32, b: u32, acc: i32) -> i32 {
+            let out: i32;
+            // SAFETY: as for `smlabb`.
+            unsafe {
+                asm!("smlatb {out}, {a}, {b}, {acc}", out = lateout(reg) out, a = in(reg) a,
+                     b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::isa::*;
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// Byte `n` of `word`, as the ARM ARM numbers them (`word<8n+7:8n>`).
+    fn byte(word: u32, n: u32) -> u8 {
+        (word >> (8 * n)) as u8
+    }
+
+    /// The ARM ARM pseudocode of SXTAB / SXTB16 / SMLAxB, spelled out bit by bit, for
+    /// rotations 0, 8, 16, 24 (`ROR(Rm, rot)<7:0>` is byte `rot / 8`, `<23:16>` byte
+    /// `rot / 8 + 2`, both mod 4).
+    fn sign_extend_8(b: u8) -> i32 {
+        if b & 0x80 != 0 {
+            i32::from(b) - 256
+        } else {
+            i32::from(b)
+        }
+    }
+
+    fn sign_extend_16(h: u32) -> i32 {
+        let h = (h & 0xFFFF) as i32;
+        if h & 0x8000 != 0 {
+            h - 65_536
+        } else {
+            h
+        }
+    }
+
+    fn check_word(word: u32, acc: i32) {
+        let expected = |rot: u32| acc.wrapping_add(sign_extend_8(byte(word, rot / 8)));
+        assert_eq!(sxtab_portable::<0>(acc, word), expected(0));
+        assert_eq!(sxtab_portable::<8>(acc, word), expected(8));
+        assert_eq!(sxtab_portable::<16>(acc, word), expected(16));
+        assert_eq!(sxtab_portable::<24>(acc, word), expected(24));
+        let halves = |rot: u32| {
+            let low = sign_extend_8(byte(word, rot / 8)) as u32 & 0xFFFF;
+            let high = sign_extend_8(byte(word, (rot / 8 + 2) % 4)) as u32 & 0xFFFF;
+            high << 16 | low
+        };
+        assert_eq!(sxtb16_portable::<0>(word), halves(0));
+        assert_eq!(sxtb16_portable::<8>(word), halves(8));
+        assert_eq!(sxtb16_portable::<16>(word), halves(16));
+        assert_eq!(sxtb16_portable::<24>(word), halves(24));
+        let b = word.rotate_left(13);
+        assert_eq!(
+            smlabb_portable(word, b, acc),
+            acc.wrapping_add(sign_extend_16(word).wrapping_mul(sign_extend_16(b)))
+        );
+        assert_eq!(
+            smlatb_portable(word, b, acc),
+            acc.wrapping_add(sign_extend_16(word >> 16).wrapping_mul(sign_extend_16(b)))
+        );
+    }
+
+    #[test]
+    fn portable_twins_follow_the_arm_definitions_on_edges() {
+        assert_eq!(sxtb16_portable::<0>(0x807F_01FF), 0x007F_FFFF);
+        assert_eq!(sxtb16_portable::<8>(0x807F_01FF), 0xFF80_0001);
+        assert_eq!(sxtab_portable::<24>(10, 0x8000_0000), 10 - 128);
+        assert_eq!(smlabb_portable(0xFFFF, 0x8000, 0), 32_768);
+        assert_eq!(smlatb_portable(0x8000_0000, 0x7FFF, 1), 1 - 32_768 * 32_767);
+        assert_eq!(
+            smlabb_portable(0x8000, 0x8000, i32::MAX),
+            i32::MIN + (1 << 30) - 1
+        );
+        for b in 0..=255u32 {
+            for acc in [0, 1, -1, 12_345, i32::MAX, i32::MIN] {
+                check_word(b * 0x0101_0101, acc);
+                check_word(b << 24 | 0x7F80, acc);
+                check_word(b << 8 | 0x80FF_0001, acc);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn portable_twins_follow_the_arm_definitions(word: u32, acc: i32) {
+            check_word(word, acc);
+        }
+
+        /// The loops the Cortex-M4 runs (here built from the portable twins) equal the
+        /// portable loops for every length, count and weight pattern.
+        #[test]
+        fn dsp_loops_equal_portable_loops(
+            weights in proptest::collection::vec(any::<u8>(), 0..40),
+            start in proptest::collection::vec(-100_000i32..100_000, 40),
+            extra in 0usize..3,
+            count: u8,
+        ) {
+            // Sums may be longer than the row; only the row's length is touched.
+            let n = (weights.len() + extra).min(start.len());
+            let mut portable = start[..n].to_vec();
+            let mut dsp = portable.clone();
+            add_weights_portable(&mut portable, &weights);
+            add_weights_dsp(&mut dsp, &weights);
+            prop_assert_eq!(&portable, &dsp);
+            let mut expected: Vec<i32> = start[..n].to_vec();
+            for (s, &w) in expected.iter_mut().zip(&weights) {
+                *s += i32::from(w as i8);
+            }
+            prop_assert_eq!(&portable, &expected);
+
+            let mut portable = start[..n].to_vec();
+            let mut dsp = portable.clone();
+            add_weights_scaled_portable(&mut portable, &weights, count);
+            add_weights_scaled_dsp(&mut dsp, &weights, count);
+            prop_assert_eq!(&portable, &dsp);
+            let mut expected: Vec<i32> = start[..n].to_vec();
+            for (s, &w) in expected.iter_mut().zip(&weights) {
+                *s += i32::from(count) * i32::from(w as i8);
+            }
+            prop_assert_eq!(&portable, &expected);
+            let mut dispatched = start[..n].to_vec();
+            add_weights_scaled(&mut dispatched, &weights, count);
+            prop_assert_eq!(&dispatched, &expected);
+        }
+    }
+}
