@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 14.457,
-                per_static_mac_dense: 4.348,
-                per_static_mac_conv: 28.580,
-                per_neuron_step_dense: 78.408,
-                per_neuron_step_conv: 101.124,
+                per_state_word: 6.613,
+                per_static_mac_dense: 4.277,
+                per_static_mac_conv: 22.733,
+                per_neuron_step_dense: 48.662,
+                per_neuron_step_conv: 54.709,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 26.367,
-                per_static_mac_dense: 8.772,
+                per_state_word: 9.491,
+                per_static_mac_dense: 8.828,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 57.662,
-                per_neuron_step_dense: 168.870,
-                per_neuron_step_conv: 217.795,
+                per_static_mac_conv: 46.929,
+                per_neuron_step_dense: 89.811,
+                per_neuron_step_conv: 100.972,
             },
         }
     }
