@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 pub use picospike_runtime::format::InputEncoding;
 pub use picospike_runtime::neuron::Neuron;
-pub use picospike_runtime::reference::{argmax, FloatLayer, FloatNetwork};
+pub use picospike_runtime::reference::{argmax, FloatKind, FloatLayer, FloatNetwork, Shape};
 pub use picospike_runtime::synapse::Synapse;
 
 /// Steady-state LIF rate in Hz (without amplitude) for current `j`: 0 for `j <= 1`.
@@ -105,6 +105,7 @@ mod tests {
             },
             layers: vec![
                 FloatLayer {
+                    kind: FloatKind::Dense,
                     inputs: 2,
                     outputs: 2,
                     weights: vec![1.0, -1.0, 2.0, 0.5],
@@ -113,6 +114,7 @@ mod tests {
                     synapse: Synapse::None,
                 },
                 FloatLayer {
+                    kind: FloatKind::Dense,
                     inputs: 2,
                     outputs: 2,
                     weights: vec![1.0, 0.0, 0.0, 1.0],

@@ -23,9 +23,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::arch::{ArchError, Architecture, ResolvedLayer};
 use crate::augment::Augmentation;
 use crate::data::{DataError, Dataset};
-use crate::network::{FloatLayer, FloatNetwork, InputEncoding, Neuron, Synapse};
+use crate::network::{FloatKind, FloatLayer, FloatNetwork, InputEncoding, Neuron, Shape, Synapse};
 
 /// Errors from [`train`].
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,9 @@ pub enum TrainError {
     /// Splitting off the validation set failed.
     #[error(transparent)]
     Split(#[from] DataError),
+    /// The architecture string does not parse or does not fit the data.
+    #[error(transparent)]
+    Arch(#[from] ArchError),
     /// A tensor operation failed (a bug or out of memory).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
@@ -196,8 +200,12 @@ pub struct RateRegularization {
 /// Everything [`train`] needs besides the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
-    /// Hidden layer sizes (at least one).
+    /// Hidden layer sizes (at least one) of a dense network; ignored when `arch` is set.
     pub hidden: Vec<usize>,
+    /// The whole architecture as a string (see [`crate::arch`]), e.g. `conv8k5s2,dense10`;
+    /// `None` for dense layers of sizes `hidden` and a readout.
+    #[serde(default)]
+    pub arch: Option<String>,
     /// Hidden neuron parameters.
     pub neuron: NeuronParams,
     /// Passes over the training data.
@@ -244,6 +252,7 @@ impl TrainConfig {
     pub fn digits() -> Self {
         TrainConfig {
             hidden: vec![100],
+            arch: None,
             neuron: NeuronParams::default(),
             epochs: 60,
             batch_size: 32,
@@ -282,6 +291,48 @@ impl TrainConfig {
         }
     }
 
+    /// The layers to train on `data`, shapes resolved: `arch`, or dense layers of sizes `hidden`.
+    ///
+    /// # Errors
+    /// [`TrainError::Arch`] if the architecture does not parse or fit the data,
+    /// [`TrainError::Data`] for convolutions on data without a 2-D image shape.
+    pub fn layers(&self, data: &Dataset) -> Result<Vec<ResolvedLayer>, TrainError> {
+        let arch = match &self.arch {
+            Some(text) => text.parse::<Architecture>()?,
+            None => Architecture::dense(&self.hidden, data.classes),
+        };
+        let features = data.features();
+        let input = match data.shape {
+            Some((h, w)) if arch.is_shaped() => Shape {
+                height: u16::try_from(h).unwrap_or(u16::MAX),
+                width: u16::try_from(w).unwrap_or(u16::MAX),
+                channels: u16::try_from(features / (h * w).max(1)).unwrap_or(u16::MAX),
+            },
+            None if arch.is_shaped() => {
+                return Err(TrainError::Data(format!(
+                    "architecture {arch} needs images with a 2-D shape; this data set has only {features} values per sample"
+                )))
+            }
+            _ => Shape::vector(u16::try_from(features).unwrap_or(u16::MAX)),
+        };
+        Ok(arch.resolve(input, data.classes)?)
+    }
+
+    /// A convolutional LIF network for MNIST from 10,000 training images.
+    pub fn mnist_conv() -> Self {
+        TrainConfig {
+            arch: Some("conv16k5s2,conv32k3s2,dense10".into()),
+            epochs: 30,
+            batch_size: 64,
+            learning_rate: 3e-3,
+            val_fraction: 0.05,
+            augment_shift: 2,
+            augment_rotate_deg: 10.0,
+            augment_scale: 0.1,
+            ..TrainConfig::digits()
+        }
+    }
+
     fn validate(&self) -> Result<(), TrainError> {
         let bad = |option, value: String, expected| {
             Err(TrainError::InvalidConfig {
@@ -290,7 +341,7 @@ impl TrainConfig {
                 expected,
             })
         };
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
+        if self.arch.is_none() && (self.hidden.is_empty() || self.hidden.contains(&0)) {
             return bad(
                 "hidden",
                 format!("{:?}", self.hidden),
@@ -403,10 +454,148 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-/// The trainable dense network: Keras-style weights plus the Nengo neuron parametrization.
+/// One trainable layer. Activations are `(batch, values)` tensors in HWC order throughout, so
+/// that a dense layer after a convolution reads exactly the flattening the runtime uses.
+enum Layer {
+    /// `x @ w + b` with `w` `[in, out]`.
+    Dense { w: Var, b: Var },
+    /// Convolution as gather + matmul: the input (with one zero column appended for padding) is
+    /// gathered into patches ordered `(oy, ox, c, ky, kx)` by `ids`, each patch row multiplies
+    /// `w` `[c * ky * kx, filters]` (the runtime's `[in_c][ky][kx][out_c]`), plus `b` per filter.
+    Conv {
+        w: Var,
+        b: Var,
+        ids: Tensor,
+        positions: usize,
+        patch: usize,
+    },
+    /// Mean over `window` gathered values per output, gathered in `(oy, ox, c, py, px)` order.
+    Pool {
+        ids: Tensor,
+        outputs: usize,
+        window: usize,
+    },
+}
+
+impl Layer {
+    /// Whether the layer has neurons (rates, regularization, dropout) when it is not the readout.
+    fn has_neurons(&self) -> bool {
+        !matches!(self, Layer::Pool { .. })
+    }
+
+    /// The linear part: currents before gain and bias (or the pool's output).
+    fn linear(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Layer::Dense { w, b } => x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor()),
+            Layer::Conv {
+                w,
+                b,
+                ids,
+                positions,
+                patch,
+            } => {
+                let n = x.dim(0)?;
+                let padded = Tensor::cat(&[x, &Tensor::zeros((n, 1), x.dtype(), x.device())?], 1)?;
+                let patches = padded
+                    .index_select(ids, 1)?
+                    .reshape((n * positions, *patch))?;
+                let filters = w.as_tensor().dim(1)?;
+                patches
+                    .matmul(w.as_tensor())?
+                    .broadcast_add(b.as_tensor())?
+                    .reshape((n, positions * filters))
+            }
+            Layer::Pool {
+                ids,
+                outputs,
+                window,
+            } => {
+                let n = x.dim(0)?;
+                x.index_select(ids, 1)?
+                    .reshape((n, *outputs, *window))?
+                    .mean(2)
+            }
+        }
+    }
+
+    fn vars(&self) -> Vec<&Var> {
+        match self {
+            Layer::Dense { w, b } | Layer::Conv { w, b, .. } => vec![w, b],
+            Layer::Pool { .. } => vec![],
+        }
+    }
+}
+
+/// Gather indices of a convolution: for every output position `(oy, ox)` and patch entry
+/// `(c, ky, kx)`, the input index in HWC order, or `padding_index` (the appended zero) outside
+/// the image.
+fn conv_indices(kind: &FloatKind, padding_index: usize) -> Vec<u32> {
+    let FloatKind::Conv2d {
+        input,
+        output,
+        kernel_height,
+        kernel_width,
+        stride,
+        padding_top,
+        padding_left,
+    } = *kind
+    else {
+        return Vec::new();
+    };
+    let (ih, iw, ic) = (
+        i64::from(input.height),
+        i64::from(input.width),
+        i64::from(input.channels),
+    );
+    let mut ids = Vec::new();
+    for oy in 0..i64::from(output.height) {
+        for ox in 0..i64::from(output.width) {
+            for c in 0..ic {
+                for ky in 0..i64::from(kernel_height) {
+                    for kx in 0..i64::from(kernel_width) {
+                        let iy = oy * i64::from(stride) - i64::from(padding_top) + ky;
+                        let ix = ox * i64::from(stride) - i64::from(padding_left) + kx;
+                        let index = if (0..ih).contains(&iy) && (0..iw).contains(&ix) {
+                            ((iy * iw + ix) * ic + c) as usize
+                        } else {
+                            padding_index
+                        };
+                        ids.push(index as u32);
+                    }
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// Gather indices of an average pool, `(oy, ox, c, py, px)` order.
+fn pool_indices(input: Shape, size: u8) -> Vec<u32> {
+    let output = FloatKind::pool_output(input, size);
+    let (s, iw, c) = (
+        usize::from(size),
+        usize::from(input.width),
+        usize::from(input.channels),
+    );
+    let mut ids = Vec::with_capacity(input.len());
+    for oy in 0..usize::from(output.height) {
+        for ox in 0..usize::from(output.width) {
+            for ch in 0..c {
+                for py in 0..s {
+                    for px in 0..s {
+                        ids.push((((oy * s + py) * iw + ox * s + px) * c + ch) as u32);
+                    }
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// The trainable network: Keras-style weights plus the Nengo neuron parametrization.
 struct Model {
-    /// `(W [in, out], b [out])` per layer; the last is the readout.
-    layers: Vec<(Var, Var)>,
+    /// The layers with their shapes; the last is the readout.
+    layers: Vec<(Layer, ResolvedLayer)>,
     params: NeuronParams,
     gain: f64,
     bias: f64,
@@ -421,27 +610,67 @@ enum Rates {
     Exact,
 }
 
+/// `n` Glorot-uniform values for the given fan-in and fan-out (Keras' default for Dense and
+/// Conv2D).
+fn glorot(n: usize, fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+    (0..n).map(|_| rng.random_range(-limit..limit)).collect()
+}
+
 impl Model {
     fn new(
-        sizes: &[usize],
+        layers: &[ResolvedLayer],
         params: NeuronParams,
         rng: &mut ChaCha8Rng,
     ) -> Result<Self, TrainError> {
         let (gain, bias) = params.gain_bias()?;
-        let mut layers = Vec::new();
-        for pair in sizes.windows(2) {
-            let (n_in, n_out) = (pair[0], pair[1]);
-            // Glorot uniform, as Keras' Dense default.
-            let limit = (6.0 / (n_in + n_out) as f64).sqrt() as f32;
-            let w: Vec<f32> = (0..n_in * n_out)
-                .map(|_| rng.random_range(-limit..limit))
-                .collect();
-            let w = Var::from_vec(w, (n_in, n_out), &Device::Cpu)?;
-            let b = Var::zeros(n_out, DType::F32, &Device::Cpu)?;
-            layers.push((w, b));
+        let dev = &Device::Cpu;
+        let mut built = Vec::with_capacity(layers.len());
+        for spec in layers {
+            let layer = match spec.kind {
+                FloatKind::Dense => {
+                    let (n_in, n_out) = (spec.inputs, spec.outputs);
+                    let w = glorot(n_in * n_out, n_in, n_out, rng);
+                    Layer::Dense {
+                        w: Var::from_vec(w, (n_in, n_out), dev)?,
+                        b: Var::zeros(n_out, DType::F32, dev)?,
+                    }
+                }
+                FloatKind::Conv2d {
+                    input,
+                    output,
+                    kernel_height,
+                    kernel_width,
+                    ..
+                } => {
+                    let area = usize::from(kernel_height) * usize::from(kernel_width);
+                    let patch = usize::from(input.channels) * area;
+                    let filters = usize::from(output.channels);
+                    let w = glorot(patch * filters, patch, area * filters, rng);
+                    let ids = conv_indices(&spec.kind, spec.inputs);
+                    let len = ids.len();
+                    Layer::Conv {
+                        w: Var::from_vec(w, (patch, filters), dev)?,
+                        b: Var::zeros(filters, DType::F32, dev)?,
+                        ids: Tensor::from_vec(ids, len, dev)?,
+                        positions: usize::from(output.height) * usize::from(output.width),
+                        patch,
+                    }
+                }
+                FloatKind::AvgPool { input, size } => {
+                    let ids = pool_indices(input, size);
+                    let len = ids.len();
+                    Layer::Pool {
+                        ids: Tensor::from_vec(ids, len, dev)?,
+                        outputs: spec.outputs,
+                        window: usize::from(size) * usize::from(size),
+                    }
+                }
+            };
+            built.push((layer, *spec));
         }
         Ok(Model {
-            layers,
+            layers: built,
             params,
             gain: f64::from(gain),
             bias: f64::from(bias),
@@ -451,7 +680,8 @@ impl Model {
     fn vars(&self) -> Vec<Var> {
         self.layers
             .iter()
-            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .flat_map(|(l, _)| l.vars())
+            .cloned()
             .collect()
     }
 
@@ -473,8 +703,9 @@ impl Model {
         }
     }
 
-    /// Readout currents and the hidden layers' rates in Hz; `masks` (one per hidden layer, already
-    /// scaled by `1 / (1 - p)`) apply dropout to the hidden outputs.
+    /// Readout currents and the hidden neuron layers' rates in Hz (pools have none); `masks`
+    /// (one per hidden neuron layer, already scaled by `1 / (1 - p)`) apply dropout to the
+    /// hidden outputs.
     fn forward(
         &self,
         x: &Tensor,
@@ -485,27 +716,51 @@ impl Model {
         let mut x = x.clone();
         let mut rates = Vec::new();
         let last = self.layers.len() - 1;
-        for (i, (w, b)) in self.layers.iter().enumerate() {
-            let pre = x.matmul(w.as_tensor())?.broadcast_add(b.as_tensor())?;
+        for (i, (layer, _)) in self.layers.iter().enumerate() {
+            let pre = layer.linear(&x)?;
             if i == last {
                 return Ok((pre, rates));
             }
+            if !layer.has_neurons() {
+                x = pre;
+                continue;
+            }
             let r = self.rate_hz(&pre.affine(self.gain, self.bias)?, mode)?;
             x = r.affine(amp, 0.0)?;
-            if let Some(m) = masks.and_then(|m| m.get(i)) {
+            if let Some(m) = masks.and_then(|m| m.get(rates.len())) {
                 x = x.mul(m)?;
             }
             rates.push(r);
         }
-        unreachable!("a model has at least one layer")
+        Err(candle_core::Error::Msg(
+            "a model has at least one layer".into(),
+        ))
     }
 
     /// The network with gain and bias folded in.
     fn export(&self, cfg: &TrainConfig, input: InputEncoding) -> candle_core::Result<FloatNetwork> {
         let last = self.layers.len() - 1;
         let mut layers = Vec::new();
-        for (i, (w, b)) in self.layers.iter().enumerate() {
-            let (n_in, n_out) = w.as_tensor().dims2()?;
+        for (i, (layer, spec)) in self.layers.iter().enumerate() {
+            let synapse = match (i, cfg.synapse_tau) {
+                (0, _) | (_, None) => Synapse::None,
+                (_, Some(tau)) => Synapse::Lowpass { tau },
+            };
+            let (w, b) = match layer {
+                Layer::Dense { w, b } | Layer::Conv { w, b, .. } => (w, b),
+                Layer::Pool { .. } => {
+                    layers.push(FloatLayer {
+                        kind: spec.kind,
+                        inputs: spec.inputs,
+                        outputs: spec.outputs,
+                        weights: Vec::new(),
+                        biases: Vec::new(),
+                        neuron: Neuron::Readout,
+                        synapse: Synapse::None,
+                    });
+                    continue;
+                }
+            };
             let (w, b, neuron) = if i == last {
                 (
                     w.as_tensor().clone(),
@@ -519,13 +774,10 @@ impl Model {
                     self.params.neuron(),
                 )
             };
-            let synapse = match (i, cfg.synapse_tau) {
-                (0, _) | (_, None) => Synapse::None,
-                (_, Some(tau)) => Synapse::Lowpass { tau },
-            };
             layers.push(FloatLayer {
-                inputs: n_in,
-                outputs: n_out,
+                kind: spec.kind,
+                inputs: spec.inputs,
+                outputs: spec.outputs,
                 weights: w.flatten_all()?.to_vec1()?,
                 biases: b.to_vec1()?,
                 neuron,
@@ -540,15 +792,11 @@ impl Model {
     }
 
     fn snapshot(&self) -> candle_core::Result<Vec<Tensor>> {
-        self.layers
-            .iter()
-            .flat_map(|(w, b)| [w, b])
-            .map(|v| v.as_tensor().copy())
-            .collect()
+        self.vars().iter().map(|v| v.as_tensor().copy()).collect()
     }
 
     fn restore(&self, saved: &[Tensor]) -> candle_core::Result<()> {
-        for (v, t) in self.layers.iter().flat_map(|(w, b)| [w, b]).zip(saved) {
+        for (v, t) in self.vars().iter().zip(saved) {
             v.set(t)?;
         }
         Ok(())
@@ -687,10 +935,8 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
         (data.clone(), None)
     };
 
-    let mut sizes = vec![features];
-    sizes.extend_from_slice(&cfg.hidden);
-    sizes.push(data.classes);
-    let model = Model::new(&sizes, cfg.neuron.clone(), &mut rng)?;
+    let layers = cfg.layers(data)?;
+    let model = Model::new(&layers, cfg.neuron.clone(), &mut rng)?;
     let mut opt = AdamW::new(
         model.vars(),
         ParamsAdamW {
@@ -801,7 +1047,7 @@ fn run_epoch(
         let len = cfg.batch_size.min(n - b0);
         let x = x_all.narrow(0, b0, len)?;
         let y = y_all.narrow(0, b0, len)?;
-        let masks = dropout_masks(cfg, len, rng)?;
+        let masks = dropout_masks(cfg, model, len, rng)?;
         let (logits, rates) = model.forward(&x, Rates::Smooth, masks.as_deref())?;
         let mut loss = candle_nn::loss::cross_entropy(&logits, &y)?;
         if let Some(reg) = cfg.rate_reg {
@@ -831,9 +1077,10 @@ fn run_epoch(
     ))
 }
 
-/// Inverted-dropout masks for a batch of `len` samples (one per hidden layer), or `None`.
+/// Inverted-dropout masks for a batch of `len` samples (one per hidden neuron layer), or `None`.
 fn dropout_masks(
     cfg: &TrainConfig,
+    model: &Model,
     len: usize,
     rng: &mut ChaCha8Rng,
 ) -> candle_core::Result<Option<Vec<Tensor>>> {
@@ -841,9 +1088,12 @@ fn dropout_masks(
         return Ok(None);
     }
     let keep = 1.0 - cfg.dropout;
-    cfg.hidden
+    let hidden = model.layers.len().saturating_sub(1);
+    model.layers[..hidden]
         .iter()
-        .map(|&h| {
+        .filter(|(layer, _)| layer.has_neurons())
+        .map(|(_, spec)| spec.outputs)
+        .map(|h| {
             let v: Vec<f32> = (0..len * h)
                 .map(|_| {
                     if rng.random::<f32>() < keep {
@@ -1013,7 +1263,10 @@ mod tests {
         for kind in [NeuronKind::Lif, NeuronKind::Relu] {
             let cfg = quick(kind);
             let mut rng = ChaCha8Rng::seed_from_u64(5);
-            let model = Model::new(&[16, 7, 3], cfg.neuron.clone(), &mut rng).unwrap();
+            let layers = Architecture::dense(&[7], 3)
+                .resolve(Shape::vector(16), 3)
+                .unwrap();
+            let model = Model::new(&layers, cfg.neuron.clone(), &mut rng).unwrap();
             let input = InputEncoding {
                 size: 16,
                 full_scale: 16,

@@ -3,7 +3,7 @@
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::{Dense, Layer};
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::{FloatLayer, FloatNetwork};
+use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
 
 /// The LIF neuron of the NengoDL recipe: `max_rate` 100 Hz would give amplitude 0.01.
@@ -75,6 +75,7 @@ pub fn small_network(
         (6.0 / inputs as f64, 0.8)
     };
     let hidden_layer = FloatLayer {
+        kind: FloatKind::Dense,
         inputs,
         outputs: hidden,
         weights: (0..inputs * hidden)
@@ -85,6 +86,7 @@ pub fn small_network(
         synapse: Synapse::None,
     };
     let readout = FloatLayer {
+        kind: FloatKind::Dense,
         inputs: hidden,
         outputs,
         weights: (0..hidden * outputs)
@@ -186,6 +188,7 @@ pub fn chain_network(depth: usize) -> FloatNetwork {
             )
         };
         layers.push(FloatLayer {
+            kind: FloatKind::Dense,
             inputs: width,
             outputs,
             weights: (0..width * outputs)

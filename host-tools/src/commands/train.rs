@@ -27,9 +27,17 @@ pub struct TrainArgs {
     /// Also write the per-epoch history as CSV here.
     #[arg(long)]
     pub history: Option<PathBuf>,
-    /// Hidden layer sizes, comma separated (preset: digits 100, MNIST 256).
-    #[arg(long, value_delimiter = ',', value_parser = at_least_one)]
+    /// Training preset (default: `digits` for the digits and CSV data, `mnist` for an IDX
+    /// directory). `mnist-conv` is the convolutional MNIST network (see `TrainConfig::mnist_conv`).
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Hidden layer sizes of a dense network, comma separated (preset: digits 100, MNIST 256).
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one, conflicts_with = "arch")]
     pub hidden: Option<Vec<usize>>,
+    /// The whole network, readout last, e.g. `conv8k5s2,conv16k5s2,dense10`: `conv<F>k<K>[s<S>]
+    /// [p<P>|same|valid]`, `avgpool<N>`, `dense<N>` (full grammar: `picospike_host::arch`).
+    #[arg(long)]
+    pub arch: Option<String>,
     /// Hidden neuron type.
     #[arg(long, value_enum)]
     pub neuron: Option<NeuronKind>,
@@ -104,6 +112,28 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// A named set of training options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// 64-100-10 LIF for the built-in 8x8 digits ([`TrainConfig::digits`]).
+    Digits,
+    /// 784-256-10 LIF for MNIST ([`TrainConfig::mnist`]).
+    Mnist,
+    /// Convolutional LIF network for MNIST ([`TrainConfig::mnist_conv`]).
+    MnistConv,
+}
+
+impl Preset {
+    /// The preset's configuration.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Preset::Digits => TrainConfig::digits(),
+            Preset::Mnist => TrainConfig::mnist(),
+            Preset::MnistConv => TrainConfig::mnist_conv(),
+        }
+    }
+}
+
 /// The data set's preset with the options given on the command line.
 fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
     macro_rules! set {
@@ -113,7 +143,13 @@ fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
             }
         };
     }
-    set!(hidden = args.hidden);
+    if let Some(hidden) = &args.hidden {
+        cfg.hidden = hidden.clone();
+        cfg.arch = None;
+    }
+    if args.arch.is_some() {
+        cfg.arch = args.arch.clone();
+    }
     set!(neuron.kind = args.neuron);
     set!(neuron.max_rate = args.max_rate);
     set!(neuron.intercept = args.intercept);
@@ -225,10 +261,10 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let spec = args.data.spec()?;
     let (train_set, test_set) = spec.load()?;
-    let preset = if spec.is_idx_dir() {
-        TrainConfig::mnist()
-    } else {
-        TrainConfig::digits()
+    let preset = match args.preset {
+        Some(p) => p.config(),
+        None if spec.is_idx_dir() => TrainConfig::mnist(),
+        None => TrainConfig::digits(),
     };
     let cfg = config(args, preset);
     eprintln!(
