@@ -48,19 +48,28 @@ pub fn rate_accuracy(net: &FloatNetwork, images: &[Vec<u8>], labels: &[u8]) -> f
 
 /// Mean rate-mode firing rate in Hz of each hidden layer over the given inputs; uses all cores.
 ///
-/// Per-input means are computed in parallel and summed in input order, so the result does not
+/// A pool has no neurons of its own: its entry is the mean rate of the spikes it passes on (its
+/// input's rate averaged over its windows). Per-input means are computed in parallel and summed in input order, so the result does not
 /// depend on the number of threads.
 pub fn mean_rates_hz(net: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
     let hidden = net.layers.len().saturating_sub(1);
+    // The amplitude that turns each layer's output back into a rate: a pool's is its input's.
+    let mut amplitudes = Vec::with_capacity(hidden);
+    for (i, layer) in net.layers.iter().take(hidden).enumerate() {
+        let a = match (layer.kind.has_neurons(), i.checked_sub(1)) {
+            (false, Some(p)) => amplitudes[p],
+            _ => f64::from(layer.neuron.amplitude()),
+        };
+        amplitudes.push(a);
+    }
     let per_input: Vec<Vec<f64>> = images
         .par_iter()
         .map(|x| {
             net.rate_activities(x)
                 .iter()
                 .take(hidden)
-                .zip(&net.layers)
-                .map(|(out, layer)| {
-                    let amplitude = f64::from(layer.neuron.amplitude());
+                .zip(&amplitudes)
+                .map(|(out, &amplitude)| {
                     out.iter().map(|r| r / amplitude).sum::<f64>() / out.len().max(1) as f64
                 })
                 .collect()

@@ -1255,46 +1255,100 @@ mod tests {
         assert_ne!(a.network, c.network);
     }
 
+    /// The exported network evaluated by the float reference must agree with the candle model
+    /// using exact rates, which applies gain and bias separately (and gathers convolution
+    /// patches instead of scattering inputs).
+    fn assert_export_matches(data: &Dataset, arch: &str, kind: NeuronKind) -> FloatNetwork {
+        let cfg = TrainConfig {
+            arch: Some(arch.into()),
+            ..quick(kind)
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let layers = cfg.layers(data).unwrap();
+        let model = Model::new(&layers, cfg.neuron.clone(), &mut rng).unwrap();
+        let features = data.features();
+        let input = InputEncoding {
+            size: features as u16,
+            full_scale: data.full_scale,
+            timesteps: 10,
+        };
+        let net = model.export(&cfg, input).unwrap();
+        for (i, layer) in net.layers.iter().enumerate() {
+            assert_eq!(layer.problem(), None, "{arch} layer {i}");
+        }
+        let ident: Vec<usize> = (0..data.len()).collect();
+        let x = Tensor::from_vec(
+            to_floats(&data.images, &ident, data.full_scale),
+            (data.len(), features),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let (logits, _) = model.forward(&x, Rates::Exact, None).unwrap();
+        let logits: Vec<Vec<f32>> = logits.to_vec2().unwrap();
+        let mut spread = 0.0f64;
+        for (img, want) in data.images.iter().zip(&logits) {
+            let got = net.rate_outputs(img);
+            assert_eq!(got.len(), want.len());
+            for (g, w) in got.iter().zip(want) {
+                let w = f64::from(*w);
+                spread = spread.max(w.abs());
+                assert!(
+                    (g - w).abs() < 1e-4 * (1.0 + w.abs()),
+                    "{arch} {kind:?}: {g} vs {w}"
+                );
+            }
+        }
+        assert!(
+            spread > 1e-3,
+            "{arch}: outputs all zero, the test would prove nothing"
+        );
+        net
+    }
+
     #[test]
     fn export_folds_gain_and_bias_exactly() {
-        // The exported network evaluated in plain Rust must agree with the candle model using exact
-        // rates, which applies gain and bias separately.
         let data = toy(90, 4);
         for kind in [NeuronKind::Lif, NeuronKind::Relu] {
-            let cfg = quick(kind);
-            let mut rng = ChaCha8Rng::seed_from_u64(5);
-            let layers = Architecture::dense(&[7], 3)
-                .resolve(Shape::vector(16), 3)
-                .unwrap();
-            let model = Model::new(&layers, cfg.neuron.clone(), &mut rng).unwrap();
-            let input = InputEncoding {
-                size: 16,
-                full_scale: 16,
-                timesteps: 10,
-            };
-            let net = model.export(&cfg, input).unwrap();
-            let ident: Vec<usize> = (0..data.len()).collect();
-            let x = Tensor::from_vec(
-                to_floats(&data.images, &ident, 16),
-                (data.len(), 16),
-                &Device::Cpu,
-            )
-            .unwrap();
-            let (logits, _) = model.forward(&x, Rates::Exact, None).unwrap();
-            let logits: Vec<Vec<f32>> = logits.to_vec2().unwrap();
-            for (img, want) in data.images.iter().zip(&logits) {
-                let got = net.rate_outputs(img);
-                for (g, w) in got.iter().zip(want) {
-                    let w = f64::from(*w);
-                    assert!(
-                        (g - w).abs() < 1e-4 * (1.0 + w.abs()),
-                        "{kind:?}: {g} vs {w}"
-                    );
-                }
-            }
+            let net = assert_export_matches(&data, "dense7,dense3", kind);
             assert_eq!(net.layers[0].synapse, Synapse::None);
             assert_eq!(net.layers[1].synapse, Synapse::Lowpass { tau: 0.005 });
             assert_eq!(net.layers[1].neuron, Neuron::Readout);
+        }
+    }
+
+    #[test]
+    fn conv_export_matches_the_float_reference() {
+        // Non-square images, asymmetric "same" padding, a padded stride-1 conv over several
+        // channels and a pool that drops a row: every index convention is exercised.
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let data = Dataset {
+            images: (0..40)
+                .map(|_| (0..42).map(|_| rng.random_range(0..=255u8)).collect())
+                .collect(),
+            labels: (0..40).map(|i| (i % 3) as u8).collect(),
+            full_scale: 255,
+            classes: 3,
+            shape: Some((7, 6)),
+        };
+        for kind in [NeuronKind::Lif, NeuronKind::Relu] {
+            let net =
+                assert_export_matches(&data, "conv3k3s2same,conv4k2s1p1,avgpool2,dense3", kind);
+            assert!(matches!(
+                net.layers[0].kind,
+                FloatKind::Conv2d {
+                    output: Shape {
+                        height: 4,
+                        width: 3,
+                        channels: 3
+                    },
+                    padding_top: 1,
+                    padding_left: 0,
+                    ..
+                }
+            ));
+            assert_eq!(net.layers[2].neuron, Neuron::Readout);
+            assert_eq!(net.layers[2].outputs, 2 * 2 * 4);
+            assert_eq!(net.layers[1].synapse, Synapse::Lowpass { tau: 0.005 });
         }
     }
 

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::data::Dataset;
 use crate::model_file;
-use crate::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
+use crate::network::{mean_rates_hz, rate_accuracy, FloatKind, FloatNetwork};
 use crate::output;
 use crate::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
 
@@ -204,7 +204,7 @@ fn write_history(path: &std::path::Path, out: &TrainOutcome) -> Result<()> {
 
 /// The network's size, the test accuracy and the hidden layers' rates, as text; warnings go to
 /// standard error at once.
-fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
+fn report(net: &FloatNetwork, arch: Option<&str>, test: &Dataset, out: &TrainOutcome) -> String {
     let mut t = String::new();
     let acc = rate_accuracy(net, &test.images, &test.labels);
     let params: usize = net
@@ -213,13 +213,37 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
         .map(|l| l.weights.len() + l.biases.len())
         .sum();
     let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
-    let hidden: usize = net.layers.iter().rev().skip(1).map(|l| l.outputs).sum();
-    let sizes: Vec<String> = std::iter::once(net.input.size.to_string())
-        .chain(net.layers.iter().map(|l| l.outputs.to_string()))
+    let hidden: usize = net
+        .layers
+        .iter()
+        .rev()
+        .skip(1)
+        .filter(|l| l.kind.has_neurons())
+        .map(|l| l.outputs)
+        .sum();
+    let shape = |kind: &FloatKind, outputs: usize| match *kind {
+        FloatKind::Conv2d { output, .. } => {
+            format!("{}x{}x{}", output.height, output.width, output.channels)
+        }
+        FloatKind::AvgPool { input, size } => {
+            let o = FloatKind::pool_output(input, size);
+            format!("{}x{}x{}", o.height, o.width, o.channels)
+        }
+        FloatKind::Dense => outputs.to_string(),
+    };
+    let input = match net.layers.first().map(|l| l.kind) {
+        Some(FloatKind::Conv2d { input, .. }) => {
+            format!("{}x{}x{}", input.height, input.width, input.channels)
+        }
+        _ => net.input.size.to_string(),
+    };
+    let sizes: Vec<String> = std::iter::once(input)
+        .chain(net.layers.iter().map(|l| shape(&l.kind, l.outputs)))
         .collect();
+    let name = arch.map_or(String::new(), |a| format!("{a} "));
     let _ = writeln!(
         t,
-        "network {}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
+        "network {name}{}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
         sizes.join("-"),
         weights as f64 / 1024.0
     );
@@ -238,6 +262,9 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
     );
     let window = f64::from(net.input.timesteps) * f64::from(net.dt);
     for (i, r) in mean_rates_hz(net, &test.images).iter().enumerate() {
+        if !net.layers[i].kind.has_neurons() {
+            continue;
+        }
         let _ = writeln!(
             t,
             "hidden layer {i}: mean rate {r:.1} Hz ({:.1} spikes per {}-step window)",
@@ -279,7 +306,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(h) = &args.history {
         write_history(h, &out)?;
     }
-    let mut text = report(&out.network, &test_set, &out);
+    let mut text = report(&out.network, cfg.arch.as_deref(), &test_set, &out);
     text += &format!("saved {}\n", args.output.display());
     // With the network on standard output, the report goes to standard error.
     if output::is_stdout(&args.output) {
