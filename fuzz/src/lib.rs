@@ -72,20 +72,18 @@ pub fn refit(blob: &[u8]) -> Option<Vec<u8>> {
 pub fn check_model(model: &Model<'_, MAX_LAYERS>, blob: &[u8]) {
     let layers = model.layers();
     assert!(!layers.is_empty(), "an accepted model has layers");
-    assert_eq!(usize::from(layers[0].inputs()), model.input_size());
+    assert_eq!(layers[0].inputs(), model.input_size());
+    assert_eq!(layers[0].input_shape(), model.input().shape);
     for pair in layers.windows(2) {
-        assert_eq!(pair[0].outputs(), pair[1].inputs(), "shapes chain");
+        assert_eq!(pair[0].output_shape(), pair[1].input_shape(), "shapes chain");
     }
     let last = layers.len() - 1;
     for (index, layer) in layers.iter().enumerate() {
-        assert_eq!(
-            layer.neuron().is_spiking(),
-            index != last,
-            "readout last, only"
-        );
+        let readout = layer.neuron() == Some(picospike_runtime::neuron::Neuron::Readout);
+        assert_eq!(readout, index == last, "readout last, only");
         assert!(layer.inputs() > 0 && layer.outputs() > 0);
     }
-    assert_eq!(usize::from(layers[last].outputs()), model.output_size());
+    assert_eq!(layers[last].outputs(), model.output_size());
     let words: usize = layers.iter().map(|l| l.state_words()).sum();
     assert_eq!(model.state_words(), words);
     assert!(model.dt().is_finite() && model.dt() > 0.0 && model.dt() <= 1.0);
@@ -175,13 +173,13 @@ pub fn run(model: &Model<'_, MAX_LAYERS>, input: &[u8], steps: u16) {
     for (layer, &count) in model.layers().iter().zip(&spikes) {
         let per_step = if matches!(
             layer.neuron(),
-            picospike_runtime::neuron::Neuron::Lif { .. }
+            Some(picospike_runtime::neuron::Neuron::Lif { .. })
         ) {
             1
         } else {
             255
         };
-        let bound = u64::from(steps) * u64::from(layer.outputs()) * per_step;
+        let bound = u64::from(steps) * layer.outputs() as u64 * per_step;
         assert!(u64::from(count) <= bound, "{count} spikes > {bound}");
     }
 

@@ -167,7 +167,7 @@ fn fixed_trace(
     network.reset();
     let spiking = network.layer_count().saturating_sub(1);
     let mut neuron_spikes: Vec<Vec<u32>> = (0..spiking)
-        .map(|l| vec![0; network.layer_output(l).map_or(0, <[i32]>::len)])
+        .map(|l| vec![0; network.layer_len(l).unwrap_or(0)])
         .collect();
     let mut correct_by_step = Vec::with_capacity(usize::from(timesteps));
     if network.set_input(image).is_err() {
@@ -183,11 +183,10 @@ fn fixed_trace(
     for _ in 0..timesteps {
         network.step();
         for (l, counts) in neuron_spikes.iter_mut().enumerate() {
-            for (c, &s) in counts
-                .iter_mut()
-                .zip(network.layer_output(l).unwrap_or(&[]))
-            {
-                *c += s as u32;
+            for spike in network.layer_spikes(l).into_iter().flatten() {
+                if let Some(c) = counts.get_mut(spike.index) {
+                    *c += spike.count;
+                }
             }
         }
         correct_by_step.push(network.prediction().class == u16::from(label));

@@ -108,7 +108,7 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
     if !net.layers[0].kind.has_neurons() {
         return Err("the first layer cannot be a pool".into());
     }
-    let mut inputs = usize::from(net.input.size);
+    let mut inputs = net.input.size();
     for (i, layer) in net.layers.iter().enumerate() {
         if layer.inputs != inputs || layer.inputs == 0 || layer.outputs == 0 {
             return Err(format!(
@@ -140,11 +140,7 @@ mod tests {
     fn net() -> FloatNetwork {
         FloatNetwork {
             dt: 0.001,
-            input: InputEncoding {
-                size: 1,
-                full_scale: 16,
-                timesteps: 50,
-            },
+            input: InputEncoding::vector(1, 16, 50),
             layers: vec![FloatLayer {
                 kind: FloatKind::Dense,
                 inputs: 1,

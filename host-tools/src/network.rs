@@ -107,11 +107,7 @@ mod tests {
     fn rate_forward_follows_layer_semantics() {
         let net = FloatNetwork {
             dt: 0.001,
-            input: InputEncoding {
-                size: 2,
-                full_scale: 10,
-                timesteps: 10,
-            },
+            input: InputEncoding::vector(2, 10, 10),
             layers: vec![
                 FloatLayer {
                     kind: FloatKind::Dense,

@@ -911,14 +911,32 @@ impl TrainConfig {
     }
 }
 
-/// Trains a dense rate network on `data` and returns it with gain and bias folded in.
+/// The input encoding of a network whose layers are `layers`: an image shape when the first
+/// layer is a convolution (the runtime checks it against the kernel's input), else a vector.
+fn input_encoding(layers: &[ResolvedLayer], full_scale: u16, timesteps: u16) -> InputEncoding {
+    let shape = match layers.first() {
+        Some(ResolvedLayer {
+            kind: FloatKind::Conv2d { input, .. },
+            ..
+        }) => *input,
+        first => Shape::vector(first.map_or(0, |l| l.inputs) as u16),
+    };
+    InputEncoding {
+        shape,
+        full_scale,
+        timesteps,
+        density: 0,
+    }
+}
+
+/// Trains a dense or convolutional rate network on `data` and returns it with gain and bias folded in.
 ///
 /// # Errors
 /// [`TrainError::InvalidConfig`] for out-of-range options, [`TrainError::Data`] for unusable data
 /// and [`TrainError::Candle`] if a tensor operation fails.
 pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
     cfg.validate()?;
-    let features = check_data(data)?;
+    check_data(data)?;
     if cfg.augmentation().is_active() && data.shape.is_none() {
         return Err(TrainError::InvalidConfig {
             option: "augment_shift",
@@ -945,11 +963,7 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
             ..ParamsAdamW::default()
         },
     )?;
-    let input = InputEncoding {
-        size: features as u16,
-        full_scale: data.full_scale,
-        timesteps: cfg.timesteps,
-    };
+    let input = input_encoding(&layers, data.full_scale, cfg.timesteps);
 
     let bar = epoch_bar(cfg);
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -1267,11 +1281,7 @@ mod tests {
         let layers = cfg.layers(data).unwrap();
         let model = Model::new(&layers, cfg.neuron.clone(), &mut rng).unwrap();
         let features = data.features();
-        let input = InputEncoding {
-            size: features as u16,
-            full_scale: data.full_scale,
-            timesteps: 10,
-        };
+        let input = input_encoding(&layers, data.full_scale, 10);
         let net = model.export(&cfg, input).unwrap();
         for (i, layer) in net.layers.iter().enumerate() {
             assert_eq!(layer.problem(), None, "{arch} layer {i}");

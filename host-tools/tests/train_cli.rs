@@ -79,7 +79,7 @@ fn cli_trains_on_idx_files() {
         .unwrap();
     require_success(&out);
     let net = load_network(&model).unwrap();
-    assert_eq!((net.input.size, net.input.full_scale), (784, 255));
+    assert_eq!((net.input.size(), net.input.full_scale), (784, 255));
     assert_eq!(net.layers.last().unwrap().outputs, 10);
 }
 
@@ -168,7 +168,7 @@ fn cli_trains_digits_and_writes_a_loadable_network() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("rate-mode test accuracy"), "{stdout}");
     let net = load_network(&model).unwrap();
-    assert_eq!(net.input.size, 64);
+    assert_eq!(net.input.size(), 64);
     assert_eq!(net.input.full_scale, 16);
     assert_eq!(net.layers.len(), 2);
     let csv = std::fs::read_to_string(&history).unwrap();

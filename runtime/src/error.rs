@@ -2,6 +2,8 @@
 
 use core::fmt;
 
+use crate::layer::Shape;
+
 /// Why a model blob or a state buffer was rejected by [`Model::from_bytes`](crate::Model::from_bytes)
 /// or [`Network::new`](crate::Network::new).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,20 +51,27 @@ pub enum LoadError {
         /// Which part of the blob: `"header"` or `"body"`.
         part: &'static str,
     },
-    /// A layer's input size does not match the size of what feeds it.
+    /// A layer's input shape does not match the shape of what feeds it.
     ShapeMismatch {
         /// Index of the layer.
         layer: u8,
-        /// Inputs the layer declares.
-        found: u16,
-        /// Outputs of the previous layer (or the model's input size for layer 0).
-        expected: u16,
+        /// Input shape the layer declares.
+        found: Shape,
+        /// Output shape of the previous layer (or the model's input shape for layer 0).
+        expected: Shape,
+    },
+    /// A layer's weighted sum could leave the `i32` range for some input.
+    AccumulatorOverflow {
+        /// Index of the layer.
+        layer: u8,
+        /// Fan-in times the largest input value times 128, the worst-case magnitude.
+        worst_case: u64,
     },
     /// A byte slice of a layer has the wrong length.
     WrongLength {
         /// Index of the layer.
         layer: u8,
-        /// Which slice: `"weights"`, `"multipliers"` or `"biases"`.
+        /// Which slice: `"weights"`, `"multipliers"`, `"shifts"` or `"biases"`.
         field: &'static str,
         /// Bytes found.
         found: usize,
@@ -124,7 +133,12 @@ impl fmt::Display for LoadError {
                 expected,
             } => write!(
                 f,
-                "layer {layer} takes {found} inputs but is fed {expected} values"
+                "layer {layer} takes a {found} input but is fed {expected} (height x width x channels)"
+            ),
+            LoadError::AccumulatorOverflow { layer, worst_case } => write!(
+                f,
+                "layer {layer}'s weighted sum can reach {worst_case}, beyond the i32 range: split \
+                 the layer or lower its fan-in"
             ),
             LoadError::WrongLength {
                 layer,

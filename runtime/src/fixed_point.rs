@@ -61,22 +61,54 @@ pub fn mul_q16(a: i32, b: i32) -> i32 {
     saturate((product + (1 << (FRAC_BITS - 1))) >> FRAC_BITS)
 }
 
+/// Largest right shift of a layer's per-channel scaling.
+pub const MAX_SHIFT: i8 = 47;
+
+/// Largest left shift (most negative shift) of a layer's per-channel scaling.
+pub const MIN_SHIFT: i8 = -16;
+
 /// Scale an integer sum by `multiplier * 2^-shift`, rounding half up and saturating.
 ///
-/// `shift` must be in `1..=62` (checked when the model is loaded).
+/// Exactly `saturate((sum * multiplier + half) >> shift)` computed in wide arithmetic, with
+/// `half = 2^(shift-1)` for a right shift and nothing to round for a left shift (`shift < 0`).
+/// `shift` is within [`MIN_SHIFT`]`..=`[`MAX_SHIFT`] (checked when the model is loaded; values
+/// outside act as the nearest limit).
 ///
 /// ```
 /// use picospike_runtime::fixed_point::scale;
 /// assert_eq!(scale(100, 3, 1), 150); // 100 * 3 / 2
 /// assert_eq!(scale(1, 1, 1), 1); // 0.5 rounds half up
 /// assert_eq!(scale(-1, 1, 1), 0); // -0.5 rounds half up too
-/// assert_eq!(scale(i32::MAX, i32::MAX, 1), i32::MAX);
+/// assert_eq!(scale(3, 5, -2), 60); // a left shift: 3 * 5 * 4
+/// assert_eq!(scale(i32::MAX, u16::MAX, 0), i32::MAX);
+/// assert_eq!(scale(-40_000, 1, -16), i32::MIN);
 /// ```
 #[inline]
-pub fn scale(sum: i32, multiplier: i32, shift: u32) -> i32 {
+pub fn scale(sum: i32, multiplier: u16, shift: i8) -> i32 {
+    let shift = shift.clamp(MIN_SHIFT, MAX_SHIFT);
+    if shift >= 0 {
+        scale_right(sum, multiplier, shift as u32)
+    } else {
+        // saturate(x) << k saturates exactly as saturate(x << k) does.
+        let x = scale_right(sum, multiplier, 0);
+        let k = u32::from(shift.unsigned_abs());
+        let limit = i32::MAX >> k;
+        if x > limit {
+            i32::MAX
+        } else if x < -limit - 1 {
+            i32::MIN
+        } else {
+            x << k
+        }
+    }
+}
+
+/// [`scale`] for `shift` in `0..=47`.
+#[inline]
+fn scale_right(sum: i32, multiplier: u16, shift: u32) -> i32 {
     let product = i64::from(sum) * i64::from(multiplier);
-    let half = 1i64 << (shift.saturating_sub(1) & 63);
-    saturate(product.saturating_add(half) >> (shift & 63))
+    let half = if shift == 0 { 0 } else { 1i64 << (shift - 1) };
+    saturate((product + half) >> shift)
 }
 
 /// `1 - exp(-x)` for `x >= 0`, accurate to a few ulp of `f32` even for tiny `x`.
@@ -164,8 +196,8 @@ mod tests {
     fn scale_is_a_rounded_fixed_point_multiply() {
         assert_eq!(scale(100, 3, 1), 150);
         assert_eq!(scale(-3, 1, 1), -1); // -1.5 rounds half up to -1
-        assert_eq!(scale(i32::MAX, i32::MAX, 1), i32::MAX);
-        assert_eq!(scale(i32::MIN, i32::MAX, 1), i32::MIN);
+        assert_eq!(scale(i32::MAX, u16::MAX, 1), i32::MAX);
+        assert_eq!(scale(i32::MIN, u16::MAX, 1), i32::MIN);
     }
 
     #[test]

@@ -3,28 +3,31 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "PSPK"
-//! 4       2     format version, u16 little-endian (currently 1)
+//! 4       2     format version, u16 little-endian (currently 2)
 //! 6       var   header (postcard): layer kind set u32, layer count u8, state words u32, body length u32
-//! ...     var   body (postcard): dt f32, input encoding, layers
+//! ...     var   body (postcard): dt f32, input encoding (shape, full scale, steps, density), layers
 //! end-4   4     CRC-32 (ISO-HDLC, as zlib) of every byte before it, u32 little-endian
 //! ```
 //!
 //! `runtime/FORMAT.md` specifies every field; the golden-byte tests pin it. The loader checks,
 //! in this order, magic, version, header, known layer kinds and capacity, length, checksum, and
-//! only then decodes the body and validates every layer, so an older runtime rejects a newer
-//! model by its kind set before it touches any state.
+//! only then decodes the body and validates every layer and how the layers connect (shapes,
+//! worst-case sums), so an older runtime rejects a newer model by its kind set before it
+//! touches any state. Version 1 blobs (Dense only, flat sizes) are rejected with
+//! [`LoadError::UnsupportedVersion`]: re-export them with the current host tools.
 
 use serde::{Deserialize, Serialize};
 
+use crate::drive;
 use crate::error::{EncodeError, LoadError};
-use crate::layer::{Layer, SUPPORTED_KINDS};
+use crate::layer::{Layer, Shape, SUPPORTED_KINDS};
 use crate::neuron::{Dynamics, Neuron};
 
 /// The first four bytes of every model.
 pub const MAGIC: [u8; 4] = *b"PSPK";
 
 /// The format version this runtime reads and writes.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// Default layer capacity of [`Model`] and [`crate::Network`].
 pub const DEFAULT_MAX_LAYERS: usize = 8;
@@ -44,12 +47,32 @@ const MAX_HEADER_LEN: usize = 16;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct InputEncoding {
-    /// Number of input values (bytes) per sample.
-    pub size: u16,
+    /// Shape of one sample (bytes in HWC order); a vector is `1 x 1 x n`.
+    pub shape: Shape,
     /// The raw value that means 1.0 to the trained network (16 for the 8x8 digits, 255 for MNIST).
     pub full_scale: u16,
     /// The number of time steps the model was converted and checked for.
     pub timesteps: u16,
+    /// Mean fraction of non-zero input bytes recorded at export, times 65535 (0 if unknown);
+    /// the static drive's cost is proportional to it.
+    pub density: u16,
+}
+
+impl InputEncoding {
+    /// A flat input of `size` bytes, with unknown density.
+    pub const fn vector(size: u16, full_scale: u16, timesteps: u16) -> Self {
+        InputEncoding {
+            shape: Shape::vector(size),
+            full_scale,
+            timesteps,
+            density: 0,
+        }
+    }
+
+    /// Number of input bytes per sample.
+    pub const fn size(&self) -> usize {
+        self.shape.len()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,9 +102,12 @@ struct Body<'a, const L: usize> {
 /// Load-time constants of one layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LayerConstants {
-    pub(crate) dynamics: Dynamics,
+    /// The neurons' constants, `None` for a linear layer.
+    pub(crate) dynamics: Option<Dynamics>,
     /// Q16.16 `1 - exp(-dt/tau)` of the input synapse, `None` when unfiltered.
     pub(crate) synapse_gain: Option<i32>,
+    /// [`drive::reciprocal`] of a convolution's stride or a pool's size.
+    pub(crate) divisor_reciprocal: u32,
 }
 
 /// A validated model whose weights borrow the blob it was loaded from.
@@ -105,14 +131,9 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
     ///
     /// ```
     /// # use picospike_runtime::format::InputEncoding;
-    /// # use picospike_runtime::layer::{Dense, Layer};
-    /// # use picospike_runtime::{neuron::Neuron, synapse::Synapse, Model, ModelBuilder, Network};
-    /// # let layers = [Layer::Dense(Dense {
-    /// #     inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None, neuron: Neuron::Readout,
-    /// #     weights: &[1, 0, 0, 1], multipliers: &65_536i32.to_le_bytes().repeat(2),
-    /// #     biases: &0i32.to_le_bytes().repeat(2),
-    /// # })];
-    /// # let input = InputEncoding { size: 2, full_scale: 255, timesteps: 10 };
+    /// # use picospike_runtime::{Model, ModelBuilder};
+    /// # let layers = picospike_runtime::format::doc_identity_layers();
+    /// # let input = InputEncoding::vector(2, 255, 10);
     /// # let mut flash = [0u8; 128];
     /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
     /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
@@ -192,7 +213,10 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
             });
         }
         let (payload, crc_bytes) = blob.split_at(needed - CRC_LEN);
-        let stored = crate::layer::read_i32(crc_bytes) as u32;
+        let stored = match crc_bytes {
+            [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
+            _ => 0,
+        };
         let computed = CRC32.checksum(payload);
         if stored != computed {
             return Err(LoadError::ChecksumMismatch { stored, computed });
@@ -226,7 +250,9 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
             .ok_or(model_parameter("layer_count"))?;
         let mut constants = heapless::Vec::new();
         let mut kinds = 0u32;
-        let mut fed = body.input.size;
+        let mut fed = body.input.shape;
+        // Largest value one input of the next layer carries in a step: raw bytes first.
+        let mut fed_max = u32::from(u8::MAX);
         let mut state_words = 0usize;
         for (index, layer) in body.layers.iter().enumerate() {
             let layer_index = index as u8;
@@ -234,34 +260,65 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
                 layer: Some(layer_index),
                 parameter,
             };
-            if layer.inputs() != fed {
+            if layer.input_shape() != fed {
                 return Err(LoadError::ShapeMismatch {
                     layer: layer_index,
-                    found: layer.inputs(),
+                    found: layer.input_shape(),
                     expected: fed,
                 });
             }
             layer.validate(layer_index)?;
-            // Only the last layer reads out, and it must: the class is taken from it.
-            if (index == last) != (layer.neuron() == Neuron::Readout) {
-                return Err(parameter("neuron"));
+            // Only the last layer reads out, and it must: the class is taken from it. A linear
+            // layer neither starts (its input would be raw bytes) nor ends the network.
+            match layer.neuron() {
+                Some(neuron) => {
+                    if (index == last) != (neuron == Neuron::Readout) {
+                        return Err(parameter("neuron"));
+                    }
+                }
+                None => {
+                    if index == 0 || index == last {
+                        return Err(parameter("kind"));
+                    }
+                }
             }
-            let dynamics = layer
-                .neuron()
-                .dynamics(body.dt)
-                .map_err(|bad| parameter(bad.name()))?;
+            // Every weighted sum must fit an i32 (the kernels add without checks), and a
+            // pooled sum must fit an event's count.
+            let worst_case = (layer.fan_in() as u64) * u64::from(fed_max) * 128;
+            if layer.neuron().is_some() && worst_case > i32::MAX as u64 {
+                return Err(LoadError::AccumulatorOverflow {
+                    layer: layer_index,
+                    worst_case,
+                });
+            }
+            let produced_max = layer.output_max(fed_max);
+            if layer.neuron().is_none() && produced_max > drive::MAX_COUNT {
+                return Err(parameter("size"));
+            }
+            let dynamics = match layer.neuron() {
+                Some(neuron) => Some(
+                    neuron
+                        .dynamics(body.dt)
+                        .map_err(|bad| parameter(bad.name()))?,
+                ),
+                None => None,
+            };
             let synapse_gain = layer
                 .synapse()
                 .fixed_gain(body.dt)
                 .map_err(|()| parameter("synapse"))?
                 .map(|gain| gain.to_bits());
-            if constants
-                .push(LayerConstants {
-                    dynamics,
-                    synapse_gain,
-                })
-                .is_err()
-            {
+            let divisor = match layer {
+                Layer::Conv2d(conv) => conv.stride,
+                Layer::SumPool(pool) => pool.size,
+                _ => 1,
+            };
+            let layer_constants = LayerConstants {
+                dynamics,
+                synapse_gain,
+                divisor_reciprocal: drive::reciprocal(divisor),
+            };
+            if constants.push(layer_constants).is_err() {
                 return Err(LoadError::TooManyLayers {
                     found: body.layers.len(),
                     capacity: MAX_LAYERS,
@@ -269,7 +326,8 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
             }
             kinds |= layer.kind().bit();
             state_words = state_words.saturating_add(layer.state_words());
-            fed = layer.outputs();
+            fed = layer.output_shape();
+            fed_max = produced_max;
         }
         if kinds != header.layer_kinds {
             return Err(LoadError::Malformed { part: "header" });
@@ -298,12 +356,12 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
 
     /// Number of input bytes per sample.
     pub fn input_size(&self) -> usize {
-        usize::from(self.input.size)
+        self.input.size()
     }
 
     /// Number of output values (classes).
     pub fn output_size(&self) -> usize {
-        self.layers.last().map_or(0, |l| usize::from(l.outputs()))
+        self.layers.last().map_or(0, Layer::outputs)
     }
 
     /// Number of time steps the model was converted for.
@@ -416,4 +474,25 @@ impl ModelBuilder<'_, '_> {
         out.truncate(len);
         Ok(out)
     }
+}
+
+/// The layers of a one-layer readout model, 2 inputs -> 2 outputs with identity weights and a
+/// current of one Q16.16 ulp per unit of input: the examples in this crate's documentation.
+#[doc(hidden)]
+pub fn doc_identity_layers() -> [Layer<'static>; 1] {
+    use crate::layer::{Dense, Scaling};
+    use crate::synapse::Synapse;
+    [Layer::Dense(Dense {
+        input: Shape::vector(2),
+        outputs: 2,
+        neuron: Neuron::Readout,
+        synapse: Synapse::None,
+        weights: &[1, 0, 0, 1],
+        scaling: Scaling {
+            multipliers: &[1, 0, 1, 0],
+            shifts: &[0, 0],
+            biases: &[0; 8],
+        },
+        activity: 0,
+    })]
 }

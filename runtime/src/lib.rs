@@ -7,35 +7,39 @@
 //!
 //! ```
 //! use picospike_runtime::format::InputEncoding;
-//! use picospike_runtime::layer::{Dense, Layer};
+//! use picospike_runtime::layer::{Dense, Layer, Scaling, Shape};
 //! use picospike_runtime::neuron::Neuron;
 //! use picospike_runtime::synapse::Synapse;
 //! use picospike_runtime::{Model, ModelBuilder, Network};
 //!
 //! // Host tools write models with `ModelBuilder`; a device would `include_bytes!` the result.
+//! let hidden = Scaling {
+//!     multipliers: &[10, 0, 10, 0], // u16 per output: current per weight x input unit 10 / 2^16
+//!     shifts: &[0, 0],
+//!     biases: &[0; 8],              // i32 Q16.16 per output
+//! };
+//! let readout = Scaling { multipliers: &[1, 0, 1, 0], shifts: &[0, 0], biases: &[0; 8] };
 //! let layers = [
 //!     Layer::Dense(Dense {
-//!         inputs: 2, outputs: 2, shift: 16, synapse: Synapse::None,
+//!         input: Shape::vector(2), outputs: 2, synapse: Synapse::None,
 //!         neuron: Neuron::Lif { tau_rc: 0.02, tau_ref: 0.002, min_voltage: 0.0, amplitude: 0.01 },
-//!         weights: &[100, 0, 0, 100],                // i8, input-major
-//!         multipliers: &655_360i32.to_le_bytes().repeat(2), // current per weight x input unit: 10 / 2^16
-//!         biases: &0i32.to_le_bytes().repeat(2),
+//!         weights: &[100, 0, 0, 100], // i8, input-major
+//!         scaling: hidden, activity: 0,
 //!     }),
 //!     Layer::Dense(Dense {
-//!         inputs: 2, outputs: 2, shift: 16, synapse: Synapse::Lowpass { tau: 0.005 },
+//!         input: Shape::vector(2), outputs: 2, synapse: Synapse::Lowpass { tau: 0.005 },
 //!         neuron: Neuron::Readout,
 //!         weights: &[127, 0, 0, 127],
-//!         multipliers: &65_536i32.to_le_bytes().repeat(2),
-//!         biases: &0i32.to_le_bytes().repeat(2),
+//!         scaling: readout, activity: 0,
 //!     }),
 //! ];
-//! let input = InputEncoding { size: 2, full_scale: 255, timesteps: 50 };
+//! let input = InputEncoding::vector(2, 255, 50);
 //! let mut flash = [0u8; 256];
 //! let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
 //!
 //! let model: Model = Model::from_bytes(blob)?;
 //! let mut state = [0i32; 32]; // a `static` on a device; the model says how much it needs
-//! assert_eq!(model.state_words(), 14);
+//! assert_eq!(model.state_words(), 22);
 //! let mut network = Network::new(&model, &mut state)?;
 //! let prediction = network.run(&[20, 200], 50)?; // the second input is stronger
 //! assert_eq!(prediction.class, 1);
@@ -46,6 +50,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod drive;
 pub mod error;
 pub mod fixed_point;
 pub mod format;
@@ -60,4 +65,4 @@ pub mod synapse;
 
 pub use error::{EncodeError, LoadError, RunError};
 pub use format::{Model, ModelBuilder};
-pub use network::{Network, Prediction};
+pub use network::{Network, Prediction, Spike};

@@ -101,18 +101,6 @@ impl Neuron {
         }
     }
 
-    /// State words per neuron, spike-count word included.
-    pub(crate) fn state_words_per_neuron(&self) -> usize {
-        match self {
-            // voltage, refractory time, spikes this step
-            Neuron::Lif { .. } => 3,
-            // voltage, spikes this step
-            Neuron::SpikingRectifiedLinear { .. } => 2,
-            // the output value
-            Neuron::Readout => 1,
-        }
-    }
-
     /// Check the parameters and derive the fixed-point constants for time step `dt` seconds.
     pub(crate) fn dynamics(&self, dt: f32) -> Result<Dynamics, BadParameter> {
         match *self {

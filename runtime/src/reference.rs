@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::vec::Vec;
 
 use crate::format::InputEncoding;
+pub use crate::layer::Shape;
 use crate::neuron::Neuron;
 use crate::synapse::Synapse;
 
@@ -27,41 +28,6 @@ pub struct FloatNetwork {
     pub input: InputEncoding,
     /// The layers, first to last; the last one is a [`Neuron::Readout`].
     pub layers: Vec<FloatLayer>,
-}
-
-/// The height, width and channels of a layer's input or output (HWC: channel fastest).
-///
-/// A vector is `1 x 1 x n`. Flattening is implied: a dense layer reads any shape as `len()`
-/// values in HWC order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shape {
-    /// Rows.
-    pub height: u16,
-    /// Columns.
-    pub width: u16,
-    /// Values per pixel.
-    pub channels: u16,
-}
-
-impl Shape {
-    /// A `1 x 1 x n` vector.
-    pub fn vector(n: u16) -> Self {
-        Shape {
-            height: 1,
-            width: 1,
-            channels: n,
-        }
-    }
-
-    /// `height * width * channels`.
-    pub fn len(&self) -> usize {
-        usize::from(self.height) * usize::from(self.width) * usize::from(self.channels)
-    }
-
-    /// Whether the shape holds no values.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// What a [`FloatLayer`] computes from its input.

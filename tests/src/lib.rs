@@ -1,7 +1,7 @@
 //! Shared helpers for picospike's cross-crate tests: hand-built networks and blob utilities.
 
 use picospike_runtime::format::InputEncoding;
-use picospike_runtime::layer::{Dense, Layer};
+use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
@@ -18,34 +18,98 @@ pub const LIF: Neuron = Neuron::Lif {
 pub fn golden_layers() -> [Layer<'static>; 2] {
     [
         Layer::Dense(Dense {
-            inputs: 2,
+            input: Shape::vector(2),
             outputs: 2,
             neuron: LIF,
             synapse: Synapse::None,
-            shift: 16,
             weights: &[1, 0xff, 127, 0x80],
-            multipliers: &[1, 0, 0, 0, 2, 0, 0, 0],
-            biases: &[0, 0, 1, 0, 0, 0, 0xff, 0xff],
+            scaling: Scaling {
+                multipliers: &[1, 0, 2, 0],
+                shifts: &[0, 1],
+                biases: &[0, 0, 1, 0, 0, 0, 0xff, 0xff],
+            },
+            activity: 0x1234,
         }),
         Layer::Dense(Dense {
-            inputs: 2,
+            input: Shape::vector(2),
             outputs: 1,
             neuron: Neuron::Readout,
             synapse: Synapse::Lowpass { tau: 0.005 },
-            shift: 8,
             weights: &[3, 4],
-            multipliers: &[0, 1, 0, 0],
-            biases: &[0, 0, 0, 0],
+            scaling: Scaling {
+                multipliers: &[0, 1],
+                shifts: &[8],
+                biases: &[0, 0, 0, 0],
+            },
+            activity: 0,
         }),
     ]
 }
 
-/// The input encoding of [`golden_layers`].
-pub const GOLDEN_INPUT: InputEncoding = InputEncoding {
-    size: 2,
-    full_scale: 16,
-    timesteps: 30,
+/// A three-layer convolutional model written field by field, for golden bytes: a 4x4x1 input,
+/// a 2x2 stride-2 "valid" convolution to 2x2x2 LIF, a 2x2 sum pool to 1x1x2, and a dense
+/// readout of 2.
+pub fn golden_conv_layers() -> [Layer<'static>; 3] {
+    [
+        Layer::Conv2d(Conv2d {
+            input: Shape::image(4, 4, 1),
+            output: Shape::image(2, 2, 2),
+            kernel_height: 2,
+            kernel_width: 2,
+            stride: 2,
+            padding_top: 0,
+            padding_left: 0,
+            neuron: LIF,
+            synapse: Synapse::None,
+            weights: &[1, 2, 3, 4, 5, 6, 7, 0xf8],
+            scaling: Scaling {
+                multipliers: &[0, 0x80, 0, 0x40],
+                shifts: &[3, 2],
+                biases: &[0, 0x80, 0, 0, 0, 0, 0, 0],
+            },
+            activity: 0x0100,
+        }),
+        Layer::SumPool(SumPool {
+            input: Shape::image(2, 2, 2),
+            size: 2,
+        }),
+        Layer::Dense(Dense {
+            input: Shape::vector(2),
+            outputs: 2,
+            neuron: Neuron::Readout,
+            synapse: Synapse::None,
+            weights: &[10, 0xf6, 0xf6, 10],
+            scaling: Scaling {
+                multipliers: &[0, 1, 0, 1],
+                shifts: &[4, 4],
+                biases: &[0; 8],
+            },
+            activity: 0,
+        }),
+    ]
+}
+
+/// The golden convolutional model as a blob.
+pub fn golden_conv_blob() -> Vec<u8> {
+    picospike_runtime::ModelBuilder {
+        dt: 0.001,
+        input: GOLDEN_CONV_INPUT,
+        layers: &golden_conv_layers(),
+    }
+    .to_vec()
+    .expect("the golden convolutional model encodes")
+}
+
+/// The input encoding of [`golden_conv_layers`].
+pub const GOLDEN_CONV_INPUT: InputEncoding = InputEncoding {
+    shape: Shape::image(4, 4, 1),
+    full_scale: 255,
+    timesteps: 20,
+    density: 0x8000,
 };
+
+/// The input encoding of [`golden_layers`].
+pub const GOLDEN_INPUT: InputEncoding = InputEncoding::vector(2, 16, 30);
 
 /// A small float network: `inputs` -> `hidden` LIF (or spiking ReLU) -> `outputs` readout,
 /// with deterministic pseudo-random weights chosen so that hidden neurons fire at 20..200 Hz.
@@ -98,12 +162,103 @@ pub fn small_network(
     };
     FloatNetwork {
         dt: 0.001,
+        input: InputEncoding::vector(inputs as u16, 255, 100),
+        layers: vec![hidden_layer, readout],
+    }
+}
+
+/// A small convolutional float network on a 10x9x2 image: conv 6 filters of 3x3 stride 2
+/// padding 1 (5x5x6), optionally an average pool of 2 (2x2x6), conv 8 filters of 3x3 stride 1
+/// padding 1, and a dense readout of 5. Deterministic pseudo-random weights chosen so that the
+/// neurons fire at tens to hundreds of Hz; `synapse` filters the layers after the first.
+pub fn small_conv_network(relu: bool, pool: bool, synapse: Synapse) -> FloatNetwork {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let neuron = if relu {
+        Neuron::SpikingRectifiedLinear { amplitude: 0.01 }
+    } else {
+        LIF
+    };
+    // LIF currents of about 1..6; spiking-ReLU currents are rates, about 20..300 Hz.
+    let gain = if relu { 60.0 } else { 1.0 };
+    let mut conv = |input: Shape, filters: u16, stride: u8, synapse: Synapse, typical_x: f64| {
+        let output = Shape::image(
+            (input.height - 1) / u16::from(stride) + 1,
+            (input.width - 1) / u16::from(stride) + 1,
+            filters,
+        );
+        let fan_in = usize::from(input.channels) * 9;
+        let w_scale = 4.0 / (fan_in as f64 * typical_x);
+        FloatLayer {
+            kind: FloatKind::Conv2d {
+                input,
+                output,
+                kernel_height: 3,
+                kernel_width: 3,
+                stride,
+                padding_top: 1,
+                padding_left: 1,
+            },
+            inputs: input.len(),
+            outputs: output.len(),
+            weights: (0..fan_in * usize::from(filters))
+                .map(|_| (gain * (next() * 2.0 - 0.5) * w_scale) as f32)
+                .collect(),
+            biases: (0..filters).map(|_| (gain * 0.8 * next()) as f32).collect(),
+            neuron,
+            synapse,
+        }
+    };
+    let image = Shape::image(10, 9, 2);
+    let first = conv(image, 6, 2, Synapse::None, 0.5);
+    let mut layers = vec![first];
+    let mut fed = Shape::image(5, 5, 6);
+    if pool {
+        layers.push(FloatLayer {
+            kind: FloatKind::AvgPool {
+                input: fed,
+                size: 2,
+            },
+            inputs: fed.len(),
+            outputs: 2 * 2 * 6,
+            weights: Vec::new(),
+            biases: Vec::new(),
+            neuron: Neuron::Readout,
+            synapse: Synapse::None,
+        });
+        fed = Shape::image(2, 2, 6);
+    }
+    // Spike trains of ~100 Hz with amplitude 0.01 carry about 1 (LIF) or 1 per 100 Hz (ReLU).
+    let second = conv(fed, 8, 1, synapse, 0.5);
+    let fed = Shape::image(fed.height, fed.width, 8);
+    layers.push(second);
+    let mut readout_weights = Vec::with_capacity(fed.len() * 5);
+    for _ in 0..fed.len() * 5 {
+        readout_weights.push((next() * 2.0 - 1.0) as f32);
+    }
+    layers.push(FloatLayer {
+        kind: FloatKind::Dense,
+        inputs: fed.len(),
+        outputs: 5,
+        weights: readout_weights,
+        biases: (0..5).map(|_| (next() * 0.1) as f32).collect(),
+        neuron: Neuron::Readout,
+        synapse,
+    });
+    FloatNetwork {
+        dt: 0.001,
         input: InputEncoding {
-            size: inputs as u16,
+            shape: image,
             full_scale: 255,
             timesteps: 100,
+            density: 0,
         },
-        layers: vec![hidden_layer, readout],
+        layers,
     }
 }
 
@@ -155,7 +310,7 @@ pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
         ("readout-only", chain_network(1)),
         ("deep-8", chain_network(8)),
     ];
-    let mut seeds = vec![("golden", golden)];
+    let mut seeds = vec![("golden", golden), ("golden-conv", golden_conv_blob())];
     for (name, network) in networks {
         seeds.push((name, quantize(&network).expect("seed network quantizes")));
     }
@@ -201,11 +356,7 @@ pub fn chain_network(depth: usize) -> FloatNetwork {
     }
     FloatNetwork {
         dt: 0.001,
-        input: InputEncoding {
-            size: width as u16,
-            full_scale: 255,
-            timesteps: 50,
-        },
+        input: InputEncoding::vector(width as u16, 255, 50),
         layers,
     }
 }

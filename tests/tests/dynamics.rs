@@ -14,11 +14,7 @@ const DT: f32 = 0.001;
 fn single_neuron(neuron: Neuron, j: f32) -> FloatNetwork {
     FloatNetwork {
         dt: DT,
-        input: InputEncoding {
-            size: 1,
-            full_scale: 1,
-            timesteps: 0,
-        },
+        input: InputEncoding::vector(1, 1, 0),
         layers: vec![
             FloatLayer {
                 kind: FloatKind::Dense,

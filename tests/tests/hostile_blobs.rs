@@ -7,7 +7,7 @@
 use picospike_runtime::quantize::quantize;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, ModelBuilder, Network};
-use picospike_tests::{golden_layers, reseal, small_network, GOLDEN_INPUT};
+use picospike_tests::{golden_conv_blob, golden_layers, reseal, small_network, GOLDEN_INPUT};
 use proptest::prelude::*;
 
 /// Load `blob`; if it loads, run a few steps on `input` (resized to the model's input).
@@ -41,7 +41,7 @@ fn real_blobs() -> Vec<Vec<u8>> {
     ))
     .unwrap();
     let relu = quantize(&small_network(8, 6, 3, true, Synapse::None)).unwrap();
-    vec![golden, lif, relu]
+    vec![golden, lif, relu, golden_conv_blob()]
 }
 
 proptest! {

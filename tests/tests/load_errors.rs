@@ -1,9 +1,9 @@
 //! Every `LoadError` variant (and `RunError`) is produced by a concrete bad model or buffer.
 
-use picospike_runtime::layer::{Dense, Layer};
+use picospike_runtime::layer::{Conv2d, Dense, Layer, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::{EncodeError, LoadError, Model, ModelBuilder, Network, RunError};
-use picospike_tests::{golden_layers, reseal, GOLDEN_INPUT};
+use picospike_tests::{golden_conv_layers, golden_layers, reseal, GOLDEN_CONV_INPUT, GOLDEN_INPUT};
 
 fn golden() -> Vec<u8> {
     ModelBuilder {
@@ -33,6 +33,27 @@ fn encode_error(layers: &[Layer<'_>]) -> LoadError {
     }
 }
 
+/// Encode `layers` with the golden convolutional input encoding and return the verdict.
+fn conv_error(layers: &[Layer<'_>]) -> LoadError {
+    match (ModelBuilder {
+        dt: 0.001,
+        input: GOLDEN_CONV_INPUT,
+        layers,
+    })
+    .to_vec()
+    {
+        Err(EncodeError::Invalid(e)) => e,
+        other => panic!("expected an invalid model, got {other:?}"),
+    }
+}
+
+fn first_conv() -> Conv2d<'static> {
+    match golden_conv_layers()[0] {
+        Layer::Conv2d(c) => c,
+        _ => unreachable!(),
+    }
+}
+
 fn first_dense() -> Dense<'static> {
     match golden_layers()[0] {
         Layer::Dense(d) => d,
@@ -59,12 +80,12 @@ fn bad_magic() {
 #[test]
 fn unsupported_version() {
     let mut blob = golden();
-    blob[4] = 2;
+    blob[4] = 3;
     assert_eq!(
         load(&blob).unwrap_err(),
         LoadError::UnsupportedVersion {
-            found: 2,
-            supported: 1
+            found: 3,
+            supported: 2
         }
     );
 }
@@ -72,10 +93,10 @@ fn unsupported_version() {
 #[test]
 fn unknown_layer_kind_is_rejected_before_the_checksum() {
     let mut blob = golden();
-    blob[6] = 0b101; // Dense and kind 2
+    blob[6] = 0b1001; // Dense and kind 3
     assert_eq!(
         load(&blob).unwrap_err(),
-        LoadError::UnknownLayerKind { kind: 2 }
+        LoadError::UnknownLayerKind { kind: 3 }
     );
 }
 
@@ -126,9 +147,9 @@ fn trailing_bytes() {
 #[test]
 fn malformed_body() {
     let mut blob = golden();
-    // The first layer's neuron tag (byte 21) becomes an unknown variant.
-    assert_eq!(blob[21], 0);
-    blob[21] = 9;
+    // The first layer's neuron tag (byte 26) becomes an unknown variant.
+    assert_eq!(blob[26], 0);
+    blob[26] = 9;
     reseal(&mut blob);
     assert_eq!(
         load(&blob).unwrap_err(),
@@ -139,16 +160,30 @@ fn malformed_body() {
 #[test]
 fn shape_mismatch() {
     let mut blob = golden();
-    // The model's input size (byte 14) no longer matches the first layer.
-    assert_eq!(blob[14], 2);
-    blob[14] = 3;
+    // The model's input channels (byte 16) no longer match the first layer.
+    assert_eq!(blob[14..17], [1, 1, 2]);
+    blob[16] = 3;
     reseal(&mut blob);
     assert_eq!(
         load(&blob).unwrap_err(),
         LoadError::ShapeMismatch {
             layer: 0,
-            found: 2,
-            expected: 3
+            found: Shape::vector(2),
+            expected: Shape::vector(3)
+        }
+    );
+    // A convolution fed a vector where it expects an image.
+    let mut layers = golden_conv_layers();
+    layers[0] = Layer::Conv2d(Conv2d {
+        input: Shape::image(2, 2, 4),
+        ..first_conv()
+    });
+    assert_eq!(
+        conv_error(&layers),
+        LoadError::ShapeMismatch {
+            layer: 0,
+            found: Shape::image(2, 2, 4),
+            expected: Shape::image(4, 4, 1)
         }
     );
 }
@@ -189,23 +224,16 @@ fn parameter_out_of_range() {
         }
     );
     let mut dense = first_dense();
-    dense.shift = 0;
+    dense.scaling.shifts = &[0, 48];
     layers[0] = Layer::Dense(dense);
     assert_eq!(
         encode_error(&layers),
         LoadError::ParameterOutOfRange {
             layer: Some(0),
-            parameter: "shift"
+            parameter: "shifts"
         }
     );
     // A spiking last layer cannot be read out.
-    assert_eq!(
-        encode_error(&layers[..1]),
-        LoadError::ParameterOutOfRange {
-            layer: Some(0),
-            parameter: "shift"
-        }
-    );
     assert_eq!(
         encode_error(&golden_layers()[..1]),
         LoadError::ParameterOutOfRange {
@@ -219,15 +247,15 @@ fn parameter_out_of_range() {
 fn state_too_small() {
     let blob = golden();
     let model = load(&blob).unwrap();
-    let mut state = [0i32; 10];
+    let mut state = [0i32; 16];
     assert_eq!(
         Network::new(&model, &mut state).unwrap_err(),
         LoadError::StateTooSmall {
-            needed: 11,
-            given: 10
+            needed: 17,
+            given: 16
         }
     );
-    let mut state = [0i32; 11];
+    let mut state = [0i32; 17];
     assert!(Network::new(&model, &mut state).is_ok());
 }
 
@@ -247,7 +275,7 @@ fn too_many_layers() {
 fn run_rejects_an_input_of_the_wrong_size() {
     let blob = golden();
     let model = load(&blob).unwrap();
-    let mut state = [0i32; 11];
+    let mut state = [0i32; 17];
     let mut network = Network::new(&model, &mut state).unwrap();
     assert_eq!(
         network.run(&[1, 2, 3], 5).unwrap_err(),
@@ -289,4 +317,140 @@ fn messages_say_what_was_found_and_expected() {
     for (got, want) in cases {
         assert_eq!(got, want);
     }
+}
+
+#[test]
+fn convolution_parameters_out_of_range() {
+    let out_of_range = |parameter| LoadError::ParameterOutOfRange {
+        layer: Some(0),
+        parameter,
+    };
+    let with = |conv: Conv2d<'static>| {
+        let mut layers = golden_conv_layers();
+        layers[0] = Layer::Conv2d(conv);
+        conv_error(&layers)
+    };
+    let conv = first_conv();
+    assert_eq!(
+        with(Conv2d {
+            kernel_height: 0,
+            ..conv
+        }),
+        out_of_range("kernel")
+    );
+    assert_eq!(with(Conv2d { stride: 0, ..conv }), out_of_range("stride"));
+    // A third output row would start past the input's last row (rows 4, 5 of a 4-row input).
+    assert_eq!(
+        with(Conv2d {
+            output: Shape::image(3, 2, 2),
+            ..conv
+        }),
+        out_of_range("output height")
+    );
+    // Padding as wide as the kernel reaches nothing.
+    assert_eq!(
+        with(Conv2d {
+            padding_left: 2,
+            ..conv
+        }),
+        out_of_range("output width")
+    );
+    assert_eq!(
+        with(Conv2d {
+            weights: &[1, 2, 3],
+            ..conv
+        }),
+        LoadError::WrongLength {
+            layer: 0,
+            field: "weights",
+            found: 3,
+            expected: 8
+        }
+    );
+    assert_eq!(
+        with(Conv2d {
+            output: Shape::image(2, 2, 0),
+            ..conv
+        }),
+        out_of_range("output shape")
+    );
+}
+
+#[test]
+fn pooling_cannot_start_or_end_a_network_and_its_sums_must_fit_an_event() {
+    let layers = golden_conv_layers();
+    let pool_first = [layers[1], layers[2]];
+    let input = GOLDEN_CONV_INPUT;
+    let first = ModelBuilder {
+        dt: 0.001,
+        input: picospike_runtime::format::InputEncoding {
+            shape: Shape::image(2, 2, 2),
+            ..input
+        },
+        layers: &pool_first,
+    }
+    .to_vec();
+    assert_eq!(
+        first.unwrap_err(),
+        EncodeError::Invalid(LoadError::ParameterOutOfRange {
+            layer: Some(0),
+            parameter: "kind"
+        })
+    );
+    assert_eq!(
+        conv_error(&layers[..2]),
+        LoadError::ParameterOutOfRange {
+            layer: Some(1),
+            parameter: "kind"
+        }
+    );
+    // Spiking ReLU counts (up to 255) summed over 2x2 windows could exceed an event's 8 bits.
+    let mut relu = layers;
+    relu[0] = Layer::Conv2d(Conv2d {
+        neuron: Neuron::SpikingRectifiedLinear { amplitude: 0.01 },
+        ..first_conv()
+    });
+    assert_eq!(
+        conv_error(&relu),
+        LoadError::ParameterOutOfRange {
+            layer: Some(1),
+            parameter: "size"
+        }
+    );
+    let _ = SumPool {
+        input: Shape::image(2, 2, 2),
+        size: 2,
+    };
+}
+
+#[test]
+fn accumulator_overflow() {
+    // 65535 inputs of spiking ReLU counts (255) into a second layer: 65535 * 255 * 128 fits,
+    // one more input channel of a 2-pixel image does not.
+    let mut layers = golden_layers();
+    let wide = Shape::image(2, 256, 256);
+    let weights = vec![0u8; wide.len() * 2];
+    layers[0] = Layer::Dense(Dense {
+        input: wide,
+        weights: &weights,
+        ..first_dense()
+    });
+    let input = picospike_runtime::format::InputEncoding {
+        shape: wide,
+        ..GOLDEN_INPUT
+    };
+    let error = ModelBuilder {
+        dt: 0.001,
+        input,
+        layers: &layers,
+    }
+    .to_vec()
+    .unwrap_err();
+    assert_eq!(
+        error,
+        EncodeError::Invalid(LoadError::AccumulatorOverflow {
+            layer: 0,
+            worst_case: 131_072 * 255 * 128
+        })
+    );
 }

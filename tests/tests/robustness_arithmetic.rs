@@ -3,8 +3,8 @@
 //! Models are written with [`ModelBuilder`] and [`Dense`] directly (no quantizer), with `i8`
 //! weights at -128/127, multipliers and biases at the `i32` extremes, inputs at 255, maximal
 //! fan-in, and time constants at the limits of what the loader accepts. The expected values are
-//! computed exactly in `i128`; the state buffer is inspected after a run (its layout is part of
-//! the format: per layer drive, filter, voltage, refractory, output).
+//! computed exactly in `i128`; the state buffer is inspected after a run (its layout is the
+//! layer's `StatePlan`: constants, sums, filter, voltage, refractory, events, outputs).
 //!
 //! These run in the test profile, so every `+`, `-` and `*` of the runtime that is not written
 //! as saturating or wrapping is overflow-checked: an overflow panics here.
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use picospike_runtime::fixed_point::ONE;
 use picospike_runtime::format::InputEncoding;
-use picospike_runtime::layer::{Dense, Layer};
+use picospike_runtime::layer::{Dense, Layer, Scaling, Shape};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::reference::lif_rate;
 use picospike_runtime::synapse::Synapse;
@@ -29,10 +29,10 @@ struct Spec {
     outputs: u16,
     neuron: Neuron,
     synapse: Synapse,
-    shift: u8,
+    shift: i8,
     /// Row-major by input: input `j`'s fan-out is `weights[j * outputs..][..outputs]`.
     weights: Vec<i8>,
-    multipliers: Vec<i32>,
+    multipliers: Vec<u16>,
     biases: Vec<i32>,
 }
 
@@ -44,9 +44,9 @@ impl Spec {
         outputs: u16,
         neuron: Neuron,
         synapse: Synapse,
-        shift: u8,
+        shift: i8,
         weight: i8,
-        multiplier: i32,
+        multiplier: u16,
         bias: i32,
     ) -> Spec {
         let (n, m) = (usize::from(inputs), usize::from(outputs));
@@ -75,12 +75,13 @@ fn lif(tau_rc: f32, tau_ref: f32, min_voltage: f32) -> Neuron {
 const RELU: Neuron = Neuron::SpikingRectifiedLinear { amplitude: 1.0 };
 
 fn encode(specs: &[Spec]) -> Result<Vec<u8>, EncodeError> {
-    let bytes: Vec<[Vec<u8>; 3]> = specs
+    let bytes: Vec<[Vec<u8>; 4]> = specs
         .iter()
         .map(|s| {
             [
                 s.weights.iter().map(|&w| w as u8).collect(),
                 s.multipliers.iter().flat_map(|m| m.to_le_bytes()).collect(),
+                vec![s.shift as u8; usize::from(s.outputs)],
                 s.biases.iter().flat_map(|b| b.to_le_bytes()).collect(),
             ]
         })
@@ -88,26 +89,25 @@ fn encode(specs: &[Spec]) -> Result<Vec<u8>, EncodeError> {
     let layers: Vec<Layer<'_>> = specs
         .iter()
         .zip(&bytes)
-        .map(|(s, [weights, multipliers, biases])| {
+        .map(|(s, [weights, multipliers, shifts, biases])| {
             Layer::Dense(Dense {
-                inputs: s.inputs,
+                input: Shape::vector(s.inputs),
                 outputs: s.outputs,
                 neuron: s.neuron,
                 synapse: s.synapse,
-                shift: s.shift,
                 weights,
-                multipliers,
-                biases,
+                scaling: Scaling {
+                    multipliers,
+                    shifts,
+                    biases,
+                },
+                activity: 0,
             })
         })
         .collect();
     ModelBuilder {
         dt: DT,
-        input: InputEncoding {
-            size: specs[0].inputs,
-            full_scale: 255,
-            timesteps: 0,
-        },
+        input: InputEncoding::vector(specs[0].inputs, 255, 0),
         layers: &layers,
     }
     .to_vec()
@@ -172,7 +172,11 @@ fn expected_current(inputs: &[u8], spec: &Spec, output: usize) -> i32 {
         .map(|(j, &x)| i128::from(x) * i128::from(spec.weights[j * outputs + output]))
         .sum();
     let product = sum * i128::from(spec.multipliers[output]);
-    let drive = saturate((product + (1i128 << (spec.shift - 1))) >> spec.shift);
+    let drive = if spec.shift <= 0 {
+        saturate(product << -spec.shift)
+    } else {
+        saturate((product + (1i128 << (spec.shift - 1))) >> spec.shift)
+    };
     saturate(i128::from(drive) + i128::from(spec.biases[output]))
 }
 
@@ -196,7 +200,7 @@ fn largest_accepted(lo: f32, hi: f32, accepted: impl Fn(f32) -> bool) -> f32 {
 fn single(neuron: Neuron, current: i32) -> Vec<Spec> {
     vec![
         Spec::uniform(1, 1, neuron, Synapse::None, 1, 0, 0, current),
-        Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 16, 1, ONE, 0),
+        Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 0, 1, 1, 0),
     ]
 }
 
@@ -250,8 +254,19 @@ fn extreme_u8() -> impl Strategy<Value = u8> {
     prop_oneof![Just(255u8), Just(0), any::<u8>()]
 }
 
-fn shift() -> impl Strategy<Value = u8> {
-    prop_oneof![Just(1u8), Just(62), Just(31), Just(16), 1u8..=62]
+fn shift() -> impl Strategy<Value = i8> {
+    prop_oneof![
+        Just(0i8),
+        Just(1),
+        Just(47),
+        Just(-16),
+        Just(16),
+        -16i8..=47
+    ]
+}
+
+fn extreme_u16() -> impl Strategy<Value = u16> {
+    prop_oneof![Just(u16::MAX), Just(0), Just(1), Just(0x8000), any::<u16>()]
 }
 
 /// A readout-only layer with extreme parameters, and an input for it.
@@ -260,7 +275,7 @@ fn extreme_readout() -> impl Strategy<Value = (Spec, Vec<u8>)> {
         let (n, m) = (usize::from(inputs), usize::from(outputs));
         (
             proptest::collection::vec(extreme_i8(), n * m),
-            proptest::collection::vec(extreme_i32(), m),
+            proptest::collection::vec(extreme_u16(), m),
             proptest::collection::vec(extreme_i32(), m),
             proptest::collection::vec(extreme_u8(), n),
         )
@@ -338,8 +353,7 @@ proptest! {
         raise in proptest::collection::vec(extreme_u8(), 12),
     ) {
         spec.weights.iter_mut().for_each(|w| *w = w.saturating_abs());
-        spec.multipliers.iter_mut().for_each(|m| *m = m.saturating_abs());
-        let blob = encode(std::slice::from_ref(&spec)).unwrap();
+                let blob = encode(std::slice::from_ref(&spec)).unwrap();
         let more: Vec<u8> = input.iter().zip(&raise).map(|(x, r)| x.saturating_add(*r)).collect();
         let (low, high) = (run(&blob, &input, 1), run(&blob, &more, 1));
         for (l, h) in low.outputs[0].iter().zip(&high.outputs[0]) {
@@ -448,13 +462,13 @@ fn huge_current_fires_at_the_maximum_rate_and_the_readout_saturates() {
                     3,
                     lif(tau_rc, tau_ref, -1000.0),
                     Synapse::None,
-                    1,
+                    -16,
                     127,
-                    i32::MAX,
+                    u16::MAX,
                     i32::MAX,
                 );
                 hidden.synapse = synapse;
-                let readout = Spec::uniform(3, 2, Neuron::Readout, synapse, 1, 127, i32::MAX, 0);
+                let readout = Spec::uniform(3, 2, Neuron::Readout, synapse, -16, 127, u16::MAX, 0);
                 let trace = run(&encode(&[hidden, readout]).unwrap(), &[255; 4], steps);
                 let what = format!("tau_rc={tau_rc} tau_ref={tau_ref} {synapse:?}");
                 let p = period.max(1) as usize;
@@ -493,15 +507,15 @@ fn huge_current_fires_at_the_maximum_rate_and_the_readout_saturates() {
 /// The mirror image: negative weights drive the readout to `i32::MIN`, never positive.
 #[test]
 fn huge_negative_drive_saturates_at_i32_min() {
-    let hidden = Spec::uniform(4, 3, RELU, Synapse::None, 1, 127, i32::MAX, i32::MAX);
+    let hidden = Spec::uniform(4, 3, RELU, Synapse::None, -16, 127, u16::MAX, i32::MAX);
     let readout = Spec::uniform(
         3,
         2,
         Neuron::Readout,
         Synapse::None,
-        1,
+        -16,
         -128,
-        i32::MAX,
+        u16::MAX,
         i32::MIN,
     );
     let trace = run(&encode(&[hidden, readout]).unwrap(), &[255; 4], 10);
@@ -509,15 +523,15 @@ fn huge_negative_drive_saturates_at_i32_min() {
         assert_eq!(outputs, &[i32::MIN, i32::MIN]);
     }
     // A huge positive bias against a huge negative drive: -2^31 + (2^31 - 1) = -1.
-    let hidden = Spec::uniform(4, 3, RELU, Synapse::None, 1, 127, i32::MAX, i32::MAX);
+    let hidden = Spec::uniform(4, 3, RELU, Synapse::None, -16, 127, u16::MAX, i32::MAX);
     let readout = Spec::uniform(
         3,
         2,
         Neuron::Readout,
         Synapse::None,
-        1,
+        -16,
         -128,
-        i32::MAX,
+        u16::MAX,
         i32::MAX,
     );
     let trace = run(&encode(&[hidden, readout]).unwrap(), &[255; 4], 3);
@@ -529,9 +543,9 @@ fn huge_negative_drive_saturates_at_i32_min() {
 fn relu_at_i32_max_emits_255_per_step_and_its_voltage_does_not_wrap() {
     let trace = run(&encode(&single(RELU, i32::MAX)).unwrap(), &[0], 100);
     assert!(trace.spikes.iter().all(|s| s[0] == 255));
-    // Layer 0's state: drive, voltage, output (no filter, no refractory).
-    assert_eq!(trace.state[1], i32::MAX - 255 * ONE);
-    assert_eq!(trace.state[2], 255);
+    // Layer 0's state (StatePlan): scale and bias of its channel, sum, voltage, event.
+    assert_eq!(trace.state[3], i32::MAX - 255 * ONE);
+    assert_eq!(trace.state[4], 255, "one event: neuron 0, count 255");
 }
 
 /// The largest weighted sum the format allows, `65535 * 255 * -128` (and `* 127`), is computed
@@ -558,7 +572,16 @@ fn maximal_fan_in_sums_are_exact() {
         assert_eq!(trace.outputs[1], [half]);
 
         // The same sum times the largest multiplier saturates.
-        let readout = Spec::uniform(N, 1, Neuron::Readout, Synapse::None, 1, weight, i32::MAX, 0);
+        let readout = Spec::uniform(
+            N,
+            1,
+            Neuron::Readout,
+            Synapse::None,
+            -16,
+            weight,
+            u16::MAX,
+            0,
+        );
         let trace = run(&encode(&[readout]).unwrap(), &vec![255; usize::from(N)], 1);
         assert_eq!(
             trace.outputs[0],
@@ -578,26 +601,26 @@ fn min_voltage_limit_holds_against_i32_min() {
             1,
             lif(0.02, 0.0, -1000.0),
             Synapse::None,
-            1,
+            -16,
             0,
-            i32::MAX,
+            u16::MAX,
             0,
         )
     };
-    let readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 16, 1, ONE, 0);
+    let readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 0, 1, 1, 0);
     let blob = encode(&[hidden, readout]).unwrap();
     let down = run(&blob, &[255, 0], 50);
-    // Layer 0's state: drive, voltage, refractory, output.
-    assert_eq!(down.state[0], i32::MIN);
-    assert_eq!(down.state[1], -1000 * ONE);
+    // Layer 0's state (StatePlan): scale, bias, static current, voltage, refractory, event.
+    assert_eq!(down.state[2], i32::MIN);
+    assert_eq!(down.state[3], -1000 * ONE);
     assert_eq!(total_spikes(&down, 0), 0);
     let up = simulate(&blob, &[(&[255, 0], 50), (&[0, 255], 1)]);
-    assert_eq!(up.state[0], i32::MAX);
+    assert_eq!(up.state[2], i32::MAX);
     assert_eq!(up.spikes[50][0], 1);
 
     // Just below the limit is refused.
     let below = Spec::uniform(1, 1, lif(0.02, 0.0, -1000.0001), Synapse::None, 1, 0, 0, 0);
-    let readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 16, 1, ONE, 0);
+    let readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 0, 1, 1, 0);
     assert_eq!(
         encode(&[below, readout]).unwrap_err(),
         EncodeError::Invalid(LoadError::ParameterOutOfRange {
@@ -697,11 +720,16 @@ fn time_constant_limits() {
 #[test]
 fn slowest_accepted_lowpass_stalls_half_a_unit_short() {
     let tau = synapse_tau_limit();
-    for (target, expected) in [(ONE / 4, 0), (ONE * 3 / 2, ONE + 1), (-ONE, -ONE / 2)] {
-        let mut readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 1, 0, 0, 0);
+    // (target, weight, multiplier): weight * multiplier = target with shift 0.
+    for (target, weight, multiplier, expected) in [
+        (ONE / 4, 1, 16_384, 0),
+        (ONE * 3 / 2, 2, 49_152, ONE + 1),
+        (-ONE, -2, 32_768, -ONE / 2),
+    ] {
+        let mut readout = Spec::uniform(1, 1, Neuron::Readout, Synapse::None, 0, 0, 0, 0);
         readout.synapse = Synapse::Lowpass { tau };
-        readout.weights = vec![1];
-        readout.multipliers = vec![2 * target];
+        readout.weights = vec![weight];
+        readout.multipliers = vec![multiplier];
         let trace = run(&encode(&[readout]).unwrap(), &[1], 70_000);
         let last = trace.outputs.last().unwrap()[0];
         assert_eq!(last, expected, "target {target}");

@@ -19,7 +19,7 @@ use picospike_host::data::Dataset;
 use picospike_host::quantized::write_rust_module;
 
 use picospike_runtime::format::InputEncoding;
-use picospike_runtime::layer::{Dense, Layer};
+use picospike_runtime::layer::{Dense, Layer, Scaling, Shape as LayerShape};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, ModelBuilder, Network};
@@ -159,10 +159,16 @@ fn main() {
     // Keep the drive's spread independent of the fan-in: scale by sqrt(64 / inputs).
     let m1_value = (f64::from(160 << 8) * (64.0 / inputs as f64).sqrt())
         .round()
-        .max(1.0) as i32;
-    let m1 = le_words(std::iter::repeat_n(m1_value, hidden));
+        .clamp(1.0, f64::from(u16::MAX)) as u16;
+    let m1: Vec<u8> = std::iter::repeat_n(m1_value.to_le_bytes(), hidden)
+        .flatten()
+        .collect();
+    let s1 = vec![8u8; hidden];
     let b1 = le_words((0..hidden).map(|_| 32768 + rng.below(32768) as i32));
-    let m2 = le_words(std::iter::repeat_n(2048, classes));
+    let m2: Vec<u8> = std::iter::repeat_n(2048u16.to_le_bytes(), classes)
+        .flatten()
+        .collect();
+    let s2 = vec![4u8; classes];
     let b2 = le_words(std::iter::repeat_n(0, classes));
     let prototypes: Vec<Vec<u8>> = (0..classes)
         .map(|_| (0..inputs).map(|_| rng.below(17) as u8).collect())
@@ -170,7 +176,7 @@ fn main() {
     let w2 = readout_weights(shape, &w1, &prototypes);
     let layers = [
         Layer::Dense(Dense {
-            inputs: inputs as u16,
+            input: LayerShape::vector(inputs as u16),
             outputs: hidden as u16,
             neuron: Neuron::Lif {
                 tau_rc: 0.02,
@@ -179,29 +185,31 @@ fn main() {
                 amplitude: 0.001,
             },
             synapse: Synapse::None,
-            shift: 8,
             weights: &w1,
-            multipliers: &m1,
-            biases: &b1,
+            scaling: Scaling {
+                multipliers: &m1,
+                shifts: &s1,
+                biases: &b1,
+            },
+            activity: 0,
         }),
         Layer::Dense(Dense {
-            inputs: hidden as u16,
+            input: LayerShape::vector(hidden as u16),
             outputs: classes as u16,
             neuron: Neuron::Readout,
             synapse: Synapse::Lowpass { tau: 0.005 },
-            shift: 4,
             weights: &w2,
-            multipliers: &m2,
-            biases: &b2,
+            scaling: Scaling {
+                multipliers: &m2,
+                shifts: &s2,
+                biases: &b2,
+            },
+            activity: 0,
         }),
     ];
     let builder = ModelBuilder {
         dt: 0.001,
-        input: InputEncoding {
-            size: inputs as u16,
-            full_scale: 16,
-            timesteps: steps,
-        },
+        input: InputEncoding::vector(inputs as u16, 16, steps),
         layers: &layers,
     };
     let blob = builder.to_vec().expect("demo model encodes");

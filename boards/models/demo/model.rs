@@ -2,7 +2,7 @@
 /// The model blob (postcard, checksummed; see runtime/FORMAT.md).
 pub static MODEL: &[u8] = include_bytes!("model.pspk");
 /// `i32` words of network state the model needs.
-pub const STATE_WORDS: usize = 158;
+pub const STATE_WORDS: usize = 242;
 /// Bytes per input sample.
 pub const INPUT_SIZE: usize = 64;
 /// Output values (classes).

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     if parameters > 1 << 16 {
         return;
     }
-    let input = vec![7u8; usize::from(net.input.size)];
+    let input = vec![7u8; net.input.size()];
     let outputs = net.rate_outputs(&input);
     assert_eq!(outputs.len(), net.layers.last().map_or(0, |l| l.outputs));
     let mut sim = net.simulator(&input);

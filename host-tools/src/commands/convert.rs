@@ -80,10 +80,10 @@ pub fn convert(
     let network = model_file::load_network(network_path)?;
     let classes = network.layers.last().map_or(0, |l| l.outputs);
     let spec = data.spec(classes)?;
-    let test = spec.load_test(data.split, Some(usize::from(network.input.size)))?;
+    let test = spec.load_test(data.split, Some(network.input.size()))?;
     let test = limit(test, data.samples);
     check_compatible(
-        usize::from(network.input.size),
+        network.input.size(),
         network.input.full_scale,
         &test,
         &spec.source,

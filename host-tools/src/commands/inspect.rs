@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::json;
 
-use picospike_runtime::layer::Layer;
+use picospike_runtime::layer::{Layer, Shape};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::Model;
@@ -49,20 +49,28 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         .iter()
         .enumerate()
         .map(|(i, layer)| {
-            let Layer::Dense(d) = layer else {
-                return json!({ "index": i, "kind": format!("{:?}", layer.kind()) });
-            };
-            json!({
+            let shape = |s: Shape| json!([s.height, s.width, s.channels]);
+            let mut value = json!({
                 "index": i,
-                "kind": "dense",
-                "inputs": d.inputs,
-                "outputs": d.outputs,
-                "neuron": neuron_json(&d.neuron),
-                "synapse": match d.synapse { Synapse::None => json!(null), Synapse::Lowpass { tau } => json!({ "lowpass_tau_s": tau }) },
-                "shift": d.shift,
+                "kind": kind_name(layer),
+                "input_shape": shape(layer.input_shape()),
+                "output_shape": shape(layer.output_shape()),
+                "neuron": layer.neuron().map(|n| neuron_json(&n)),
+                "synapse": match layer.synapse() { Synapse::None => json!(null), Synapse::Lowpass { tau } => json!({ "lowpass_tau_s": tau }) },
+                "activity": layer.activity(),
                 "parameter_bytes": layer.parameter_bytes(),
                 "state_words": layer.state_words(),
-            })
+            });
+            match layer {
+                Layer::Conv2d(c) => {
+                    value["kernel"] = json!([c.kernel_height, c.kernel_width]);
+                    value["stride"] = json!(c.stride);
+                    value["padding"] = json!([c.padding_top, c.padding_left]);
+                }
+                Layer::SumPool(p) => value["size"] = json!(p.size),
+                _ => {}
+            }
+            value
         })
         .collect();
     let input = model.input();
@@ -70,7 +78,7 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         "file": path.display().to_string(),
         "format_version": picospike_runtime::format::FORMAT_VERSION,
         "dt_s": model.dt(),
-        "input": { "size": input.size, "full_scale": input.full_scale, "timesteps": input.timesteps },
+        "input": { "size": input.size(), "shape": [input.shape.height, input.shape.width, input.shape.channels], "full_scale": input.full_scale, "timesteps": input.timesteps, "density": f32::from(input.density) / 65535.0 },
         "layers": layers,
         "sizes": sizes,
     });
@@ -86,8 +94,9 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
     );
     let _ = writeln!(
         t,
-        "input: {} bytes, full scale {}, {} steps of {} ms",
-        input.size,
+        "input: {} bytes ({}), full scale {}, {} steps of {} ms",
+        input.size(),
+        input.shape,
         input.full_scale,
         input.timesteps,
         model.dt() * 1000.0
@@ -99,10 +108,13 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         };
         let _ = writeln!(
             t,
-            "layer {i}: dense {} -> {}, {}, {synapse}, {} parameter bytes, {} state words",
-            layer.inputs(),
-            layer.outputs(),
-            neuron_text(&layer.neuron()),
+            "layer {i}: {} {} -> {}, {}, {synapse}, {} parameter bytes, {} state words",
+            kind_name(layer),
+            layer.input_shape(),
+            layer.output_shape(),
+            layer
+                .neuron()
+                .map_or("linear".to_string(), |n| neuron_text(&n)),
             layer.parameter_bytes(),
             layer.state_words()
         );
@@ -113,6 +125,16 @@ pub fn inspect(path: &Path, as_json: bool) -> Result<String> {
         sizes.flash_bytes, sizes.ram_bytes, sizes.state_words
     );
     Ok(t)
+}
+
+/// The layer kind's name in `inspect`'s output.
+fn kind_name(layer: &Layer<'_>) -> &'static str {
+    match layer {
+        Layer::Dense(_) => "dense",
+        Layer::Conv2d(_) => "conv2d",
+        Layer::SumPool(_) => "sum pool",
+        _ => "unknown",
+    }
 }
 
 fn neuron_json(neuron: &Neuron) -> serde_json::Value {

@@ -122,16 +122,13 @@ pub(crate) fn fixed_raster(blob: &[u8], input: &[u8], steps: u16) -> Result<Vec<
         .map_err(|source| CommandError::Run { source })?;
     let spiking = network.layer_count().saturating_sub(1);
     let mut times: Vec<Vec<Vec<u32>>> = (0..spiking)
-        .map(|l| vec![Vec::new(); network.layer_output(l).map_or(0, <[i32]>::len)])
+        .map(|l| vec![Vec::new(); network.layer_len(l).unwrap_or(0)])
         .collect();
     for step in 0..u32::from(steps) {
         network.step();
         for (l, neurons) in times.iter_mut().enumerate() {
-            for (n, &count) in neurons
-                .iter_mut()
-                .zip(network.layer_output(l).unwrap_or(&[]))
-            {
-                if count > 0 {
+            for spike in network.layer_spikes(l).into_iter().flatten() {
+                if let Some(n) = neurons.get_mut(spike.index) {
                     n.push(step);
                 }
             }

@@ -235,7 +235,7 @@ fn report(net: &FloatNetwork, arch: Option<&str>, test: &Dataset, out: &TrainOut
         Some(FloatKind::Conv2d { input, .. }) => {
             format!("{}x{}x{}", input.height, input.width, input.channels)
         }
-        _ => net.input.size.to_string(),
+        _ => net.input.size().to_string(),
     };
     let sizes: Vec<String> = std::iter::once(input)
         .chain(net.layers.iter().map(|l| shape(&l.kind, l.outputs)))

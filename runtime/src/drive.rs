@@ -1,0 +1,443 @@
+//! Event-driven drive kernels: how each layer kind turns input events into integer sums.
+//!
+//! An *event* is one `u32`: bits 8..32 name the input value, bits 0..8 its count this step
+//! (a spike count, a pooled sum or, for the first layer, a raw input byte). A vector input
+//! (`1 x 1 x n`) is named by its index; an image input by `y << 16 | x << 8 | c`, so that a
+//! convolution finds its footprint without dividing. Inputs that are zero produce no event and
+//! cost nothing.
+//!
+//! Sums are exact `i32`: the loader checks that `fan_in * largest input * 128` fits
+//! (see [`crate::format`]), so `wrapping_add` never wraps.
+
+use crate::layer::{Conv2d, Dense, Layer, Shape, SumPool};
+
+/// Bits of an event's count field.
+pub(crate) const COUNT_BITS: u32 = 8;
+
+/// Largest count an event carries.
+pub(crate) const MAX_COUNT: u32 = (1 << COUNT_BITS) - 1;
+
+/// An event for value `position` with `count`.
+#[inline(always)]
+pub(crate) const fn event(position: u32, count: u32) -> u32 {
+    (position << COUNT_BITS) | count
+}
+
+/// Position of pixel `(y, x)` of an image (channel 0); a vector's values use their index.
+#[inline(always)]
+pub(crate) const fn pixel_position(y: u32, x: u32) -> u32 {
+    (y << 16) | (x << 8)
+}
+
+/// Fixed-point reciprocal for [`divide_small`]: `ceil(2^22 / divisor)`.
+pub(crate) const fn reciprocal(divisor: u8) -> u32 {
+    let d = if divisor == 0 { 1 } else { divisor as u32 };
+    (1u32 << 22).div_ceil(d)
+}
+
+/// `value / divisor` for `value < 1024` and `divisor <= 255`, exact, without a division.
+///
+/// With `r = ceil(2^22 / d) = (2^22 + e) / d`, `e < d`, the error term `value * e / (d * 2^22)`
+/// stays below `1 / d` for `value * e < 2^22`, which `1024 * 255` is; so the floor is exact.
+#[inline(always)]
+pub(crate) const fn divide_small(value: u32, reciprocal: u32) -> u32 {
+    (value.wrapping_mul(reciprocal)) >> 22
+}
+
+/// Events of a raw input of shape `shape`: one per non-zero byte, in HWC order.
+pub(crate) fn input_events(shape: Shape, raw: &[u8]) -> InputEvents<'_> {
+    InputEvents {
+        raw: raw.iter(),
+        vector: shape.is_vector(),
+        channels: u32::from(shape.channels),
+        width: u32::from(shape.width),
+        index: 0,
+        x: 0,
+        y: 0,
+        c: 0,
+    }
+}
+
+/// Iterator of [`input_events`]: walks the pixels with counters instead of dividing indices.
+pub(crate) struct InputEvents<'r> {
+    raw: core::slice::Iter<'r, u8>,
+    vector: bool,
+    channels: u32,
+    width: u32,
+    index: u32,
+    y: u32,
+    x: u32,
+    c: u32,
+}
+
+impl Iterator for InputEvents<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            let value = u32::from(*self.raw.next()?);
+            let position = if self.vector {
+                self.index
+            } else {
+                pixel_position(self.y, self.x) | self.c
+            };
+            self.index = self.index.wrapping_add(1);
+            self.c += 1;
+            if self.c >= self.channels {
+                self.c = 0;
+                self.x += 1;
+                if self.x >= self.width {
+                    self.x = 0;
+                    self.y += 1;
+                }
+            }
+            if value != 0 {
+                return Some(event(position, value));
+            }
+        }
+    }
+}
+
+/// Add `count * weights` to `sums`, element by element.
+#[inline(always)]
+fn add_scaled(sums: &mut [i32], weights: &[u8], count: i32) {
+    if count == 1 {
+        // Spikes of LIF neurons: one per event, so the fan-out is additions only.
+        for (sum, &weight) in sums.iter_mut().zip(weights) {
+            *sum = sum.wrapping_add(i32::from(weight as i8));
+        }
+    } else {
+        for (sum, &weight) in sums.iter_mut().zip(weights) {
+            *sum = sum.wrapping_add(count * i32::from(weight as i8));
+        }
+    }
+}
+
+impl Dense<'_> {
+    /// Scatter each event's fan-out row into `sums`; returns the weight additions.
+    pub(crate) fn accumulate(&self, events: impl Iterator<Item = u32>, sums: &mut [i32]) -> u32 {
+        let outputs = usize::from(self.outputs);
+        let vector = self.input.is_vector();
+        let (width, channels) = (
+            usize::from(self.input.width),
+            usize::from(self.input.channels),
+        );
+        let mut additions = 0u32;
+        for e in events {
+            let position = (e >> COUNT_BITS) as usize;
+            let index = if vector {
+                position
+            } else {
+                ((position >> 16) * width + ((position >> 8) & 0xff)) * channels + (position & 0xff)
+            };
+            let start = index * outputs;
+            if let Some(row) = self.weights.get(start..start + outputs) {
+                add_scaled(sums, row, (e & MAX_COUNT) as i32);
+                additions = additions.wrapping_add(outputs as u32);
+            }
+        }
+        additions
+    }
+}
+
+impl Conv2d<'_> {
+    /// Scatter each event's kernel footprint into `sums`; returns the weight additions.
+    ///
+    /// An input at row `y` reaches output row `oy` through kernel row `ky` when
+    /// `oy * stride + ky = y + padding_top`: the first such `ky` is the remainder of
+    /// `(y + padding_top) / stride`, and each further one is `stride` rows on, one output row up.
+    pub(crate) fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        stride_reciprocal: u32,
+    ) -> u32 {
+        let stride = u32::from(self.stride);
+        let (kh, kw) = (u32::from(self.kernel_height), u32::from(self.kernel_width));
+        let (out_h, out_w) = (u32::from(self.output.height), u32::from(self.output.width));
+        let filters = usize::from(self.output.channels);
+        let vector = self.input.is_vector();
+        let mut additions = 0u32;
+        for e in events {
+            let position = e >> COUNT_BITS;
+            let count = (e & MAX_COUNT) as i32;
+            let (y, x, c) = if vector {
+                (0, 0, position)
+            } else {
+                (position >> 16, (position >> 8) & 0xff, position & 0xff)
+            };
+            let reach_y = y + u32::from(self.padding_top);
+            let reach_x = x + u32::from(self.padding_left);
+            let first_oy = divide_small(reach_y, stride_reciprocal);
+            let first_ox = divide_small(reach_x, stride_reciprocal);
+            let first_ky = reach_y - first_oy * stride;
+            let first_kx = reach_x - first_ox * stride;
+            let (mut ky, mut oy) = (first_ky, first_oy);
+            while ky < kh {
+                if oy < out_h {
+                    let (mut kx, mut ox) = (first_kx, first_ox);
+                    while kx < kw {
+                        if ox < out_w {
+                            let tap = ((c * kh + ky) * kw + kx) as usize * filters;
+                            let out = (oy * out_w + ox) as usize * filters;
+                            if let (Some(row), Some(target)) = (
+                                self.weights.get(tap..tap + filters),
+                                sums.get_mut(out..out + filters),
+                            ) {
+                                add_scaled(target, row, count);
+                                additions = additions.wrapping_add(filters as u32);
+                            }
+                        }
+                        if ox == 0 {
+                            break;
+                        }
+                        kx += stride;
+                        ox -= 1;
+                    }
+                }
+                if oy == 0 {
+                    break;
+                }
+                ky += stride;
+                oy -= 1;
+            }
+        }
+        additions
+    }
+}
+
+impl SumPool {
+    /// Add each event's count to its window's sum, recording each window that becomes
+    /// non-zero as an output event (count filled in by [`SumPool::finish`]); returns the
+    /// number of output events.
+    pub(crate) fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        out_events: &mut [i32],
+        size_reciprocal: u32,
+    ) -> usize {
+        let output = Layer::SumPool(*self).output_shape();
+        let (out_h, out_w, channels) = (
+            u32::from(output.height),
+            u32::from(output.width),
+            u32::from(output.channels),
+        );
+        let mut emitted = 0usize;
+        for e in events {
+            let position = e >> COUNT_BITS;
+            let (y, x, c) = (position >> 16, (position >> 8) & 0xff, position & 0xff);
+            let (py, px) = (
+                divide_small(y, size_reciprocal),
+                divide_small(x, size_reciprocal),
+            );
+            if py >= out_h || px >= out_w {
+                continue;
+            }
+            let index = ((py * out_w + px) * channels + c) as usize;
+            if let Some(sum) = sums.get_mut(index) {
+                if *sum == 0 {
+                    if let Some(slot) = out_events.get_mut(emitted) {
+                        *slot = event(pixel_position(py, px) | c, 0) as i32;
+                        emitted += 1;
+                    }
+                }
+                *sum = sum.wrapping_add((e & MAX_COUNT) as i32);
+            }
+        }
+        emitted
+    }
+
+    /// Move each window's sum into its event's count and clear the sum for the next step.
+    pub(crate) fn finish(&self, sums: &mut [i32], out_events: &mut [i32]) {
+        let output = Layer::SumPool(*self).output_shape();
+        let (out_w, channels) = (u32::from(output.width), u32::from(output.channels));
+        for e in out_events.iter_mut() {
+            let position = (*e as u32) >> COUNT_BITS;
+            let (py, px, c) = (position >> 16, (position >> 8) & 0xff, position & 0xff);
+            let index = ((py * out_w + px) * channels + c) as usize;
+            if let Some(sum) = sums.get_mut(index) {
+                // The loader bounds a pooled sum by MAX_COUNT.
+                *e = event(position, (*sum as u32) & MAX_COUNT) as i32;
+                *sum = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layer::Scaling;
+    use crate::neuron::Neuron;
+    use crate::synapse::Synapse;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    #[test]
+    fn small_division_is_exact_over_its_range() {
+        for divisor in 1..=255u8 {
+            let r = reciprocal(divisor);
+            for value in 0..1024u32 {
+                assert_eq!(divide_small(value, r), value / u32::from(divisor));
+            }
+        }
+    }
+
+    /// A convolution's geometry: input shape, kernel, stride, padding, output size, filters.
+    fn conv_geometry() -> impl Strategy<Value = (Shape, u8, u8, u8, u8, u8, Shape)> {
+        (
+            1u16..=9,
+            1u16..=9,
+            1u16..=3,
+            1u8..=4,
+            1u8..=4,
+            1u8..=3,
+            1u16..=3,
+        )
+            .prop_flat_map(|(h, w, c, kh, kw, stride, filters)| {
+                (0..kh, 0..kh, 0..kw, 0..kw).prop_filter_map(
+                    "kernel larger than the padded input",
+                    move |(top, bottom, left, right)| {
+                        let padded_h = i32::from(h) + i32::from(top) + i32::from(bottom);
+                        let padded_w = i32::from(w) + i32::from(left) + i32::from(right);
+                        let out_h = (padded_h - i32::from(kh)) / i32::from(stride) + 1;
+                        let out_w = (padded_w - i32::from(kw)) / i32::from(stride) + 1;
+                        (padded_h >= i32::from(kh) && padded_w >= i32::from(kw)).then(|| {
+                            (
+                                Shape::image(h, w, c),
+                                kh,
+                                kw,
+                                stride,
+                                top,
+                                left,
+                                Shape::image(out_h as u16, out_w as u16, filters),
+                            )
+                        })
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        /// The event-driven convolution equals the textbook one: every output sums input times
+        /// weight over its window, reading zero outside the input.
+        #[test]
+        fn convolution_scatter_equals_the_direct_sum(
+            (input, kh, kw, stride, top, left, output) in conv_geometry(),
+            seed in any::<u64>(),
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let (c_in, filters) = (usize::from(input.channels), usize::from(output.channels));
+            let weights: Vec<u8> = (0..c_in * usize::from(kh) * usize::from(kw) * filters)
+                .map(|_| next() as u8)
+                .collect();
+            // Sparse counts, some of them large.
+            let values: Vec<u8> = (0..input.len())
+                .map(|_| if next() % 3 == 0 { next() as u8 } else { 0 })
+                .collect();
+            let conv = Conv2d {
+                input,
+                output,
+                kernel_height: kh,
+                kernel_width: kw,
+                stride,
+                padding_top: top,
+                padding_left: left,
+                neuron: Neuron::Readout,
+                synapse: Synapse::None,
+                weights: &weights,
+                scaling: Scaling { multipliers: &[], shifts: &[], biases: &[] },
+                activity: 0,
+            };
+            let valid = conv
+                .validate(|p| crate::error::LoadError::ParameterOutOfRange {
+                    layer: None,
+                    parameter: p,
+                })
+                .is_ok();
+            prop_assert!(valid);
+            let mut sums = std::vec![0i32; output.len()];
+            conv.accumulate(input_events(input, &values), &mut sums, reciprocal(stride));
+            let (h, w) = (i32::from(input.height), i32::from(input.width));
+            for oy in 0..i32::from(output.height) {
+                for ox in 0..i32::from(output.width) {
+                    for f in 0..filters {
+                        let mut expected = 0i32;
+                        for ci in 0..c_in {
+                            for ky in 0..i32::from(kh) {
+                                for kx in 0..i32::from(kw) {
+                                    let y = oy * i32::from(stride) - i32::from(top) + ky;
+                                    let x = ox * i32::from(stride) - i32::from(left) + kx;
+                                    if y < 0 || x < 0 || y >= h || x >= w {
+                                        continue;
+                                    }
+                                    let v = values[((y * w + x) as usize) * c_in + ci];
+                                    let tap = ((ci * usize::from(kh) + ky as usize)
+                                        * usize::from(kw)
+                                        + kx as usize)
+                                        * filters
+                                        + f;
+                                    expected += i32::from(v) * i32::from(weights[tap] as i8);
+                                }
+                            }
+                        }
+                        let index = ((oy * i32::from(output.width) + ox) as usize) * filters + f;
+                        prop_assert_eq!(sums[index], expected, "output ({}, {}, {})", oy, ox, f);
+                    }
+                }
+            }
+        }
+
+        /// Sum pooling adds each window's counts, emits one event per non-zero window and
+        /// leaves its sums cleared.
+        #[test]
+        fn pooling_sums_windows_and_clears(
+            h in 1u16..=9, w in 1u16..=9, c in 1u16..=3, size in 1u8..=3,
+            seed in any::<u64>(),
+        ) {
+            let input = Shape::image(h, w, c);
+            let pool = SumPool { input, size };
+            let output = Layer::SumPool(pool).output_shape();
+            prop_assume!(!output.is_empty());
+            let counts: Vec<u8> = (0..input.len())
+                .map(|i| ((seed >> (i % 64)) & 1) as u8 * (1 + (i % 3) as u8))
+                .collect();
+            let mut sums = std::vec![0i32; output.len()];
+            let mut events = std::vec![0i32; output.len()];
+            let n = pool.accumulate(input_events(input, &counts), &mut sums, &mut events, reciprocal(size));
+            pool.finish(&mut sums, &mut events[..n]);
+            prop_assert!(sums.iter().all(|&s| s == 0));
+            let mut got = std::vec![0u32; output.len()];
+            for &e in &events[..n] {
+                let e = e as u32;
+                let p = e >> COUNT_BITS;
+                let index = (((p >> 16) * u32::from(output.width) + ((p >> 8) & 0xff))
+                    * u32::from(c) + (p & 0xff)) as usize;
+                prop_assert!(e & MAX_COUNT > 0);
+                got[index] = e & MAX_COUNT;
+            }
+            let s = usize::from(size);
+            for py in 0..usize::from(output.height) {
+                for px in 0..usize::from(output.width) {
+                    for ch in 0..usize::from(c) {
+                        let mut expected = 0u32;
+                        for y in py * s..py * s + s {
+                            for x in px * s..px * s + s {
+                                expected += u32::from(counts[(y * usize::from(w) + x) * usize::from(c) + ch]);
+                            }
+                        }
+                        let index = (py * usize::from(output.width) + px) * usize::from(c) + ch;
+                        prop_assert_eq!(got[index], expected);
+                    }
+                }
+            }
+        }
+    }
+}
