@@ -120,6 +120,42 @@ fn cli_trains_a_conv_network_deterministically() {
         [12 * 12 * 4, 6 * 6 * 4, 6 * 6 * 6, 10]
     );
     assert_eq!(net.layers[1].neuron, Neuron::Readout, "a pool is linear");
+
+    // The conv network converts, quantizes and runs in the fixed-point runtime: the stage table
+    // has a row per spiking layer (not the pool) and the model's sizes.
+    let out = bin()
+        .arg("convert")
+        .arg(d.path().join("a.json"))
+        .arg("--data")
+        .arg(mnist_fixture())
+        .args(["--timesteps", "5", "--quiet", "--out"])
+        .arg(d.path().join("converted"))
+        .output()
+        .unwrap();
+    require_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("spiking, fixed point, 5 steps"), "{table}");
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("layer"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(rows, ["0", "2"], "{table}");
+    assert!(table.contains("bytes state RAM"), "{table}");
+    let out = bin()
+        .arg("inspect")
+        .arg(d.path().join("converted/model.pspk"))
+        .output()
+        .unwrap();
+    require_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("layer 1: sum pool 12x12x4 -> 6x6x4"),
+        "{text}"
+    );
+    assert!(text.contains("layer 2: conv2d 6x6x4 -> 6x6x6"), "{text}");
 }
 
 #[test]
