@@ -594,6 +594,8 @@ fn pool_indices(input: Shape, size: u8) -> Vec<u32> {
 
 /// The trainable network: Keras-style weights plus the Nengo neuron parametrization.
 struct Model {
+    /// Where the tensors live: the CPU, or with the `cuda` feature the first GPU if present.
+    device: Device,
     /// The layers with their shapes; the last is the readout.
     layers: Vec<(Layer, ResolvedLayer)>,
     params: NeuronParams,
@@ -610,6 +612,20 @@ enum Rates {
     Exact,
 }
 
+/// The device training runs on: the CPU; with the `cuda` feature the first CUDA GPU when one
+/// is present (candle's CUDA kernels are not bit-reproducible run to run, so the "same seed,
+/// same bytes" guarantee holds on the CPU only).
+fn training_device() -> candle_core::Result<Device> {
+    #[cfg(feature = "cuda")]
+    {
+        Device::cuda_if_available(0)
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Ok(Device::Cpu)
+    }
+}
+
 /// `n` Glorot-uniform values for the given fan-in and fan-out (Keras' default for Dense and
 /// Conv2D).
 fn glorot(n: usize, fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
@@ -624,7 +640,8 @@ impl Model {
         rng: &mut ChaCha8Rng,
     ) -> Result<Self, TrainError> {
         let (gain, bias) = params.gain_bias()?;
-        let dev = &Device::Cpu;
+        let device = training_device()?;
+        let dev = &device;
         let mut built = Vec::with_capacity(layers.len());
         for spec in layers {
             let layer = match spec.kind {
@@ -670,6 +687,7 @@ impl Model {
             built.push((layer, *spec));
         }
         Ok(Model {
+            device,
             layers: built,
             params,
             gain: f64::from(gain),
@@ -878,7 +896,7 @@ fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
         let x = Tensor::from_vec(
             to_floats(&data.images, chunk, data.full_scale),
             (chunk.len(), data.features()),
-            &Device::Cpu,
+            &model.device,
         )?;
         let (logits, _) = model.forward(&x, Rates::Exact, None)?;
         let pred: Vec<u32> = logits.argmax(D::Minus1)?.to_vec1()?;
@@ -1053,8 +1071,8 @@ fn run_epoch(
         .iter()
         .map(|&i| u32::from(train_set.labels[i]))
         .collect();
-    let x_all = Tensor::from_vec(pixels, (n, features), &Device::Cpu)?;
-    let y_all = Tensor::from_vec(labels, n, &Device::Cpu)?;
+    let x_all = Tensor::from_vec(pixels, (n, features), &model.device)?;
+    let y_all = Tensor::from_vec(labels, n, &model.device)?;
 
     let (mut loss_sum, mut correct, mut batches) = (0f64, 0u64, 0usize);
     for b0 in (0..n).step_by(cfg.batch_size) {
@@ -1117,7 +1135,7 @@ fn dropout_masks(
                     }
                 })
                 .collect();
-            Tensor::from_vec(v, (len, h), &Device::Cpu)
+            Tensor::from_vec(v, (len, h), &model.device)
         })
         .collect::<candle_core::Result<Vec<_>>>()
         .map(Some)
