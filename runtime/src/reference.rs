@@ -451,9 +451,23 @@ impl FloatNetwork {
     pub fn simulator(&self, raw: &[u8]) -> FloatSimulator<'_> {
         let zeros =
             || -> Vec<Vec<f64>> { self.layers.iter().map(|l| vec![0.0; l.outputs]).collect() };
+        let input = self.input_values(raw);
+        // The first layer's input never changes during a run: its weighted sum is computed
+        // once (as the runtime does), which makes long runs of wide first layers affordable.
+        let first_drive = self
+            .layers
+            .first()
+            .map(|layer| {
+                let mut j = layer.currents(&input);
+                for (ji, b) in j.iter_mut().zip(layer.output_biases()) {
+                    *ji -= b;
+                }
+                j
+            })
+            .unwrap_or_default();
         FloatSimulator {
             network: self,
-            input: self.input_values(raw),
+            first_drive,
             voltage: zeros(),
             refractory: zeros(),
             filter: zeros(),
@@ -476,7 +490,8 @@ impl FloatNetwork {
 #[derive(Clone, Debug)]
 pub struct FloatSimulator<'n> {
     network: &'n FloatNetwork,
-    input: Vec<f64>,
+    /// The first layer's weighted input without its bias (the input is static).
+    first_drive: Vec<f64>,
     voltage: Vec<Vec<f64>>,
     refractory: Vec<Vec<f64>>,
     filter: Vec<Vec<f64>>,
@@ -491,20 +506,21 @@ impl FloatSimulator<'_> {
         let dt = f64::from(self.network.dt);
         for (l, layer) in self.network.layers.iter().enumerate() {
             // Layer 0 sees the static input; later layers the previous layer's spikes, each
-            // worth `amplitude / dt`.
-            let x: Vec<f64> = match l.checked_sub(1) {
-                None => self.input.clone(),
+            // worth `amplitude / dt`. Filter the weighted input without the bias (the bias is
+            // not synaptic).
+            let biases = layer.output_biases();
+            let mut j = match l.checked_sub(1) {
+                None => self.first_drive.clone(),
                 Some(p) => {
                     let height = self.network.spike_height(p);
-                    self.output[p].iter().map(|&n| n * height).collect()
+                    let x: Vec<f64> = self.output[p].iter().map(|&n| n * height).collect();
+                    let mut j = layer.currents(&x);
+                    for (ji, &b) in j.iter_mut().zip(&biases) {
+                        *ji -= b;
+                    }
+                    j
                 }
             };
-            // Filter the weighted input without the bias (the bias is not synaptic).
-            let biases = layer.output_biases();
-            let mut j = layer.currents(&x);
-            for (ji, &b) in j.iter_mut().zip(&biases) {
-                *ji -= b;
-            }
             if let Synapse::Lowpass { tau } = layer.synapse {
                 let a = (-dt / f64::from(tau)).exp();
                 for (y, ji) in self.filter[l].iter_mut().zip(j.iter_mut()) {
