@@ -372,7 +372,7 @@ pub fn predict(
 mod tests {
     use super::*;
     use picospike_runtime::quantize::quantize;
-    use picospike_runtime::reference::{FloatLayer, FloatNetwork};
+    use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
     use picospike_runtime::synapse::Synapse;
 
     /// A `sizes[0]-sizes[1]-...` LIF network with a readout, small deterministic weights.
@@ -381,6 +381,7 @@ mod tests {
             .windows(2)
             .enumerate()
             .map(|(i, pair)| FloatLayer {
+                kind: FloatKind::Dense,
                 inputs: pair[0],
                 outputs: pair[1],
                 weights: (0..pair[0] * pair[1])

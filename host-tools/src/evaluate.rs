@@ -43,7 +43,8 @@ pub struct SpikingEvaluation {
     pub accuracy: f64,
     /// Accuracy after step `t + 1`, for every `t < timesteps`.
     pub accuracy_by_step: Vec<f64>,
-    /// Firing statistics of each spiking layer.
+    /// Firing statistics of each spiking layer (pools, which have no neurons, are left out;
+    /// `LayerRates::layer` is the index in the network).
     pub layers: Vec<LayerRates>,
     /// Weight additions triggered by spikes per inference (0 for the float reference, which is
     /// not event-driven).
@@ -104,6 +105,12 @@ pub fn float_spiking(
             bar.inc(1);
             let mut neuron_spikes = sim.run().neuron_spikes;
             neuron_spikes.pop(); // the readout does not spike
+                                 // Pools have no neurons: no rates of their own (summarize skips empty layers).
+            for (spikes, layer) in neuron_spikes.iter_mut().zip(&network.layers) {
+                if !layer.kind.has_neurons() {
+                    spikes.clear();
+                }
+            }
             SampleTrace {
                 correct_by_step,
                 neuron_spikes,
@@ -134,6 +141,11 @@ pub fn fixed_spiking(
     progress: bool,
 ) -> Result<SpikingEvaluation, LoadError> {
     let model: Model = Model::from_bytes(blob)?;
+    let linear: Vec<bool> = model
+        .layers()
+        .iter()
+        .map(|l| l.neuron().is_none())
+        .collect();
     let bar = progress_bar(data.len(), "spiking fixed", progress);
     let traces: Result<Vec<SampleTrace>, LoadError> = data
         .images
@@ -143,7 +155,7 @@ pub fn fixed_spiking(
             || vec![0i32; model.state_words()],
             |state, (image, &label)| {
                 let mut network = Network::new(&model, state)?;
-                let trace = fixed_trace(&mut network, image, label, timesteps);
+                let trace = fixed_trace(&mut network, &linear, image, label, timesteps);
                 bar.inc(1);
                 Ok(trace)
             },
@@ -158,8 +170,11 @@ pub fn fixed_spiking(
     ))
 }
 
+/// One inference; `linear[l]` marks layers without neurons (pools), whose pooled sums are not
+/// spikes of their own and are not counted.
 fn fixed_trace(
     network: &mut Network<'_, '_>,
+    linear: &[bool],
     image: &[u8],
     label: u8,
     timesteps: u16,
@@ -167,7 +182,10 @@ fn fixed_trace(
     network.reset();
     let spiking = network.layer_count().saturating_sub(1);
     let mut neuron_spikes: Vec<Vec<u32>> = (0..spiking)
-        .map(|l| vec![0; network.layer_len(l).unwrap_or(0)])
+        .map(|l| match linear.get(l) {
+            Some(true) => Vec::new(),
+            _ => vec![0; network.layer_len(l).unwrap_or(0)],
+        })
         .collect();
     let mut correct_by_step = Vec::with_capacity(usize::from(timesteps));
     if network.set_input(image).is_err() {
@@ -238,6 +256,7 @@ fn summarize(
     let window = timesteps as f64 * dt;
     let layer_count = traces.first().map_or(0, |t| t.neuron_spikes.len());
     let layers = (0..layer_count)
+        .filter(|&l| !traces[0].neuron_spikes[l].is_empty())
         .map(|l| {
             let neurons = traces[0].neuron_spikes[l].len();
             let mut totals = vec![0u64; neurons];

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod arch;
 pub mod augment;
 #[cfg(feature = "cli")]
 pub mod commands;

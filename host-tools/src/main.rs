@@ -19,8 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a dense rate network (NengoDL recipe, step 1) and save it as a float network (JSON).
-    Train(train::TrainArgs),
+    /// Train a dense or convolutional rate network (NengoDL recipe, step 1) and save it as a float network (JSON).
+    Train(Box<train::TrainArgs>),
     /// Convert a trained network to spiking neurons and report accuracy and firing rates at each
     /// stage: rate (float) -> spiking (float reference) -> spiking (fixed point, the runtime).
     Convert(convert::ConvertArgs),

@@ -102,8 +102,11 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
     let Some(last) = net.layers.last() else {
         return Err("no layers".into());
     };
-    if !matches!(last.neuron, Neuron::Readout) {
+    if !matches!(last.neuron, Neuron::Readout) || !last.kind.has_neurons() {
         return Err("the last layer must be the readout".into());
+    }
+    if !net.layers[0].kind.has_neurons() {
+        return Err("the first layer cannot be a pool".into());
     }
     let mut inputs = net.input.size();
     for (i, layer) in net.layers.iter().enumerate() {
@@ -113,19 +116,13 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
                 layer.inputs, layer.outputs
             ));
         }
-        if Some(layer.weights.len()) != layer.inputs.checked_mul(layer.outputs)
-            || layer.biases.len() != layer.outputs
-        {
-            return Err(format!(
-                "layer {i} has {} weights and {} biases, expected {} x {} weights and {} biases",
-                layer.weights.len(),
-                layer.biases.len(),
-                layer.inputs,
-                layer.outputs,
-                layer.outputs
-            ));
+        if let Some(problem) = layer.problem() {
+            return Err(format!("layer {i}: {problem}"));
         }
-        if i + 1 < net.layers.len() && matches!(layer.neuron, Neuron::Readout) {
+        if i + 1 < net.layers.len()
+            && matches!(layer.neuron, Neuron::Readout)
+            && layer.kind.has_neurons()
+        {
             return Err(format!(
                 "layer {i} is a readout, but only the last layer may be"
             ));
@@ -138,13 +135,14 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{FloatLayer, InputEncoding, Neuron, Synapse};
+    use crate::network::{FloatKind, FloatLayer, InputEncoding, Neuron, Synapse};
 
     fn net() -> FloatNetwork {
         FloatNetwork {
             dt: 0.001,
             input: InputEncoding::vector(1, 16, 50),
             layers: vec![FloatLayer {
+                kind: FloatKind::Dense,
                 inputs: 1,
                 outputs: 2,
                 weights: vec![0.1, -2.5e-7],

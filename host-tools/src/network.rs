@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 pub use picospike_runtime::format::InputEncoding;
 pub use picospike_runtime::neuron::Neuron;
-pub use picospike_runtime::reference::{argmax, FloatLayer, FloatNetwork};
+pub use picospike_runtime::reference::{argmax, FloatKind, FloatLayer, FloatNetwork, Shape};
 pub use picospike_runtime::synapse::Synapse;
 
 /// Steady-state LIF rate in Hz (without amplitude) for current `j`: 0 for `j <= 1`.
@@ -48,19 +48,28 @@ pub fn rate_accuracy(net: &FloatNetwork, images: &[Vec<u8>], labels: &[u8]) -> f
 
 /// Mean rate-mode firing rate in Hz of each hidden layer over the given inputs; uses all cores.
 ///
-/// Per-input means are computed in parallel and summed in input order, so the result does not
+/// A pool has no neurons of its own: its entry is the mean rate of the spikes it passes on (its
+/// input's rate averaged over its windows). Per-input means are computed in parallel and summed in input order, so the result does not
 /// depend on the number of threads.
 pub fn mean_rates_hz(net: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
     let hidden = net.layers.len().saturating_sub(1);
+    // The amplitude that turns each layer's output back into a rate: a pool's is its input's.
+    let mut amplitudes = Vec::with_capacity(hidden);
+    for (i, layer) in net.layers.iter().take(hidden).enumerate() {
+        let a = match (layer.kind.has_neurons(), i.checked_sub(1)) {
+            (false, Some(p)) => amplitudes[p],
+            _ => f64::from(layer.neuron.amplitude()),
+        };
+        amplitudes.push(a);
+    }
     let per_input: Vec<Vec<f64>> = images
         .par_iter()
         .map(|x| {
             net.rate_activities(x)
                 .iter()
                 .take(hidden)
-                .zip(&net.layers)
-                .map(|(out, layer)| {
-                    let amplitude = f64::from(layer.neuron.amplitude());
+                .zip(&amplitudes)
+                .map(|(out, &amplitude)| {
                     out.iter().map(|r| r / amplitude).sum::<f64>() / out.len().max(1) as f64
                 })
                 .collect()
@@ -101,6 +110,7 @@ mod tests {
             input: InputEncoding::vector(2, 10, 10),
             layers: vec![
                 FloatLayer {
+                    kind: FloatKind::Dense,
                     inputs: 2,
                     outputs: 2,
                     weights: vec![1.0, -1.0, 2.0, 0.5],
@@ -109,6 +119,7 @@ mod tests {
                     synapse: Synapse::None,
                 },
                 FloatLayer {
+                    kind: FloatKind::Dense,
                     inputs: 2,
                     outputs: 2,
                     weights: vec![1.0, 0.0, 0.0, 1.0],

@@ -73,6 +73,10 @@ pub fn to_spiking(network: &FloatNetwork, options: &ConvertOptions) -> FloatNetw
     };
     let last = spiking.layers.len().saturating_sub(1);
     for (index, layer) in spiking.layers.iter_mut().enumerate() {
+        if !layer.kind.has_neurons() {
+            // A pool is linear and unfiltered; the layer after it filters the pooled spikes.
+            continue;
+        }
         // The first layer's input is the static image, which needs no smoothing.
         layer.synapse = match index {
             0 => Synapse::None,

@@ -84,6 +84,81 @@ fn cli_trains_on_idx_files() {
 }
 
 #[test]
+fn cli_trains_a_conv_network_deterministically() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let path = d.path().join(name);
+        let out = bin()
+            .args(["train", "--data"])
+            .arg(mnist_fixture())
+            .args([
+                "--preset",
+                "mnist-conv",
+                "--arch",
+                "conv4k5s2,avgpool2,conv6k3s1p1,dense10",
+                "--epochs",
+                "2",
+                "--dropout",
+                "0.1",
+                "--quiet",
+                "-o",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        require_success(&out);
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        (std::fs::read(&path).unwrap(), report)
+    };
+    let (first, report) = run("a.json");
+    assert_eq!(first, run("b.json").0, "same seed, same bytes");
+    assert!(report.contains("conv4k5s2"), "{report}");
+    let net = load_network(&d.path().join("a.json")).unwrap();
+    // 28 -> 12 (conv) -> 6 (pool) -> 6 (padded conv) -> 10.
+    assert_eq!(
+        net.layers.iter().map(|l| l.outputs).collect::<Vec<_>>(),
+        [12 * 12 * 4, 6 * 6 * 4, 6 * 6 * 6, 10]
+    );
+    assert_eq!(net.layers[1].neuron, Neuron::Readout, "a pool is linear");
+
+    // The conv network converts, quantizes and runs in the fixed-point runtime: the stage table
+    // has a row per spiking layer (not the pool) and the model's sizes.
+    let out = bin()
+        .arg("convert")
+        .arg(d.path().join("a.json"))
+        .arg("--data")
+        .arg(mnist_fixture())
+        .args(["--timesteps", "5", "--quiet", "--out"])
+        .arg(d.path().join("converted"))
+        .output()
+        .unwrap();
+    require_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("spiking, fixed point, 5 steps"), "{table}");
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.starts_with("layer"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(rows, ["0", "2"], "{table}");
+    assert!(table.contains("bytes state RAM"), "{table}");
+    let out = bin()
+        .arg("inspect")
+        .arg(d.path().join("converted/model.pspk"))
+        .output()
+        .unwrap();
+    require_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("layer 1: sum pool 12x12x4 -> 6x6x4"),
+        "{text}"
+    );
+    assert!(text.contains("layer 2: conv2d 6x6x4 -> 6x6x6"), "{text}");
+}
+
+#[test]
 fn digits_preset_reaches_97_percent_and_fits_a_cortex_m0() {
     let (train_set, test_set) = data::builtin_digits().stratified_split(0.2, 0).unwrap();
     let cfg = TrainConfig {
@@ -142,7 +217,7 @@ fn cli_errors_are_one_line_with_exit_code_1() {
     let d = tempfile::tempdir().unwrap();
     let bad_csv = d.path().join("bad.csv");
     std::fs::write(&bad_csv, "1,2,3\n4,5\n").unwrap();
-    let cases: Vec<(Vec<String>, &str)> = vec![
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
         (vec!["--data".into(), "/no/such/dir".into()], "/no/such/dir"),
         (
             vec!["--data".into(), bad_csv.display().to_string()],
@@ -171,6 +246,22 @@ fn cli_errors_are_one_line_with_exit_code_1() {
             "--classes does not apply",
         ),
     ];
+    let mnist = mnist_fixture().display().to_string();
+    for (arch, needle) in [
+        (
+            "conv8k29,dense10",
+            "kernel 29x29 is larger than its 28x28 input",
+        ),
+        ("dense64,conv8k3,dense10", "cannot follow the dense layer 1"),
+        ("conv0k3,dense10", "zero channels"),
+        ("conv8k5s2,dense7", "7 outputs, the data has 10 classes"),
+        ("conv8k5x,dense10", "item 1 'conv8k5x'"),
+    ] {
+        cases.push((
+            vec!["--data".into(), mnist.clone(), "--arch".into(), arch.into()],
+            needle,
+        ));
+    }
     for (args, needle) in cases {
         let out = bin()
             .arg("train")

@@ -8,6 +8,13 @@
 //! `i8`, and `s_i` is stored as `multiplier_i * 2^-shift_i` in Q16.16 units, with a `u16`
 //! multiplier normalised to `[2^15, 2^16)` by its own shift (relative error below 2^-16). The
 //! rounding error of a weight is thus at most `s_i / 2`, 0.4% of the output's largest weight.
+//!
+//! A convolution is quantized the same way per output *channel* (its weights
+//! `[in_c][ky][kx][out_c]` are rows of `out_c` columns, as a dense layer's `[input][output]`),
+//! with one bias per channel. An average pool becomes a [`SumPool`], which passes on the exact
+//! integer sum of its window: its `1 / size^2` is folded into the following layer's input unit,
+//! and so into that layer's weights and multipliers. Sum pooling followed by the folded scale
+//! is exactly average pooling, so pooling adds no rounding of its own.
 
 use std::fmt;
 use std::vec::Vec;
@@ -16,9 +23,9 @@ use crate::error::EncodeError;
 use crate::fixed_point::ONE;
 use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
 use crate::format::ModelBuilder;
-use crate::layer::{Dense, Layer, Scaling, Shape};
+use crate::layer::{Conv2d, Dense, Layer, Scaling, SumPool};
 use crate::neuron::Neuron;
-use crate::reference::{FloatLayer, FloatNetwork};
+use crate::reference::{FloatKind, FloatLayer, FloatNetwork};
 
 /// Why a [`FloatNetwork`] could not be quantized.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +46,14 @@ pub enum QuantizeError {
         layer: usize,
         /// What is wrong.
         reason: &'static str,
+    },
+    /// A layer's own description is inconsistent (see [`FloatLayer::problem`]), or layers do not
+    /// chain (a layer's input is not the previous layer's output).
+    Inconsistent {
+        /// Index of the layer.
+        layer: usize,
+        /// What is wrong.
+        reason: String,
     },
     /// A bias or weight scale does not fit the Q16.16 range.
     OutOfRange {
@@ -62,6 +77,7 @@ impl fmt::Display for QuantizeError {
                 index,
             } => write!(f, "layer {layer} {field}[{index}] is not a finite number"),
             QuantizeError::Shape { layer, reason } => write!(f, "layer {layer}: {reason}"),
+            QuantizeError::Inconsistent { layer, reason } => write!(f, "layer {layer}: {reason}"),
             QuantizeError::OutOfRange {
                 layer,
                 field,
@@ -77,16 +93,16 @@ impl fmt::Display for QuantizeError {
 
 impl std::error::Error for QuantizeError {}
 
-/// The integer parameters of one layer.
+/// The integer parameters of one layer (all empty for a pool).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuantizedLayer {
-    /// `i8` weights as bytes, `[input][output]`.
+    /// `i8` weights as bytes, `[input][output]` (dense) or `[in_c][ky][kx][out_c]` (conv).
     pub weights: Vec<u8>,
-    /// Per-output `u16` LE multipliers.
+    /// Per-output (dense) or per-output-channel (conv) `u16` LE multipliers.
     pub multipliers: Vec<u8>,
-    /// Per-output right shifts.
+    /// Per-output or per-output-channel right shifts.
     pub shifts: Vec<u8>,
-    /// Per-output `i32` LE Q16.16 biases.
+    /// Per-output or per-output-channel `i32` LE Q16.16 biases.
     pub biases: Vec<u8>,
 }
 
@@ -129,6 +145,10 @@ pub fn encode_scale(scale: f64) -> Option<(u16, i8)> {
 }
 
 /// Quantize one layer; `input_unit` is the float value of one unit of runtime input.
+///
+/// # Errors
+/// A [`QuantizeError`] naming the layer: inconsistent sizes, values that are not finite or do
+/// not fit the format.
 pub fn quantize_layer(
     index: usize,
     layer: &FloatLayer,
@@ -142,15 +162,30 @@ pub fn quantize_layer(
     if layer.inputs == 0 || layer.outputs == 0 {
         return Err(shape("a layer needs at least one input and one output"));
     }
-    if layer.inputs > usize::from(u16::MAX) || layer.outputs > usize::from(u16::MAX) {
+    if layer.kind == FloatKind::Dense
+        && (layer.inputs > usize::from(u16::MAX) || layer.outputs > usize::from(u16::MAX))
+    {
         return Err(shape("at most 65535 inputs and outputs per layer"));
     }
-    if layer.weights.len() != layer.inputs * layer.outputs {
-        return Err(shape("weights must have inputs * outputs entries"));
+    if let Some(reason) = layer.problem() {
+        return Err(QuantizeError::Inconsistent {
+            layer: index,
+            reason,
+        });
     }
-    if layer.biases.len() != layer.outputs {
-        return Err(shape("biases must have one entry per output"));
-    }
+    // Columns of the weight matrix: one scale, shift and bias each.
+    let outputs = match layer.kind {
+        FloatKind::Dense => layer.outputs,
+        FloatKind::Conv2d { output, .. } => usize::from(output.channels),
+        FloatKind::AvgPool { .. } => {
+            return Ok(QuantizedLayer {
+                weights: Vec::new(),
+                multipliers: Vec::new(),
+                shifts: Vec::new(),
+                biases: Vec::new(),
+            })
+        }
+    };
     for (field, values) in [("weights", &layer.weights), ("biases", &layer.biases)] {
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(QuantizeError::NonFinite {
@@ -166,7 +201,6 @@ pub fn quantize_layer(
         1.0
     };
     let factor = input_unit * per_step;
-    let outputs = layer.outputs;
     let mut scales = vec![0.0f64; outputs];
     for row in layer.weights.chunks_exact(outputs) {
         for (s, &w) in scales.iter_mut().zip(row) {
@@ -217,43 +251,101 @@ pub fn quantize_layer(
     })
 }
 
+/// The float value of one unit of runtime input of every layer: `1 / full_scale` for the
+/// first, `amplitude / dt` after a layer of neurons, and after a sum pool its input's unit over
+/// `size^2` (the fold that makes the pool's integer sum an average).
+fn input_units(network: &FloatNetwork) -> Vec<f64> {
+    let dt = f64::from(network.dt);
+    let mut unit = 1.0 / f64::from(network.input.full_scale.max(1));
+    let mut units = Vec::with_capacity(network.layers.len());
+    for layer in &network.layers {
+        units.push(unit);
+        unit = match layer.kind {
+            FloatKind::AvgPool { size, .. } => unit / f64::from(size.max(1)).powi(2),
+            _ => f64::from(layer.neuron.amplitude()) / dt,
+        };
+    }
+    units
+}
+
 /// Quantize every layer of `network` (see the module docs for the scheme).
 ///
 /// # Errors
 /// A [`QuantizeError`] naming the layer and what does not fit.
 pub fn quantize_layers(network: &FloatNetwork) -> Result<Vec<QuantizedLayer>, QuantizeError> {
     let dt = f64::from(network.dt);
-    let mut input_unit = 1.0 / f64::from(network.input.full_scale.max(1));
-    let mut out = Vec::with_capacity(network.layers.len());
-    for (index, layer) in network.layers.iter().enumerate() {
-        out.push(quantize_layer(index, layer, input_unit, dt)?);
-        input_unit = f64::from(layer.neuron.amplitude()) / dt;
-    }
-    Ok(out)
+    network
+        .layers
+        .iter()
+        .zip(input_units(network))
+        .enumerate()
+        .map(|(index, (layer, unit))| quantize_layer(index, layer, unit, dt))
+        .collect()
 }
 
 /// Quantize `network` and encode it as a model blob.
 ///
+/// Dense layers take the previous layer's output shape (the runtime flattens it in HWC order);
+/// activities and the input density are recorded as unknown (0).
+///
 /// # Errors
-/// A [`QuantizeError`] if a layer does not fit the format or the loader rejects the result.
+/// A [`QuantizeError`] if a layer does not fit the format, the layers do not chain, or the
+/// loader rejects the result.
 pub fn quantize(network: &FloatNetwork) -> Result<Vec<u8>, QuantizeError> {
     let quantized = quantize_layers(network)?;
-    let layers: Vec<Layer<'_>> = network
-        .layers
-        .iter()
-        .zip(&quantized)
-        .map(|(layer, q)| {
-            Layer::Dense(Dense {
-                input: Shape::vector(layer.inputs as u16),
-                outputs: layer.outputs as u16,
+    let mut fed = network.input.shape;
+    let mut layers: Vec<Layer<'_>> = Vec::with_capacity(quantized.len());
+    for (index, (layer, q)) in network.layers.iter().zip(&quantized).enumerate() {
+        if fed.len() != layer.inputs {
+            return Err(QuantizeError::Inconsistent {
+                layer: index,
+                reason: std::format!(
+                    "takes {} inputs, the previous layer gives {fed} = {}",
+                    layer.inputs,
+                    fed.len()
+                ),
+            });
+        }
+        let encoded = match layer.kind {
+            FloatKind::Dense => Layer::Dense(Dense {
+                input: fed,
+                outputs: u16::try_from(layer.outputs).map_err(|_| QuantizeError::Shape {
+                    layer: index,
+                    reason: "at most 65535 inputs and outputs per layer",
+                })?,
                 neuron: layer.neuron,
                 synapse: layer.synapse,
                 weights: &q.weights,
                 scaling: q.scaling(),
                 activity: 0,
-            })
-        })
-        .collect();
+            }),
+            FloatKind::Conv2d {
+                input,
+                output,
+                kernel_height,
+                kernel_width,
+                stride,
+                padding_top,
+                padding_left,
+            } => Layer::Conv2d(Conv2d {
+                input,
+                output,
+                kernel_height,
+                kernel_width,
+                stride,
+                padding_top,
+                padding_left,
+                neuron: layer.neuron,
+                synapse: layer.synapse,
+                weights: &q.weights,
+                scaling: q.scaling(),
+                activity: 0,
+            }),
+            FloatKind::AvgPool { input, size } => Layer::SumPool(SumPool { input, size }),
+        };
+        fed = encoded.output_shape();
+        layers.push(encoded);
+    }
     ModelBuilder {
         dt: network.dt,
         input: network.input,

@@ -3,7 +3,7 @@
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::{FloatLayer, FloatNetwork};
+use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
 
 /// The LIF neuron of the NengoDL recipe: `max_rate` 100 Hz would give amplitude 0.01.
@@ -139,6 +139,7 @@ pub fn small_network(
         (6.0 / inputs as f64, 0.8)
     };
     let hidden_layer = FloatLayer {
+        kind: FloatKind::Dense,
         inputs,
         outputs: hidden,
         weights: (0..inputs * hidden)
@@ -149,6 +150,7 @@ pub fn small_network(
         synapse: Synapse::None,
     };
     let readout = FloatLayer {
+        kind: FloatKind::Dense,
         inputs: hidden,
         outputs,
         weights: (0..hidden * outputs)
@@ -162,6 +164,101 @@ pub fn small_network(
         dt: 0.001,
         input: InputEncoding::vector(inputs as u16, 255, 100),
         layers: vec![hidden_layer, readout],
+    }
+}
+
+/// A small convolutional float network on a 10x9x2 image: conv 6 filters of 3x3 stride 2
+/// padding 1 (5x5x6), optionally an average pool of 2 (2x2x6), conv 8 filters of 3x3 stride 1
+/// padding 1, and a dense readout of 5. Deterministic pseudo-random weights chosen so that the
+/// neurons fire at tens to hundreds of Hz; `synapse` filters the layers after the first.
+pub fn small_conv_network(relu: bool, pool: bool, synapse: Synapse) -> FloatNetwork {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let neuron = if relu {
+        Neuron::SpikingRectifiedLinear { amplitude: 0.01 }
+    } else {
+        LIF
+    };
+    // LIF currents of about 1..6; spiking-ReLU currents are rates, about 20..300 Hz.
+    let gain = if relu { 60.0 } else { 1.0 };
+    let mut conv = |input: Shape, filters: u16, stride: u8, synapse: Synapse, typical_x: f64| {
+        let output = Shape::image(
+            (input.height - 1) / u16::from(stride) + 1,
+            (input.width - 1) / u16::from(stride) + 1,
+            filters,
+        );
+        let fan_in = usize::from(input.channels) * 9;
+        let w_scale = 4.0 / (fan_in as f64 * typical_x);
+        FloatLayer {
+            kind: FloatKind::Conv2d {
+                input,
+                output,
+                kernel_height: 3,
+                kernel_width: 3,
+                stride,
+                padding_top: 1,
+                padding_left: 1,
+            },
+            inputs: input.len(),
+            outputs: output.len(),
+            weights: (0..fan_in * usize::from(filters))
+                .map(|_| (gain * (next() * 2.0 - 0.5) * w_scale) as f32)
+                .collect(),
+            biases: (0..filters).map(|_| (gain * 0.8 * next()) as f32).collect(),
+            neuron,
+            synapse,
+        }
+    };
+    let image = Shape::image(10, 9, 2);
+    let first = conv(image, 6, 2, Synapse::None, 0.5);
+    let mut layers = vec![first];
+    let mut fed = Shape::image(5, 5, 6);
+    if pool {
+        layers.push(FloatLayer {
+            kind: FloatKind::AvgPool {
+                input: fed,
+                size: 2,
+            },
+            inputs: fed.len(),
+            outputs: 2 * 2 * 6,
+            weights: Vec::new(),
+            biases: Vec::new(),
+            neuron: Neuron::Readout,
+            synapse: Synapse::None,
+        });
+        fed = Shape::image(2, 2, 6);
+    }
+    // Spike trains of ~100 Hz with amplitude 0.01 carry about 1 (LIF) or 1 per 100 Hz (ReLU).
+    let second = conv(fed, 8, 1, synapse, 0.5);
+    let fed = Shape::image(fed.height, fed.width, 8);
+    layers.push(second);
+    let mut readout_weights = Vec::with_capacity(fed.len() * 5);
+    for _ in 0..fed.len() * 5 {
+        readout_weights.push((next() * 2.0 - 1.0) as f32);
+    }
+    layers.push(FloatLayer {
+        kind: FloatKind::Dense,
+        inputs: fed.len(),
+        outputs: 5,
+        weights: readout_weights,
+        biases: (0..5).map(|_| (next() * 0.1) as f32).collect(),
+        neuron: Neuron::Readout,
+        synapse,
+    });
+    FloatNetwork {
+        dt: 0.001,
+        input: InputEncoding {
+            shape: image,
+            full_scale: 255,
+            timesteps: 100,
+            density: 0,
+        },
+        layers,
     }
 }
 
@@ -246,6 +343,7 @@ pub fn chain_network(depth: usize) -> FloatNetwork {
             )
         };
         layers.push(FloatLayer {
+            kind: FloatKind::Dense,
             inputs: width,
             outputs,
             weights: (0..width * outputs)

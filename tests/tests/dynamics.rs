@@ -4,7 +4,7 @@
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::quantize::quantize;
-use picospike_runtime::reference::{lif_rate, FloatLayer, FloatNetwork};
+use picospike_runtime::reference::{lif_rate, FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, Network};
 
@@ -17,6 +17,7 @@ fn single_neuron(neuron: Neuron, j: f32) -> FloatNetwork {
         input: InputEncoding::vector(1, 1, 0),
         layers: vec![
             FloatLayer {
+                kind: FloatKind::Dense,
                 inputs: 1,
                 outputs: 1,
                 weights: vec![0.0],
@@ -25,6 +26,7 @@ fn single_neuron(neuron: Neuron, j: f32) -> FloatNetwork {
                 synapse: Synapse::None,
             },
             FloatLayer {
+                kind: FloatKind::Dense,
                 inputs: 1,
                 outputs: 1,
                 weights: vec![1.0],

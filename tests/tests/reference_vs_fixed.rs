@@ -2,9 +2,10 @@
 //! the documented tolerance, and the runtime is deterministic.
 
 use picospike_runtime::quantize::quantize;
+use picospike_runtime::reference::FloatNetwork;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, Network};
-use picospike_tests::{sample_input, small_network};
+use picospike_tests::{sample_input, small_conv_network, small_network};
 
 /// Relative tolerance on a layer's total spike count (quantization of weights to 8 bits moves
 /// each current by up to 0.4% of its largest weight, plus the documented LIF deviations).
@@ -52,6 +53,71 @@ fn spiking_relu_network_matches_the_reference() {
 #[test]
 fn unfiltered_network_matches_the_reference() {
     compare(false, Synapse::None);
+}
+
+/// Float reference against the fixed-point runtime on a convolutional network: every spiking
+/// layer's total spike count within `tolerance`. (The readout's value at the last step depends
+/// on the exact times of the last spikes, which drift apart over 200 steps, so it is not
+/// compared here; accuracy on real data is the end-to-end check.)
+fn compare_conv(network: &FloatNetwork, tolerance: f64) {
+    for (i, layer) in network.layers.iter().enumerate() {
+        assert_eq!(layer.problem(), None, "layer {i}");
+    }
+    let blob = quantize(network).unwrap();
+    let model: Model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0i32; model.state_words()];
+    let mut net = Network::new(&model, &mut state).unwrap();
+    let steps = 200u16;
+    let size = network.input.size();
+    let spiking: Vec<usize> = (0..network.layers.len() - 1)
+        .filter(|&l| network.layers[l].kind.has_neurons())
+        .collect();
+    let mut worst = vec![0.0f64; spiking.len()];
+    for salt in 0..10 {
+        let input = sample_input(size, salt);
+        let reference = network.simulate(&input, usize::from(steps));
+        let fixed = net.run(&input, steps).unwrap();
+        for (w, &l) in worst.iter_mut().zip(&spiking) {
+            let (r, f) = (
+                reference.spike_counts[l] as f64,
+                f64::from(fixed.spike_counts[l]),
+            );
+            assert!(r > 200.0, "layer {l} too quiet to compare: {r}");
+            assert!(
+                (r - f).abs() <= tolerance * r,
+                "salt {salt} layer {l}: reference {r} spikes, fixed point {f}"
+            );
+            *w = w.max((r - f).abs() / r);
+        }
+    }
+    println!(
+        "largest spike-count difference per spiking layer: {:?} %",
+        worst.iter().map(|w| w * 100.0).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn lif_conv_network_matches_the_reference() {
+    compare_conv(
+        &small_conv_network(false, false, Synapse::Lowpass { tau: 0.005 }),
+        SPIKE_TOLERANCE,
+    );
+}
+
+#[test]
+fn lif_conv_network_with_a_pool_matches_the_reference() {
+    compare_conv(
+        &small_conv_network(false, true, Synapse::Lowpass { tau: 0.005 }),
+        SPIKE_TOLERANCE,
+    );
+}
+
+#[test]
+fn spiking_relu_conv_network_matches_the_reference() {
+    compare_conv(
+        &small_conv_network(true, false, Synapse::None),
+        SPIKE_TOLERANCE,
+    );
 }
 
 #[test]

@@ -48,12 +48,17 @@ pub(crate) fn stage_table(report: &StageReport) -> String {
         "{:<8} {:>8} {:>13} {:>13} {:>9}",
         "layer", "neurons", "rate (rate)", "rate (fixed)", "silent"
     );
-    for (i, layer) in report.spiking_fixed.layers.iter().enumerate() {
-        let rate_mode = report.rate_float_rates_hz.get(i).copied().unwrap_or(0.0);
+    // Pools have no neurons and no row; `layer` is the index in the network.
+    for layer in &report.spiking_fixed.layers {
+        let rate_mode = report
+            .rate_float_rates_hz
+            .get(layer.layer)
+            .copied()
+            .unwrap_or(0.0);
         let _ = writeln!(
             t,
             "{:<8} {:>8} {:>10.1} Hz {:>10.1} Hz {:>8.1}%",
-            i,
+            layer.layer,
             layer.neurons,
             rate_mode,
             layer.mean_rate_hz,

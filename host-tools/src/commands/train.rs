@@ -11,7 +11,7 @@ use super::{
 };
 use crate::data::Dataset;
 use crate::model_file;
-use crate::network::{mean_rates_hz, rate_accuracy, FloatNetwork};
+use crate::network::{mean_rates_hz, rate_accuracy, FloatKind, FloatNetwork};
 use crate::output;
 use crate::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
 
@@ -27,9 +27,17 @@ pub struct TrainArgs {
     /// Also write the per-epoch history as CSV here.
     #[arg(long)]
     pub history: Option<PathBuf>,
-    /// Hidden layer sizes, comma separated (preset: digits 100, MNIST 256).
-    #[arg(long, value_delimiter = ',', value_parser = at_least_one)]
+    /// Training preset (default: `digits` for the digits and CSV data, `mnist` for an IDX
+    /// directory). `mnist-conv` is the convolutional MNIST network (see `TrainConfig::mnist_conv`).
+    #[arg(long, value_enum)]
+    pub preset: Option<Preset>,
+    /// Hidden layer sizes of a dense network, comma separated (preset: digits 100, MNIST 256).
+    #[arg(long, value_delimiter = ',', value_parser = at_least_one, conflicts_with = "arch")]
     pub hidden: Option<Vec<usize>>,
+    /// The whole network, readout last, e.g. `conv8k5s2,conv16k5s2,dense10`: `conv<F>k<K>[s<S>]
+    /// [p<P>|same|valid]`, `avgpool<N>`, `dense<N>` (full grammar: `picospike_host::arch`).
+    #[arg(long)]
+    pub arch: Option<String>,
     /// Hidden neuron type.
     #[arg(long, value_enum)]
     pub neuron: Option<NeuronKind>,
@@ -104,6 +112,28 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// A named set of training options.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Preset {
+    /// 64-100-10 LIF for the built-in 8x8 digits ([`TrainConfig::digits`]).
+    Digits,
+    /// 784-256-10 LIF for MNIST ([`TrainConfig::mnist`]).
+    Mnist,
+    /// Convolutional LIF network for MNIST ([`TrainConfig::mnist_conv`]).
+    MnistConv,
+}
+
+impl Preset {
+    /// The preset's configuration.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Preset::Digits => TrainConfig::digits(),
+            Preset::Mnist => TrainConfig::mnist(),
+            Preset::MnistConv => TrainConfig::mnist_conv(),
+        }
+    }
+}
+
 /// The data set's preset with the options given on the command line.
 fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
     macro_rules! set {
@@ -113,7 +143,13 @@ fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
             }
         };
     }
-    set!(hidden = args.hidden);
+    if let Some(hidden) = &args.hidden {
+        cfg.hidden = hidden.clone();
+        cfg.arch = None;
+    }
+    if args.arch.is_some() {
+        cfg.arch = args.arch.clone();
+    }
     set!(neuron.kind = args.neuron);
     set!(neuron.max_rate = args.max_rate);
     set!(neuron.intercept = args.intercept);
@@ -168,7 +204,7 @@ fn write_history(path: &std::path::Path, out: &TrainOutcome) -> Result<()> {
 
 /// The network's size, the test accuracy and the hidden layers' rates, as text; warnings go to
 /// standard error at once.
-fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
+fn report(net: &FloatNetwork, arch: Option<&str>, test: &Dataset, out: &TrainOutcome) -> String {
     let mut t = String::new();
     let acc = rate_accuracy(net, &test.images, &test.labels);
     let params: usize = net
@@ -177,13 +213,37 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
         .map(|l| l.weights.len() + l.biases.len())
         .sum();
     let weights: usize = net.layers.iter().map(|l| l.weights.len()).sum();
-    let hidden: usize = net.layers.iter().rev().skip(1).map(|l| l.outputs).sum();
-    let sizes: Vec<String> = std::iter::once(net.input.size().to_string())
-        .chain(net.layers.iter().map(|l| l.outputs.to_string()))
+    let hidden: usize = net
+        .layers
+        .iter()
+        .rev()
+        .skip(1)
+        .filter(|l| l.kind.has_neurons())
+        .map(|l| l.outputs)
+        .sum();
+    let shape = |kind: &FloatKind, outputs: usize| match *kind {
+        FloatKind::Conv2d { output, .. } => {
+            format!("{}x{}x{}", output.height, output.width, output.channels)
+        }
+        FloatKind::AvgPool { input, size } => {
+            let o = FloatKind::pool_output(input, size);
+            format!("{}x{}x{}", o.height, o.width, o.channels)
+        }
+        FloatKind::Dense => outputs.to_string(),
+    };
+    let input = match net.layers.first().map(|l| l.kind) {
+        Some(FloatKind::Conv2d { input, .. }) => {
+            format!("{}x{}x{}", input.height, input.width, input.channels)
+        }
+        _ => net.input.size().to_string(),
+    };
+    let sizes: Vec<String> = std::iter::once(input)
+        .chain(net.layers.iter().map(|l| shape(&l.kind, l.outputs)))
         .collect();
+    let name = arch.map_or(String::new(), |a| format!("{a} "));
     let _ = writeln!(
         t,
-        "network {}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
+        "network {name}{}: {params} parameters (~{:.1} KiB of int8 weights), {hidden} hidden neurons",
         sizes.join("-"),
         weights as f64 / 1024.0
     );
@@ -202,6 +262,9 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
     );
     let window = f64::from(net.input.timesteps) * f64::from(net.dt);
     for (i, r) in mean_rates_hz(net, &test.images).iter().enumerate() {
+        if !net.layers[i].kind.has_neurons() {
+            continue;
+        }
         let _ = writeln!(
             t,
             "hidden layer {i}: mean rate {r:.1} Hz ({:.1} spikes per {}-step window)",
@@ -225,10 +288,10 @@ fn report(net: &FloatNetwork, test: &Dataset, out: &TrainOutcome) -> String {
 pub fn run(args: &TrainArgs) -> Result<()> {
     let spec = args.data.spec()?;
     let (train_set, test_set) = spec.load()?;
-    let preset = if spec.is_idx_dir() {
-        TrainConfig::mnist()
-    } else {
-        TrainConfig::digits()
+    let preset = match args.preset {
+        Some(p) => p.config(),
+        None if spec.is_idx_dir() => TrainConfig::mnist(),
+        None => TrainConfig::digits(),
     };
     let cfg = config(args, preset);
     eprintln!(
@@ -243,7 +306,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if let Some(h) = &args.history {
         write_history(h, &out)?;
     }
-    let mut text = report(&out.network, &test_set, &out);
+    let mut text = report(&out.network, cfg.arch.as_deref(), &test_set, &out);
     text += &format!("saved {}\n", args.output.display());
     // With the network on standard output, the report goes to standard error.
     if output::is_stdout(&args.output) {
