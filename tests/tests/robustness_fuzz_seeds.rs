@@ -33,7 +33,11 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
     boards.sort();
     for dir in boards {
         if let (Ok(blob), Some(name)) = (fs::read(dir.join("model.pspk")), dir.file_name()) {
-            seeds.push((format!("board-{}", name.to_string_lossy()), blob));
+            // The fuzz inputs carry the blob's length in a u16, and a fuzzer mutating a
+            // 200 KB seed mostly re-tests the checksum: large board models are left out.
+            if blob.len() <= usize::from(u16::MAX) {
+                seeds.push((format!("board-{}", name.to_string_lossy()), blob));
+            }
         }
     }
     seeds
