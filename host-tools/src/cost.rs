@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 6.613,
-                per_static_mac_dense: 4.277,
-                per_static_mac_conv: 22.733,
-                per_neuron_step_dense: 48.662,
-                per_neuron_step_conv: 54.709,
+                per_state_word: 6.862,
+                per_static_mac_dense: 4.276,
+                per_static_mac_conv: 22.806,
+                per_neuron_step_dense: 49.375,
+                per_neuron_step_conv: 54.439,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 9.491,
-                per_static_mac_dense: 8.828,
+                per_state_word: 9.492,
+                per_static_mac_dense: 8.854,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 46.929,
-                per_neuron_step_dense: 89.811,
-                per_neuron_step_conv: 100.972,
+                per_static_mac_conv: 47.227,
+                per_neuron_step_dense: 89.644,
+                per_neuron_step_conv: 98.837,
             },
         }
     }
