@@ -327,16 +327,72 @@ pub(crate) fn lif_step(
     current: i32,
     constants: &LifConstants,
 ) -> i32 {
+    match lif_common_step(voltage, refractory, current, constants) {
+        CommonStep::Done => 0,
+        CommonStep::RefractoryEnds { left } => {
+            lif_refractory_end(voltage, refractory, left, current, constants)
+        }
+        CommonStep::Crosses { before, after } => {
+            lif_spike(voltage, refractory, current, before, after, ONE, constants)
+        }
+    }
+}
+
+/// What [`lif_common_step`] left to do.
+enum CommonStep {
+    /// The step is complete (integrated below threshold, or still refractory).
+    Done,
+    /// The refractory period ends `left` (Q16.16, below one step) before this step's end.
+    RefractoryEnds { left: i32 },
+    /// A whole-step integration from `before` reaches `after`, past the threshold.
+    Crosses { before: i32, after: i32 },
+}
+
+/// The common case of a LIF step, shared by [`lif_step`] and [`lif_common_steps`]: a neuron
+/// whose refractory period goes on past this step counts down, one that integrates to at most
+/// the threshold stores its new voltage; anything else is returned untouched.
+#[inline(always)]
+fn lif_common_step(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    constants: &LifConstants,
+) -> CommonStep {
     if *refractory != 0 {
         // Count the period down; a step that is refractory throughout leaves the voltage (0).
         let left = refractory.saturating_sub(ONE);
         if left >= ONE {
             *refractory = left;
-            return 0;
+            return CommonStep::Done;
         }
-        return lif_refractory_end(voltage, refractory, left, current, constants);
+        return CommonStep::RefractoryEnds { left };
     }
-    lif_integrate(voltage, refractory, current, constants.gain, ONE, constants)
+    let before = *voltage;
+    // No overflow: the rise lies between 0 and the saturated difference, so `after` lies
+    // between `before` and `current` (see `LifConstants::decay`).
+    let after =
+        before.wrapping_add(constants.decay(current.saturating_sub(before), constants.gain));
+    if after > ONE {
+        return CommonStep::Crosses { before, after };
+    }
+    *voltage = after.max(constants.min_voltage);
+    CommonStep::Done
+}
+
+/// The spike of a neuron whose voltage went from `before` to `after` (past 1) over the last
+/// `active` of the step: reset, and the refractory time from the crossing.
+fn lif_spike(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    before: i32,
+    after: i32,
+    active: i32,
+    constants: &LifConstants,
+) -> i32 {
+    *refractory = spike_refractory(current, before, after, active, constants);
+    *voltage = 0;
+    1
 }
 
 /// The common case of [`lif_step`] for a run of neurons `[voltage, refractory]` under
@@ -363,19 +419,8 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool>(
     }
     let mut count = 0;
     for (index, ([voltage, refractory], &current)) in state.iter_mut().zip(currents).enumerate() {
-        if *refractory != 0 {
-            let left = refractory.saturating_sub(ONE);
-            if left >= ONE {
-                *refractory = left;
-                continue;
-            }
-        } else {
-            let before = *voltage;
-            let after = before.wrapping_add(c.decay(current.saturating_sub(before), c.gain));
-            if after <= ONE {
-                *voltage = after.max(c.min_voltage);
-                continue;
-            }
+        if let CommonStep::Done = lif_common_step(voltage, refractory, current, &c) {
+            continue;
         }
         if let Some(slot) = noted.get_mut(count) {
             *slot = index as i32;
@@ -401,9 +446,9 @@ fn lif_integrate(
     // between `before` and `current` (see `LifConstants::decay`).
     let after = before.wrapping_add(constants.decay(current.saturating_sub(before), gain));
     if after > ONE {
-        *refractory = spike_refractory(current, before, after, active, constants);
-        *voltage = 0;
-        1
+        lif_spike(
+            voltage, refractory, current, before, after, active, constants,
+        )
     } else {
         *voltage = after.max(constants.min_voltage);
         0
