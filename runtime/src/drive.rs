@@ -30,6 +30,19 @@ pub(crate) const fn pixel_position(y: u32, x: u32) -> u32 {
     (y << 16) | (x << 8)
 }
 
+/// Index in HWC order of the value an event names, for a layer output of shape `shape`.
+#[inline(always)]
+pub(crate) fn flat_index(position: u32, shape: Shape) -> usize {
+    let position = position as usize;
+    if shape.is_vector() {
+        position
+    } else {
+        ((position >> 16) * usize::from(shape.width) + ((position >> 8) & 0xff))
+            * usize::from(shape.channels)
+            + (position & 0xff)
+    }
+}
+
 /// Fixed-point reciprocal for [`divide_small`]: `ceil(2^22 / divisor)`.
 pub(crate) const fn reciprocal(divisor: u8) -> u32 {
     let d = if divisor == 0 { 1 } else { divisor as u32 };
@@ -114,20 +127,9 @@ impl Dense<'_> {
     /// Scatter each event's fan-out row into `sums`; returns the weight additions.
     pub(crate) fn accumulate(&self, events: impl Iterator<Item = u32>, sums: &mut [i32]) -> u32 {
         let outputs = usize::from(self.outputs);
-        let vector = self.input.is_vector();
-        let (width, channels) = (
-            usize::from(self.input.width),
-            usize::from(self.input.channels),
-        );
         let mut additions = 0u32;
         for e in events {
-            let position = (e >> COUNT_BITS) as usize;
-            let index = if vector {
-                position
-            } else {
-                ((position >> 16) * width + ((position >> 8) & 0xff)) * channels + (position & 0xff)
-            };
-            let start = index * outputs;
+            let start = flat_index(e >> COUNT_BITS, self.input) * outputs;
             if let Some(row) = self.weights.get(start..start + outputs) {
                 add_scaled(sums, row, e & MAX_COUNT);
                 additions = additions.wrapping_add(outputs as u32);
@@ -248,12 +250,9 @@ impl SumPool {
     /// Move each window's sum into its event's count and clear the sum for the next step.
     pub(crate) fn finish(&self, sums: &mut [i32], out_events: &mut [i32]) {
         let output = Layer::SumPool(*self).output_shape();
-        let (out_w, channels) = (u32::from(output.width), u32::from(output.channels));
         for e in out_events.iter_mut() {
             let position = (*e as u32) >> COUNT_BITS;
-            let (py, px, c) = (position >> 16, (position >> 8) & 0xff, position & 0xff);
-            let index = ((py * out_w + px) * channels + c) as usize;
-            if let Some(sum) = sums.get_mut(index) {
+            if let Some(sum) = sums.get_mut(flat_index(position, output)) {
                 // The loader bounds a pooled sum by MAX_COUNT.
                 *e = event(position, (*sum as u32) & MAX_COUNT) as i32;
                 *sum = 0;

@@ -342,16 +342,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         let events = &stage.state.events[..stage.emitted.min(stage.state.events.len())];
         Some(events.iter().map(move |&e| {
             let e = e as u32;
-            let position = (e >> drive::COUNT_BITS) as usize;
-            let index = if shape.is_vector() {
-                position
-            } else {
-                ((position >> 16) * usize::from(shape.width) + ((position >> 8) & 0xff))
-                    * usize::from(shape.channels)
-                    + (position & 0xff)
-            };
             Spike {
-                index,
+                index: drive::flat_index(e >> drive::COUNT_BITS, shape),
                 count: e & MAX_COUNT,
             }
         }))
