@@ -29,10 +29,10 @@ set -euo pipefail
 #   `picospike eval boards/models/digits/model.pspk --data digits --timesteps N` shows); if the
 #   demo picks another count, put it here.
 # - mnist-784-256-10: models/mnist-dense (SOURCE.md there), 784-256-10 LIF at 20 steps.
-# - mnist-conv: 28x28 -> conv 8 of 5x5 stride 2 -> conv 16 of 5x5 stride 2 -> 10, synthetic
-#   weights (models/mnist-conv/SOURCE.md); its 24 KB of state do not fit the micro:bit's 16 KB
-#   of RAM, so it runs on qemu-mps2-an386 only. When a trained conv model replaces it (issue 9),
-#   overwrite the directory and run `boards/bench.sh --update`.
+# - mnist-conv: models/mnist-conv (SOURCE.md there), the trained conv network of issue 9: 28x28
+#   -> conv 16 of 5x5 stride 2 -> conv 32 of 3x3 stride 2 -> dense 128 -> 10, spiking ReLU, 20
+#   steps, 100 samples; its 44 KB of state do not fit the micro:bit's 16 KB of RAM, so it runs
+#   on qemu-mps2-an386 only. CMSIS-NN has no measured anchor for it (see BENCH.md's estimate).
 # A row whose model directory has no model.rs is skipped with a note (and --check then fails
 # if BENCH.md has it).
 NETWORKS=(

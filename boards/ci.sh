@@ -4,7 +4,7 @@
 # Installs what is missing (as root: apt-get install qemu-system-arm; rustup targets), then:
 #   1. firmware: fmt, clippy (host + both thumb targets), tests, docs;
 #   2. helper crates (board-build, demo-model, host-reference): fmt, clippy;
-#   3. models/demo and models/mnist-conv are what boards/demo-model writes with the current runtime;
+#   3. models/demo is what boards/demo-model writes with the current runtime;
 #   4. the UART protocol: the client's unit tests (python3 -m unittest in tools/, the examples
 #      of PROTOCOL.md) and tools/pspk_uart.py against host-reference --serve;
 #   5. QEMU boards: run, compare with the host reference, size/stack/instructions check;
@@ -86,13 +86,6 @@ demo_model_fresh() {
     rm -rf "$tmp"
     return 1
   fi
-  in_crate demo-model cargo run --quiet --bin conv-model -- "$tmp/mnist-conv" 2> /dev/null || { rm -rf "$tmp"; return 1; }
-  if ! diff -r "$tmp/mnist-conv" "$here/models/mnist-conv" -x SOURCE.md; then
-    echo "boards/models/mnist-conv is stale: regenerate with (cd boards/demo-model && cargo run --release --bin conv-model)," \
-      "then boards/bench.sh --update" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
   rm -rf "$tmp"
 }
 
@@ -127,7 +120,7 @@ qemu_board() {
 step "install tools" install_tools
 step "firmware: fmt, clippy, test, doc" firmware_checks
 step "helper crates: fmt, clippy" helper_checks
-step "models/demo and models/mnist-conv up to date" demo_model_fresh
+step "models/demo up to date" demo_model_fresh
 step "board crates: fmt" board_fmt
 step "uart protocol: python client vs simulated board" uart_protocol_e2e
 step "qemu-mps2-an386: run, compare, size" qemu_board qemu-mps2-an386

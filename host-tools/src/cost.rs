@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 6.862,
-                per_static_mac_dense: 4.276,
-                per_static_mac_conv: 22.806,
-                per_neuron_step_dense: 49.375,
-                per_neuron_step_conv: 54.439,
+                per_state_word: 6.979,
+                per_static_mac_dense: 4.274,
+                per_static_mac_conv: 14.647,
+                per_neuron_step_dense: 48.361,
+                per_neuron_step_conv: 80.942,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 9.492,
+                per_state_word: 9.495,
                 per_static_mac_dense: 8.854,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 47.227,
-                per_neuron_step_dense: 89.644,
-                per_neuron_step_conv: 98.837,
+                per_static_mac_conv: 30.345,
+                per_neuron_step_dense: 88.003,
+                per_neuron_step_conv: 147.289,
             },
         }
     }

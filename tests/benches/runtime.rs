@@ -29,8 +29,8 @@ mod mnist_dense {
     include!("../../boards/models/mnist-dense/model.rs");
 }
 
-/// boards/models/mnist-conv: 28x28 -> conv 8 of 5x5 stride 2 -> conv 16 of 5x5 stride 2 -> 10
-/// (synthetic weights).
+/// boards/models/mnist-conv: the trained 28x28 -> conv 16 of 5x5 stride 2 -> conv 32 of 3x3
+/// stride 2 -> dense 128 -> 10 spiking-ReLU MNIST model (issue 9).
 #[allow(dead_code)]
 mod mnist_conv {
     include!("../../boards/models/mnist-conv/model.rs");

@@ -52,7 +52,7 @@ pub fn export_network(
 ) -> Result<ModelSizes> {
     let network = model_file::load_network(network_path)?;
     let spiking = recipe::to_spiking(&network, options);
-    let (blob, sizes) = quantized::build_blob(&spiking).map_err(|e| match e {
+    let (blob, mut sizes) = quantized::build_blob(&spiking).map_err(|e| match e {
         quantized::ExportError::Quantize(q) => CommandError::NotExportable {
             path: network_path.to_owned(),
             source: q,
@@ -72,6 +72,8 @@ pub fn export_network(
         }
         _ => blob,
     };
+    // The recorded activity is part of the blob: report the size actually written.
+    sizes.flash_bytes = blob.len();
     quantized::write_blob(output, &blob)?;
     if let Some((dir, _, samples)) = rust_module {
         create_dir(dir)?;

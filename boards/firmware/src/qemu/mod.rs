@@ -27,9 +27,10 @@ mod uart_server;
 
 pub use uart_server::uart_server;
 
-/// Layer capacity of `Model` and `Network` on the QEMU boards (the embedded models have two
-/// layers): the runtime's default of 8 would cost stack at load time and RAM for nothing.
-pub const LAYERS: usize = 3;
+/// Layer capacity of `Model` and `Network` on the QEMU boards: 3 (the dense models), or 4 with
+/// the `four-layers` feature (the convolutional `models/mnist-conv`, on qemu-mps2-an386). The
+/// runtime's default of 8 would cost stack at load time and RAM for nothing.
+pub const LAYERS: usize = if cfg!(feature = "four-layers") { 4 } else { 3 };
 
 /// What a QEMU board embeds: its name and the generated `model` module's contents.
 ///
