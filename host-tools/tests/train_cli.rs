@@ -144,6 +144,12 @@ fn cli_trains_a_conv_network_deterministically() {
         .collect();
     assert_eq!(rows, ["0", "2"], "{table}");
     assert!(table.contains("bytes state RAM"), "{table}");
+    // Feature maps get a per-channel rate plot beside the per-neuron histogram.
+    let png = std::fs::read(d.path().join("converted/channel_rates.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "channel_rates.png is not a PNG"
+    );
     let out = bin()
         .arg("inspect")
         .arg(d.path().join("converted/model.pspk"))

@@ -142,7 +142,57 @@ pub(crate) fn fixed_raster(blob: &[u8], input: &[u8], steps: u16) -> Result<Vec<
     Ok(times)
 }
 
-/// Write the four standard plots of a conversion into `dir`.
+/// One panel per spiking layer with a 2-D feature map (convolutions): each channel's firing rate
+/// averaged over its positions and the test samples. A channel that never fires, or one far
+/// above the others, is easy to miss in the per-neuron histogram and plain here.
+///
+/// # Errors
+/// If the blob does not load.
+fn channel_rates(
+    blob: &[u8],
+    evaluation: &SpikingEvaluation,
+) -> Result<Vec<(String, Vec<Series>)>> {
+    let model: Model = Model::from_bytes(blob).map_err(|source| CommandError::InvalidModel {
+        path: PathBuf::from("<quantized model>"),
+        source,
+    })?;
+    let mut panels = Vec::new();
+    for rates in &evaluation.layers {
+        let Some(layer) = model.layers().get(rates.layer) else {
+            continue;
+        };
+        let shape = layer.output_shape();
+        let channels = usize::from(shape.channels);
+        let positions = usize::from(shape.height) * usize::from(shape.width);
+        if positions <= 1 || channels == 0 || rates.neuron_rates_hz.len() != positions * channels {
+            continue;
+        }
+        // HWC: neuron `i` is in channel `i % channels`.
+        let mut sums = vec![0.0; channels];
+        for (i, rate) in rates.neuron_rates_hz.iter().enumerate() {
+            sums[i % channels] += rate;
+        }
+        let points = sums
+            .iter()
+            .enumerate()
+            .map(|(c, sum)| (c as f64, sum / positions as f64))
+            .collect();
+        panels.push((
+            format!(
+                "layer {} ({}x{}x{}), Hz",
+                rates.layer, shape.height, shape.width, shape.channels
+            ),
+            vec![Series::new(
+                format!("layer {} channels", rates.layer),
+                points,
+            )],
+        ));
+    }
+    Ok(panels)
+}
+
+/// Write the standard plots of a conversion into `dir` (and `channel_rates.png` for a network
+/// with convolutions).
 ///
 /// # Errors
 /// If a plot cannot be written.
@@ -234,6 +284,17 @@ pub(crate) fn write_plots(
         30,
     )?;
     written.push(path);
+    let channel_panels = channel_rates(blob, &report.spiking_fixed)?;
+    if !channel_panels.is_empty() {
+        let path = dir.join("channel_rates.png");
+        plot::line_panels(
+            &path,
+            "Mean firing rate per channel of each feature map (fixed point)",
+            "channel",
+            &channel_panels,
+        )?;
+        written.push(path);
+    }
     let path = dir.join("raster.png");
     let raster = fixed_raster(blob, sample, steps as u16)?;
     let layers: Vec<(String, Vec<Vec<u32>>)> = raster
