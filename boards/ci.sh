@@ -14,7 +14,7 @@
 #   6. real boards: build, clippy, size check;
 #   7. panic-never: both QEMU boards' model load + inference with a panic handler that cannot be
 #      linked (bin panic-never), run and compared with the host;
-#   8. the trained model models/digits on qemu-microbit (firmware and panic-never), against the host;
+#   8. the trained model models/digits on qemu-microbit with panic-never, against the host;
 #   9. the benchmark (bench.sh --check): the reference networks on both QEMU boards, every sample
 #      against the host, no figure of BENCH.md grown by more than 5 %.
 # Ends with a line `boards: N passed, M failed` and exits non-zero if any step failed.
@@ -133,9 +133,8 @@ step "real boards: build, clippy, size" "$here/build-boards.sh"
 step "qemu-mps2-an386: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-mps2-an386 --panic-never
 step "qemu-microbit: panic-never (no panic path links), compare" "$here/run-qemu.sh" qemu-microbit --panic-never
 step "panic-never bins: clippy" panic_never_clippy
-# Last, as it rebuilds the board and the host reference with another model.
-step "qemu-microbit: the trained models/digits against the host" \
-  env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit
+# Last, as they rebuild the boards and the host reference with other models. (models/digits on
+# qemu-microbit against the host: the benchmark's digits rows run it, every sample compared.)
 step "qemu-microbit: panic-never with models/digits, against the host" \
   env PICOSPIKE_MODEL_DIR=../models/digits "$here/run-qemu.sh" qemu-microbit --panic-never
 step "benchmark: reference networks on both QEMU boards, against the host and BENCH.md" \

@@ -99,7 +99,12 @@ if [[ $panic_never -eq 1 ]]; then
 fi
 
 echo "== building $board"
-(cd "$here/$board" && cargo build --release --quiet)
+# Only the program this run needs: each bin is a whole LTO build, and bench.sh rebuilds per model.
+if [[ ($uart -eq 1 || $kill_test -eq 1) && $board == qemu-mps2-an386 ]]; then
+  (cd "$here/$board" && cargo build --release --quiet --bin uart-server)
+else
+  (cd "$here/$board" && cargo build --release --quiet --bin "$bin")
+fi
 
 uart_server_qemu() { # uart_server_qemu SERIAL-SPEC: the QEMU command line of the UART server
   echo "qemu-system-arm -M mps2-an386 -display none -monitor none -serial $1" \

@@ -8,7 +8,9 @@
 # Needs cargo-fuzz (installed here with `cargo install --locked` if missing) and a nightly
 # compiler: `cargo +nightly` when a nightly toolchain is installed, otherwise the default
 # toolchain with RUSTC_BOOTSTRAP=1 (cargo-fuzz honours it; the machines can't fetch nightly).
-# FUZZ_NO_NIGHTLY=1 forces the latter.
+# FUZZ_NO_NIGHTLY=1 forces the latter. FUZZ_SANITIZER picks cargo-fuzz's sanitizer (default
+# `address`; CI's bounded smoke run uses `none`: the fuzzed code is safe Rust, whose bounds and
+# overflow checks already abort, and the instrumented build costs CI minutes).
 # One job per target, one target after the other. Exits non-zero on the first crash, leak,
 # timeout or out-of-memory; the input that caused it is in fuzz/artifacts/<target>/, and
 # `cargo fuzz run [--fuzz-dir host] <target> <file>` replays it (artifacts of the host targets
@@ -35,8 +37,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 cargo fuzz --version
 
-"${cargo[@]}" fuzz build
-"${cargo[@]}" fuzz build --fuzz-dir host
+sanitizer=(--sanitizer "${FUZZ_SANITIZER:-address}")
+"${cargo[@]}" fuzz build "${sanitizer[@]}"
+"${cargo[@]}" fuzz build "${sanitizer[@]}" --fuzz-dir host
 
 mkdir -p target
 for entry in "${targets[@]}"; do
@@ -46,7 +49,7 @@ for entry in "${targets[@]}"; do
     echo "==> fuzz ${target} for ${seconds} s"
     log="target/fuzz-${target}.log"
     status=0
-    "${cargo[@]}" fuzz run --fuzz-dir "${dir}" "${target}" "${dir}/corpus/${target}" -- \
+    "${cargo[@]}" fuzz run "${sanitizer[@]}" --fuzz-dir "${dir}" "${target}" "${dir}/corpus/${target}" -- \
         -max_total_time="${seconds}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"${log}" 2>&1 || status=$?
     # The last progress line (executions, coverage, features, corpus) and the final stats.
