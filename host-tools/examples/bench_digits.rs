@@ -97,7 +97,7 @@ fn ensure_demo(dir: &Path) -> Result<Vec<u8>> {
         "training the digits demo network (picospike demo, seed 0) into {}",
         dir.display()
     );
-    demo(dir, 0, false).context("picospike demo")?;
+    demo(dir, 0, None, false).context("picospike demo")?;
     std::fs::read(dir.join("model.pspk")).context("demo/model.pspk")
 }
 

@@ -284,6 +284,21 @@ fn cli_errors_are_one_line_with_exit_code_1() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     assert!(!d.path().join("m.json").exists());
+
+    // `demo --arch` checks the architecture against the 8x8 digits before it writes anything.
+    let out = bin()
+        .args(["demo", "--quiet", "--arch", "conv8k9,dense10", "--out"])
+        .arg(d.path().join("demo"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("kernel 9x9 is larger than its 8x8 input"),
+        "{stderr}"
+    );
+    assert!(!d.path().join("demo").exists());
 }
 
 /// Full MNIST preset (train10k -> t10k); minutes of CPU, so run on demand:

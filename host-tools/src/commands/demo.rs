@@ -24,6 +24,10 @@ pub struct DemoArgs {
     /// Training seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// The network instead of the digits preset's 64-100-10, in `train --arch` form; the digits
+    /// are 8x8x1 images, so e.g. `conv8k3,dense10` is a convolutional demo.
+    #[arg(long)]
+    pub arch: Option<String>,
     /// No progress bars.
     #[arg(short, long)]
     pub quiet: bool,
@@ -60,15 +64,18 @@ pub struct DemoSummary {
     pub files: Vec<PathBuf>,
 }
 
-/// `picospike demo`: the whole recipe on the built-in digits, into `out`.
+/// `picospike demo`: the whole recipe on the built-in digits, into `out`; `arch` replaces the
+/// preset's dense network (`train --arch` form).
 ///
 /// # Errors
-/// A one-line error naming what failed.
-pub fn demo(out: &Path, seed: u64, progress: bool) -> Result<DemoSummary> {
-    create_dir(out)?;
+/// A one-line error naming what failed (a bad `arch` before anything is written).
+pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result<DemoSummary> {
     let spec = DataSpec::digits();
     let (train_set, test_set) = spec.load()?;
     let mut config = TrainConfig::digits();
+    if let Some(arch) = arch {
+        config.arch = Some(arch.to_owned());
+    }
     config.seed = seed;
     config.progress = progress;
     let options = ConvertOptions {
@@ -77,6 +84,7 @@ pub fn demo(out: &Path, seed: u64, progress: bool) -> Result<DemoSummary> {
     };
     config.timesteps = options.timesteps;
     let outcome = train::train(&train_set, &config)?;
+    create_dir(out)?;
     let (mut spiking, _, report) =
         recipe::convert_and_check(&outcome.network, &test_set, &options, progress)?;
     // The device runs at the fewest steps that keep the accuracy (the model's default count).
@@ -122,7 +130,7 @@ pub fn demo(out: &Path, seed: u64, progress: bool) -> Result<DemoSummary> {
 /// A [`super::CommandError`] naming what failed.
 pub fn run(args: &DemoArgs) -> Result<()> {
     let started = std::time::Instant::now();
-    let summary = demo(&args.out, args.seed, !args.quiet)?;
+    let summary = demo(&args.out, args.seed, args.arch.as_deref(), !args.quiet)?;
     print!("{}", stage_table(&summary.report));
     println!(
         "model.pspk runs at {} steps: {:.2}% fixed point (the fewest steps within {:.1} pp of the \
