@@ -397,16 +397,26 @@ fn open(blob: &[u8], capacity: usize) -> Result<(Header, &[u8]), LoadError> {
             extra: blob.len() - needed,
         });
     }
-    let (payload, crc_bytes) = blob.split_at(needed - CRC_LEN);
-    let stored = match crc_bytes {
-        [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
-        _ => 0,
+    // `blob.len() == needed` now. Checked slicing all the same: this function is not inlined
+    // into a caller whose blob is a constant, so the optimizer cannot see that, and a slice
+    // that could panic would keep a panic path in the firmware.
+    let body_end = needed.saturating_sub(CRC_LEN);
+    let (Some(payload), Some(body), Some(&[a, b, c, d])) = (
+        blob.get(..body_end),
+        blob.get(header_end..body_end),
+        blob.get(body_end..),
+    ) else {
+        return Err(LoadError::Truncated {
+            needed,
+            available: blob.len(),
+        });
     };
+    let stored = u32::from_le_bytes([a, b, c, d]);
     let computed = CRC32.checksum(payload);
     if stored != computed {
         return Err(LoadError::ChecksumMismatch { stored, computed });
     }
-    Ok((header, &payload[header_end..]))
+    Ok((header, body))
 }
 
 /// Check one layer whose input shape is already known to fit: its own parameters, its place
