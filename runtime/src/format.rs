@@ -16,6 +16,7 @@
 //! touches any state. Version 1 blobs (Dense only, flat sizes) are rejected with
 //! [`LoadError::UnsupportedVersion`]: re-export them with the current host tools.
 
+use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::drive;
@@ -83,20 +84,13 @@ struct Header {
     body_len: u32,
 }
 
+/// The body as the writer encodes it; `Model::decode_body` reads the same fields in this order.
 #[derive(Serialize)]
 struct BodyRef<'b, 'a> {
     dt: f32,
     input: InputEncoding,
     #[serde(borrow)]
     layers: &'b [Layer<'a>],
-}
-
-#[derive(Deserialize)]
-struct Body<'a, const L: usize> {
-    dt: f32,
-    input: InputEncoding,
-    #[serde(borrow)]
-    layers: heapless::Vec<Layer<'a>, L>,
 }
 
 /// Load-time constants of one layer.
@@ -151,115 +145,121 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn from_bytes(blob: &'a [u8]) -> Result<Self, LoadError> {
-        if blob.len() < PREAMBLE_LEN {
-            let mut found = [0u8; 4];
-            for (dst, src) in found.iter_mut().zip(blob) {
-                *dst = *src;
-            }
-            let present = blob.len().min(MAGIC.len());
-            if found[..present] != MAGIC[..present] {
-                return Err(LoadError::BadMagic { found });
-            }
-            return Err(LoadError::Truncated {
-                needed: PREAMBLE_LEN,
-                available: blob.len(),
-            });
-        }
-        let (preamble, rest) = blob.split_at(PREAMBLE_LEN);
-        let magic = [preamble[0], preamble[1], preamble[2], preamble[3]];
-        if magic != MAGIC {
-            return Err(LoadError::BadMagic { found: magic });
-        }
-        let version = u16::from_le_bytes([preamble[4], preamble[5]]);
-        if version != FORMAT_VERSION {
-            return Err(LoadError::UnsupportedVersion {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let (header, body_and_crc) =
-            postcard::take_from_bytes::<Header>(rest).map_err(|e| match e {
-                postcard::Error::DeserializeUnexpectedEnd => LoadError::Truncated {
-                    needed: blob.len() + 1,
-                    available: blob.len(),
-                },
-                _ => LoadError::Malformed { part: "header" },
-            })?;
-        let unknown = header.layer_kinds & !SUPPORTED_KINDS;
-        if unknown != 0 {
-            return Err(LoadError::UnknownLayerKind {
-                kind: unknown.trailing_zeros() as u8,
-            });
-        }
-        let layer_count = usize::from(header.layer_count);
-        if layer_count > MAX_LAYERS {
-            return Err(LoadError::TooManyLayers {
-                found: layer_count,
-                capacity: MAX_LAYERS,
-            });
-        }
-        let header_end = blob.len() - body_and_crc.len();
-        let body_len = header.body_len as usize;
-        let needed = header_end.saturating_add(body_len).saturating_add(CRC_LEN);
-        if blob.len() < needed {
-            return Err(LoadError::Truncated {
-                needed,
-                available: blob.len(),
-            });
-        }
-        if blob.len() > needed {
-            return Err(LoadError::TrailingBytes {
-                extra: blob.len() - needed,
-            });
-        }
-        let (payload, crc_bytes) = blob.split_at(needed - CRC_LEN);
-        let stored = match crc_bytes {
-            [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
-            _ => 0,
-        };
-        let computed = CRC32.checksum(payload);
-        if stored != computed {
-            return Err(LoadError::ChecksumMismatch { stored, computed });
-        }
-        let body_bytes = &payload[header_end..];
-        let body = match postcard::take_from_bytes::<Body<'a, MAX_LAYERS>>(body_bytes) {
-            Ok((body, [])) => body,
-            _ => return Err(LoadError::Malformed { part: "body" }),
-        };
-        Self::validate(header, body)
+        let (header, body) = open(blob, MAX_LAYERS)?;
+        let mut model = Self::empty();
+        model.fill(header, body)?;
+        Ok(model)
     }
 
-    fn validate(header: Header, body: Body<'a, MAX_LAYERS>) -> Result<Self, LoadError> {
+    /// Check a model blob completely, like [`Model::from_bytes`], building the model in
+    /// `place` rather than returning it; `place` holds it after success and is `None` after an
+    /// error.
+    ///
+    /// For a model that lives in a `static` on a small microcontroller: `from_bytes` returns
+    /// the model by value, which costs about its size again in stack (`size_of::<Model>()`,
+    /// about 150 bytes per layer of capacity on a 32-bit target), while here no frame holds a
+    /// copy.
+    ///
+    /// # Errors
+    /// The [`LoadError`] that [`Model::from_bytes`] returns for the same blob.
+    ///
+    /// ```
+    /// # use picospike_runtime::format::InputEncoding;
+    /// # use picospike_runtime::{Model, ModelBuilder};
+    /// # let layers = picospike_runtime::format::doc_identity_layers();
+    /// # let input = InputEncoding::vector(2, 255, 10);
+    /// # let mut flash = [0u8; 128];
+    /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+    /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
+    /// let mut place: Option<Model> = None; // on a board: a `static` (e.g. a `StaticCell`)
+    /// let model = Model::load_into(&mut place, blob)?;
+    /// assert_eq!(model.output_size(), 2);
+    ///
+    /// assert!(Model::load_into(&mut place, &blob[1..]).is_err());
+    /// assert!(place.is_none());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn load_into<'p>(
+        place: &'p mut Option<Self>,
+        blob: &'a [u8],
+    ) -> Result<&'p Self, LoadError> {
+        *place = None;
+        let (header, body) = open(blob, MAX_LAYERS)?;
+        if let Err(e) = place.insert(Self::empty()).fill(header, body) {
+            *place = None;
+            return Err(e);
+        }
+        // Always `Some` here (just filled); the error only keeps this path free of panics.
+        place.as_ref().ok_or(LoadError::Malformed { part: "body" })
+    }
+
+    /// A model with no layers, to be filled by [`Model::fill`]; never handed out unfilled.
+    const fn empty() -> Self {
+        Model {
+            dt: 0.0,
+            input: InputEncoding::vector(0, 0, 0),
+            state_words: 0,
+            layers: heapless::Vec::new(),
+            constants: heapless::Vec::new(),
+        }
+    }
+
+    /// Decode and validate the body of a blob whose container [`open`] accepted. The layers
+    /// are decoded one at a time straight into `self.layers` and validated by reference, so
+    /// that no frame holds a second copy of the layer list.
+    fn fill(&mut self, header: Header, body: &'a [u8]) -> Result<(), LoadError> {
+        self.decode_body(body)?;
+        self.validate(header)
+    }
+
+    /// Decode the body's fields into `self` (still unvalidated); any byte sequence that is not
+    /// exactly one body is [`LoadError::Malformed`].
+    #[inline(never)]
+    fn decode_body(&mut self, body: &'a [u8]) -> Result<(), LoadError> {
+        let malformed = |_| LoadError::Malformed { part: "body" };
+        let mut deserializer = postcard::Deserializer::from_bytes(body);
+        // The fields of the body struct in their order, as the derived decoder read them.
+        self.dt = f32::deserialize(&mut deserializer).map_err(malformed)?;
+        self.input = InputEncoding::deserialize(&mut deserializer).map_err(malformed)?;
+        LayerList(&mut self.layers)
+            .deserialize(&mut deserializer)
+            .map_err(malformed)?;
+        match deserializer.finalize() {
+            Ok([]) => Ok(()),
+            _ => Err(LoadError::Malformed { part: "body" }),
+        }
+    }
+
+    /// Check the decoded body against the header and layer by layer, and compute each layer's
+    /// load-time constants.
+    #[inline(never)]
+    fn validate(&mut self, header: Header) -> Result<(), LoadError> {
         let model_parameter = |parameter| LoadError::ParameterOutOfRange {
             layer: None,
             parameter,
         };
-        if body.layers.len() != usize::from(header.layer_count) {
+        if self.layers.len() != usize::from(header.layer_count) {
             return Err(LoadError::Malformed { part: "body" });
         }
-        if !(body.dt.is_finite() && body.dt > 0.0 && body.dt <= 1.0) {
+        let dt = self.dt;
+        if !(dt.is_finite() && dt > 0.0 && dt <= 1.0) {
             return Err(model_parameter("dt"));
         }
-        if body.input.full_scale == 0 {
+        if self.input.full_scale == 0 {
             return Err(model_parameter("full_scale"));
         }
-        let last = body
+        let last = self
             .layers
             .len()
             .checked_sub(1)
             .ok_or(model_parameter("layer_count"))?;
-        let mut constants = heapless::Vec::new();
         let mut kinds = 0u32;
-        let mut fed = body.input.shape;
+        let mut fed = self.input.shape;
         // Largest value one input of the next layer carries in a step: raw bytes first.
         let mut fed_max = u32::from(u8::MAX);
         let mut state_words = 0usize;
-        for (index, layer) in body.layers.iter().enumerate() {
+        for (index, layer) in self.layers.iter().enumerate() {
             let layer_index = index as u8;
-            let parameter = |parameter| LoadError::ParameterOutOfRange {
-                layer: Some(layer_index),
-                parameter,
-            };
             if layer.input_shape() != fed {
                 return Err(LoadError::ShapeMismatch {
                     layer: layer_index,
@@ -267,67 +267,18 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
                     expected: fed,
                 });
             }
-            layer.validate(layer_index)?;
-            // Only the last layer reads out, and it must: the class is taken from it. A linear
-            // layer neither starts (its input would be raw bytes) nor ends the network.
-            match layer.neuron() {
-                Some(neuron) => {
-                    if (index == last) != (neuron == Neuron::Readout) {
-                        return Err(parameter("neuron"));
-                    }
-                }
-                None => {
-                    if index == 0 || index == last {
-                        return Err(parameter("kind"));
-                    }
-                }
-            }
-            // Every weighted sum must fit an i32 (the kernels add without checks), and a
-            // pooled sum must fit an event's count.
-            let worst_case = (layer.fan_in() as u64) * u64::from(fed_max) * 128;
-            if layer.neuron().is_some() && worst_case > i32::MAX as u64 {
-                return Err(LoadError::AccumulatorOverflow {
-                    layer: layer_index,
-                    worst_case,
-                });
-            }
-            let produced_max = layer.output_max(fed_max);
-            if layer.neuron().is_none() && produced_max > drive::MAX_COUNT {
-                return Err(parameter("size"));
-            }
-            let dynamics = match layer.neuron() {
-                Some(neuron) => Some(
-                    neuron
-                        .dynamics(body.dt)
-                        .map_err(|bad| parameter(bad.name()))?,
-                ),
-                None => None,
-            };
-            let synapse_gain = layer
-                .synapse()
-                .fixed_gain(body.dt)
-                .map_err(|()| parameter("synapse"))?
-                .map(|gain| gain.to_bits());
-            let divisor = match layer {
-                Layer::Conv2d(conv) => conv.stride,
-                Layer::SumPool(pool) => pool.size,
-                _ => 1,
-            };
-            let layer_constants = LayerConstants {
-                dynamics,
-                synapse_gain,
-                divisor_reciprocal: drive::reciprocal(divisor),
-            };
-            if constants.push(layer_constants).is_err() {
-                return Err(LoadError::TooManyLayers {
-                    found: body.layers.len(),
-                    capacity: MAX_LAYERS,
-                });
-            }
+            let position = (index == 0, index == last);
+            fed_max = check_layer(
+                layer,
+                layer_index,
+                position,
+                fed_max,
+                dt,
+                &mut self.constants,
+            )?;
             kinds |= layer.kind().bit();
             state_words = state_words.saturating_add(layer.state_words());
             fed = layer.output_shape();
-            fed_max = produced_max;
         }
         if kinds != header.layer_kinds {
             return Err(LoadError::Malformed { part: "header" });
@@ -335,13 +286,8 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
         if state_words != header.state_words as usize {
             return Err(model_parameter("state_words"));
         }
-        Ok(Model {
-            dt: body.dt,
-            input: body.input,
-            state_words,
-            layers: body.layers,
-            constants,
-        })
+        self.state_words = state_words;
+        Ok(())
     }
 
     /// Time step in seconds.
@@ -381,6 +327,219 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
 
     pub(crate) fn constants(&self) -> &[LayerConstants] {
         &self.constants
+    }
+}
+
+/// Check a blob's container (magic, version, header, kind set, layer count against
+/// `capacity`, length, checksum) and return its header and body bytes.
+///
+/// Not generic and never inlined, so that its frame is gone before the body is decoded.
+#[inline(never)]
+fn open(blob: &[u8], capacity: usize) -> Result<(Header, &[u8]), LoadError> {
+    if blob.len() < PREAMBLE_LEN {
+        let mut found = [0u8; 4];
+        for (dst, src) in found.iter_mut().zip(blob) {
+            *dst = *src;
+        }
+        let present = blob.len().min(MAGIC.len());
+        if found[..present] != MAGIC[..present] {
+            return Err(LoadError::BadMagic { found });
+        }
+        return Err(LoadError::Truncated {
+            needed: PREAMBLE_LEN,
+            available: blob.len(),
+        });
+    }
+    let (preamble, rest) = blob.split_at(PREAMBLE_LEN);
+    let magic = [preamble[0], preamble[1], preamble[2], preamble[3]];
+    if magic != MAGIC {
+        return Err(LoadError::BadMagic { found: magic });
+    }
+    let version = u16::from_le_bytes([preamble[4], preamble[5]]);
+    if version != FORMAT_VERSION {
+        return Err(LoadError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let (header, body_and_crc) =
+        postcard::take_from_bytes::<Header>(rest).map_err(|e| match e {
+            postcard::Error::DeserializeUnexpectedEnd => LoadError::Truncated {
+                needed: blob.len() + 1,
+                available: blob.len(),
+            },
+            _ => LoadError::Malformed { part: "header" },
+        })?;
+    let unknown = header.layer_kinds & !SUPPORTED_KINDS;
+    if unknown != 0 {
+        return Err(LoadError::UnknownLayerKind {
+            kind: unknown.trailing_zeros() as u8,
+        });
+    }
+    let layer_count = usize::from(header.layer_count);
+    if layer_count > capacity {
+        return Err(LoadError::TooManyLayers {
+            found: layer_count,
+            capacity,
+        });
+    }
+    let header_end = blob.len() - body_and_crc.len();
+    let body_len = header.body_len as usize;
+    let needed = header_end.saturating_add(body_len).saturating_add(CRC_LEN);
+    if blob.len() < needed {
+        return Err(LoadError::Truncated {
+            needed,
+            available: blob.len(),
+        });
+    }
+    if blob.len() > needed {
+        return Err(LoadError::TrailingBytes {
+            extra: blob.len() - needed,
+        });
+    }
+    // `blob.len() == needed` now. Checked slicing all the same: this function is not inlined
+    // into a caller whose blob is a constant, so the optimizer cannot see that, and a slice
+    // that could panic would keep a panic path in the firmware.
+    let body_end = needed.saturating_sub(CRC_LEN);
+    let (Some(payload), Some(body), Some(&[a, b, c, d])) = (
+        blob.get(..body_end),
+        blob.get(header_end..body_end),
+        blob.get(body_end..),
+    ) else {
+        return Err(LoadError::Truncated {
+            needed,
+            available: blob.len(),
+        });
+    };
+    let stored = u32::from_le_bytes([a, b, c, d]);
+    let computed = CRC32.checksum(payload);
+    if stored != computed {
+        return Err(LoadError::ChecksumMismatch { stored, computed });
+    }
+    Ok((header, body))
+}
+
+/// Check one layer whose input shape is already known to fit: its own parameters, its place
+/// (`(first, last)`: only the last reads out), its worst-case sums for an input of at most
+/// `fed_max` per value; push its load-time constants onto `constants` and return the largest
+/// value it passes on.
+///
+/// Never inlined: the neuron constants' computation has a frame of its own that is gone
+/// before the next layer is checked.
+#[inline(never)]
+fn check_layer<const L: usize>(
+    layer: &Layer<'_>,
+    layer_index: u8,
+    (first, last): (bool, bool),
+    fed_max: u32,
+    dt: f32,
+    constants: &mut heapless::Vec<LayerConstants, L>,
+) -> Result<u32, LoadError> {
+    let parameter = |parameter| LoadError::ParameterOutOfRange {
+        layer: Some(layer_index),
+        parameter,
+    };
+    layer.validate(layer_index)?;
+    // Only the last layer reads out, and it must: the class is taken from it. A linear
+    // layer neither starts (its input would be raw bytes) nor ends the network.
+    match layer.neuron() {
+        Some(neuron) => {
+            if last != (neuron == Neuron::Readout) {
+                return Err(parameter("neuron"));
+            }
+        }
+        None => {
+            if first || last {
+                return Err(parameter("kind"));
+            }
+        }
+    }
+    // Every weighted sum must fit an i32 (the kernels add without checks), and a
+    // pooled sum must fit an event's count.
+    let worst_case = (layer.fan_in() as u64) * u64::from(fed_max) * 128;
+    if layer.neuron().is_some() && worst_case > i32::MAX as u64 {
+        return Err(LoadError::AccumulatorOverflow {
+            layer: layer_index,
+            worst_case,
+        });
+    }
+    let produced_max = layer.output_max(fed_max);
+    if layer.neuron().is_none() && produced_max > drive::MAX_COUNT {
+        return Err(parameter("size"));
+    }
+    let dynamics = match layer.neuron() {
+        Some(neuron) => Some(neuron.dynamics(dt).map_err(|bad| parameter(bad.name()))?),
+        None => None,
+    };
+    let synapse_gain = layer
+        .synapse()
+        .fixed_gain(dt)
+        .map_err(|()| parameter("synapse"))?
+        .map(|gain| gain.to_bits());
+    let divisor = match layer {
+        Layer::Conv2d(conv) => conv.stride,
+        Layer::SumPool(pool) => pool.size,
+        _ => 1,
+    };
+    let layer_constants = LayerConstants {
+        dynamics,
+        synapse_gain,
+        divisor_reciprocal: drive::reciprocal(divisor),
+    };
+    // Never full: one entry per layer, and the layers have the same capacity.
+    if constants.push(layer_constants).is_err() {
+        return Err(LoadError::TooManyLayers {
+            found: usize::from(layer_index) + 1,
+            capacity: L,
+        });
+    }
+    Ok(produced_max)
+}
+
+/// Decodes the body's layer list (a postcard sequence: length, then each layer) straight into
+/// the model's vector, one layer at a time; the same bytes a `heapless::Vec<Layer>` field
+/// reads, with no second vector on the stack.
+struct LayerList<'m, 'a, const L: usize>(&'m mut heapless::Vec<Layer<'a>, L>);
+
+impl<'de: 'a, 'a, const L: usize> DeserializeSeed<'de> for LayerList<'_, 'a, L> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de: 'a, 'a, const L: usize> Visitor<'de> for LayerList<'_, 'a, L> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        formatter.write_str("a sequence of layers")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while push_layer(&mut seq, self.0)? {}
+        Ok(())
+    }
+}
+
+/// Decode the sequence's next layer, if any, onto `layers`; `Ok(false)` at its end.
+///
+/// Never inlined: the derived decoders keep several layer-sized temporaries, in a frame that
+/// is gone before the next layer (and that the layer list's caller does not share).
+#[inline(never)]
+fn push_layer<'de: 'a, 'a, A: SeqAccess<'de>, const L: usize>(
+    seq: &mut A,
+    layers: &mut heapless::Vec<Layer<'a>, L>,
+) -> Result<bool, A::Error> {
+    match seq.next_element::<Layer<'a>>()? {
+        Some(layer) => match layers.push(layer) {
+            Ok(()) => Ok(true),
+            Err(_) => Err(A::Error::invalid_length(
+                L + 1,
+                &"at most the capacity in layers",
+            )),
+        },
+        None => Ok(false),
     }
 }
 

@@ -148,7 +148,14 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             return Err(too_small);
         }
         let mut rest = state;
-        let mut stages = heapless::Vec::new();
+        // The stages are pushed into the network itself, not into a vector that is then moved:
+        // one network-sized value less on the stack.
+        let mut network = Network {
+            stages: heapless::Vec::new(),
+            input_shape: model.input().shape,
+            synaptic_events: 0,
+            steps: 0,
+        };
         for (layer, constants) in model.layers().iter().zip(model.constants()) {
             let plan: StatePlan = layer.state_plan();
             let mut take = |words| carve(&mut rest, words).ok_or(too_small);
@@ -168,19 +175,13 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 spikes: 0,
             };
             decode_constants(&mut stage);
-            if stages.push(stage).is_err() {
+            if network.stages.push(stage).is_err() {
                 return Err(LoadError::TooManyLayers {
                     found: model.layers().len(),
                     capacity: MAX_LAYERS,
                 });
             }
         }
-        let mut network = Network {
-            stages,
-            input_shape: model.input().shape,
-            synaptic_events: 0,
-            steps: 0,
-        };
         network.reset();
         Ok(network)
     }

@@ -5,6 +5,7 @@ use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
+use picospike_runtime::{LoadError, Model};
 
 /// The LIF neuron of the NengoDL recipe: `max_rate` 100 Hz would give amplitude 0.01.
 pub const LIF: Neuron = Neuron::Lif {
@@ -371,4 +372,24 @@ pub fn fuzz_run_input(flags: u8, blob: &[u8], input: &[u8]) -> Vec<u8> {
     out.extend_from_slice(blob);
     out.extend_from_slice(input);
     out
+}
+
+/// Load `blob` with [`Model::from_bytes`] and with [`Model::load_into`] and return the first
+/// result, after asserting that the two agree: the same error (the place left empty), or models
+/// with the same time step, input, layers and state size.
+pub fn load_both<const L: usize>(blob: &[u8]) -> Result<Model<'_, L>, LoadError> {
+    let loaded = Model::<'_, L>::from_bytes(blob);
+    let mut place: Option<Model<'_, L>> = None;
+    match (&loaded, Model::load_into(&mut place, blob)) {
+        (Ok(model), Ok(in_place)) => {
+            assert_eq!(model.dt().to_bits(), in_place.dt().to_bits());
+            assert_eq!(model.input(), in_place.input());
+            assert_eq!(model.layers(), in_place.layers());
+            assert_eq!(model.state_words(), in_place.state_words());
+        }
+        (Err(error), Err(in_place)) => assert_eq!(*error, in_place),
+        (loaded, in_place) => panic!("from_bytes: {loaded:?}, load_into: {in_place:?}"),
+    }
+    assert_eq!(place.is_some(), loaded.is_ok());
+    loaded
 }

@@ -6,13 +6,16 @@
 
 use picospike_runtime::quantize::quantize;
 use picospike_runtime::synapse::Synapse;
-use picospike_runtime::{Model, ModelBuilder, Network};
-use picospike_tests::{golden_conv_blob, golden_layers, reseal, small_network, GOLDEN_INPUT};
+use picospike_runtime::{ModelBuilder, Network};
+use picospike_tests::{
+    golden_conv_blob, golden_layers, load_both, reseal, small_network, GOLDEN_INPUT,
+};
 use proptest::prelude::*;
 
 /// Load `blob`; if it loads, run a few steps on `input` (resized to the model's input).
 fn exercise(blob: &[u8], input: &[u8]) -> bool {
-    let Ok(model) = Model::<'_, 8>::from_bytes(blob) else {
+    // `load_both` also checks that `Model::load_into` agrees with `Model::from_bytes`.
+    let Ok(model) = load_both::<8>(blob) else {
         return false;
     };
     let mut state = vec![0i32; model.state_words()];

@@ -3,7 +3,9 @@
 use picospike_runtime::layer::{Conv2d, Dense, Layer, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::{EncodeError, LoadError, Model, ModelBuilder, Network, RunError};
-use picospike_tests::{golden_conv_layers, golden_layers, reseal, GOLDEN_CONV_INPUT, GOLDEN_INPUT};
+use picospike_tests::{
+    golden_conv_layers, golden_layers, load_both, reseal, GOLDEN_CONV_INPUT, GOLDEN_INPUT,
+};
 
 fn golden() -> Vec<u8> {
     ModelBuilder {
@@ -15,8 +17,9 @@ fn golden() -> Vec<u8> {
     .unwrap()
 }
 
+/// The loader's verdict; `Model::from_bytes` and `Model::load_into` must agree on it.
 fn load(bytes: &[u8]) -> Result<Model<'_>, LoadError> {
-    Model::from_bytes(bytes)
+    load_both(bytes)
 }
 
 /// Encode `layers` with the golden input encoding and return the loader's verdict.
@@ -453,4 +456,28 @@ fn accumulator_overflow() {
             worst_case: 131_072 * 255 * 128
         })
     );
+}
+
+#[test]
+fn load_into_replaces_or_empties_the_place() {
+    let blob = golden();
+    // The body's last byte ends a varint (the last layer's `activity`); with its continuation
+    // bit set the decoder runs past the body after the layers went in. Resealed so that the
+    // container checks pass.
+    let mut damaged = blob.clone();
+    let last = damaged.len() - 5;
+    damaged[last] |= 0x80;
+    reseal(&mut damaged);
+    let mut place: Option<Model<'_>> = None;
+    let outputs = Model::load_into(&mut place, &blob).map(Model::output_size);
+    assert!(outputs.is_ok());
+    assert_eq!(outputs, load(&blob).map(|model| model.output_size()));
+    // A failed load must not leave the previous (or a half-decoded) model behind.
+    let truncated = Model::load_into(&mut place, &blob[..blob.len() - 1]).map(|_| ());
+    assert!(matches!(truncated, Err(LoadError::Truncated { .. })));
+    assert!(place.is_none());
+    assert!(Model::load_into(&mut place, &blob).is_ok());
+    let decoded = Model::load_into(&mut place, &damaged).map(|_| ());
+    assert_eq!(decoded, Err(LoadError::Malformed { part: "body" }));
+    assert!(place.is_none());
 }

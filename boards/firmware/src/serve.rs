@@ -61,11 +61,14 @@ where
     T: TickCounter,
     E: Events,
 {
-    let model = match Model::<L>::from_bytes(blob) {
+    // Built in place: `from_bytes` would return the model by value, a second copy in this
+    // frame, which lives as long as the server.
+    let mut place = None;
+    let model = match Model::<L>::load_into(&mut place, blob) {
         Ok(model) => model,
         Err(e) => return e,
     };
-    let network = match Network::new(&model, state) {
+    let network = match Network::new(model, state) {
         Ok(network) => network,
         Err(e) => return e,
     };
@@ -75,7 +78,7 @@ where
         steps: model.default_timesteps(),
         state_words: model.state_words(),
     });
-    let classifier = NetworkClassifier::with_capacity(&model, network);
+    let classifier = NetworkClassifier::with_capacity(model, network);
     let mut server: Server<_, _, N> = Server::new(classifier, ticks, model_id(blob));
     loop {
         if let Err(e) = server.poll(rx, tx, |response| events.response(response)) {

@@ -144,17 +144,7 @@ fn setup<E: Embedded>(
     };
     let mut ticks = SysTickCounter::start(core.SYST);
 
-    let calibration = cm::calibrate(&mut ticks, 10_000, 1_010_000);
-    let per_tick = calibration.instructions_per_tick();
-    write!(
-        out,
-        "calibration instructions={} ticks={}",
-        calibration.instructions, calibration.ticks
-    )?;
-    match per_tick {
-        Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
-        None => writeln!(out)?,
-    }
+    let per_tick = calibrate_and_print(out, &mut ticks)?;
 
     let stack_boot = cm::stack_peak();
     let (loaded, load_ticks, stack_model_load) = load::<E>(&mut ticks);
@@ -166,17 +156,7 @@ fn setup<E: Embedded>(
         }
         None => return Ok(None),
     };
-    writeln!(
-        out,
-        "board={} model={} model_bytes={} state_words={} inputs={} outputs={} steps={}",
-        E::BOARD,
-        E::MODEL_NAME,
-        E::model().len(),
-        model.state_words(),
-        model.input_size(),
-        model.output_size(),
-        E::STEPS.unwrap_or(model.default_timesteps())
-    )?;
+    board_line::<E>(out, model)?;
 
     let classifier = match bind(model, state) {
         Ok(Some(classifier)) => classifier,
@@ -186,12 +166,7 @@ fn setup<E: Embedded>(
             return Ok(None);
         }
     };
-    // Validating the blob (checksum, shapes, parameters) happens once per boot.
-    write!(out, "load ticks={load_ticks}")?;
-    if let Some(ratio) = per_tick {
-        write!(out, " instructions={}", ratio.apply(load_ticks))?;
-    }
-    writeln!(out)?;
+    load_line(out, load_ticks, per_tick)?;
     // Peak so far: boot, output setup, model validation, network construction.
     let stack_load = cm::stack_peak().max(stack_boot);
     Ok(Some(Setup {
@@ -204,12 +179,60 @@ fn setup<E: Embedded>(
     }))
 }
 
-/// A validated model, in a static.
-type Loaded = Result<Model<'static, LAYERS>, LoadError>;
+/// Calibrate SysTick against instructions and print the `calibration` line.
+///
+/// This and the other line printers of [`setup`] are never inlined: their formatting frames
+/// would otherwise be part of `setup`'s, which is live under the model load and the network
+/// construction.
+#[inline(never)]
+fn calibrate_and_print(
+    out: &mut Out,
+    ticks: &mut SysTickCounter,
+) -> Result<Option<Ratio>, core::fmt::Error> {
+    let calibration = cm::calibrate(ticks, 10_000, 1_010_000);
+    let per_tick = calibration.instructions_per_tick();
+    write!(
+        out,
+        "calibration instructions={} ticks={}",
+        calibration.instructions, calibration.ticks
+    )?;
+    match per_tick {
+        Some(ratio) => writeln!(out, " instructions_per_tick={ratio}")?,
+        None => writeln!(out)?,
+    }
+    Ok(per_tick)
+}
+
+/// Print the `board` line.
+#[inline(never)]
+fn board_line<E: Embedded>(out: &mut Out, model: &Model<'_, LAYERS>) -> core::fmt::Result {
+    writeln!(
+        out,
+        "board={} model={} model_bytes={} state_words={} inputs={} outputs={} steps={}",
+        E::BOARD,
+        E::MODEL_NAME,
+        E::model().len(),
+        model.state_words(),
+        model.input_size(),
+        model.output_size(),
+        E::STEPS.unwrap_or(model.default_timesteps())
+    )
+}
+
+/// Print the `load` line: validating the blob (checksum, shapes, parameters) happens once per
+/// boot.
+#[inline(never)]
+fn load_line(out: &mut Out, load_ticks: u64, per_tick: Option<Ratio>) -> core::fmt::Result {
+    write!(out, "load ticks={load_ticks}")?;
+    if let Some(ratio) = per_tick {
+        write!(out, " instructions={}", ratio.apply(load_ticks))?;
+    }
+    writeln!(out)
+}
 
 /// Validate the embedded model into a static (`None` if called twice); also returns the ticks
-/// it took and the stack `Model::from_bytes` needed below its caller. The result is written
-/// straight into the static so that no frame holds a copy of the model.
+/// it took and the stack `Model::load_into` needed below its caller. The model is built in the
+/// static itself, so that no frame holds a copy of it.
 #[inline(never)]
 fn load<E: Embedded>(
     ticks: &mut SysTickCounter,
@@ -218,17 +241,14 @@ fn load<E: Embedded>(
     u64,
     usize,
 ) {
-    static LOADED: static_cell::StaticCell<Loaded> = static_cell::StaticCell::new();
-    let Some(slot) = LOADED.try_uninit() else {
+    static LOADED: static_cell::StaticCell<Option<Model<'static, LAYERS>>> =
+        static_cell::StaticCell::new();
+    let Some(place) = LOADED.try_init(None) else {
         return (None, 0, 0);
     };
     let ((loaded, load_ticks), stack) =
-        cm::measure_stack(|| ticks.measure(|| &*slot.write(Model::from_bytes(E::model()))));
-    let model = match loaded {
-        Ok(model) => Ok(model),
-        Err(e) => Err(*e),
-    };
-    (Some(model), load_ticks, stack)
+        cm::measure_stack(|| ticks.measure(|| Model::load_into(place, E::model())));
+    (Some(loaded), load_ticks, stack)
 }
 
 /// Bind the model to its state and wrap the network in a classifier, in a static (`None` if
