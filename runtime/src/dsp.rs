@@ -174,11 +174,12 @@ pub(crate) fn add_two_weights_scaled_dsp(
     let mut b4 = b.chunks_exact(4);
     for ((s, wa), wb) in (&mut sum4).zip(&mut a4).zip(&mut b4) {
         let (wa, wb) = (word(wa), word(wb));
-        let (a_even, a_odd) = (isa::sxtb16::<0>(wa), isa::sxtb16::<8>(wa));
-        let (b_even, b_odd) = (isa::sxtb16::<0>(wb), isa::sxtb16::<8>(wb));
+        // Even outputs (0, 2) first, then odd (1, 3): fewer values live at once.
+        let (a_even, b_even) = (isa::sxtb16::<0>(wa), isa::sxtb16::<0>(wb));
         s[0] = isa::smlabb(b_even, count_b, isa::smlabb(a_even, count_a, s[0]));
-        s[1] = isa::smlabb(b_odd, count_b, isa::smlabb(a_odd, count_a, s[1]));
         s[2] = isa::smlatb(b_even, count_b, isa::smlatb(a_even, count_a, s[2]));
+        let (a_odd, b_odd) = (isa::sxtb16::<8>(wa), isa::sxtb16::<8>(wb));
+        s[1] = isa::smlabb(b_odd, count_b, isa::smlabb(a_odd, count_a, s[1]));
         s[3] = isa::smlatb(b_odd, count_b, isa::smlatb(a_odd, count_a, s[3]));
     }
     for ((s, &wa), &wb) in sum4
