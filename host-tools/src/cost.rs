@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 6.862,
-                per_static_mac_dense: 4.276,
-                per_static_mac_conv: 22.806,
-                per_neuron_step_dense: 49.375,
-                per_neuron_step_conv: 54.439,
+                per_state_word: 7.497,
+                per_static_mac_dense: 3.128,
+                per_static_mac_conv: 21.970,
+                per_neuron_step_dense: 45.704,
+                per_neuron_step_conv: 51.944,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 9.492,
-                per_static_mac_dense: 8.854,
+                per_state_word: 9.453,
+                per_static_mac_dense: 7.918,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 47.227,
-                per_neuron_step_dense: 89.644,
-                per_neuron_step_conv: 98.837,
+                per_static_mac_conv: 55.608,
+                per_neuron_step_dense: 79.125,
+                per_neuron_step_conv: 89.927,
             },
         }
     }
