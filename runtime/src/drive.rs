@@ -72,6 +72,15 @@ pub(crate) fn input_events(shape: Shape, raw: &[u8]) -> InputEvents<'_> {
     }
 }
 
+/// Events of a vector input: [`input_events`] for a `1 x 1 x n` shape, without the pixel
+/// counters (the static drive of every dense first layer walks its input through this).
+pub(crate) fn vector_events(raw: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    raw.iter()
+        .enumerate()
+        .filter(|&(_, &value)| value != 0)
+        .map(|(index, &value)| event(index as u32, u32::from(value)))
+}
+
 /// Iterator of [`input_events`]: walks the pixels with counters instead of dividing indices.
 pub(crate) struct InputEvents<'r> {
     raw: core::slice::Iter<'r, u8>,
@@ -123,17 +132,39 @@ fn add_scaled(sums: &mut [i32], weights: &[u8], count: u32) {
     }
 }
 
+/// Add `count_a * a + count_b * b` to `sums` in one pass (counts are events', `0..=255`).
+#[inline(always)]
+fn add_two_scaled(sums: &mut [i32], a: &[u8], count_a: u32, b: &[u8], count_b: u32) {
+    if count_a == 1 && count_b == 1 {
+        dsp::add_two_weights(sums, a, b);
+    } else {
+        dsp::add_two_weights_scaled(sums, a, count_a as u8, b, count_b as u8);
+    }
+}
+
 impl Dense<'_> {
     /// Scatter each event's fan-out row into `sums`; returns the weight additions.
+    ///
+    /// Events are taken in pairs, so that each sum is loaded and stored once per two rows
+    /// (the sums are exact integers: the order of the additions does not matter).
     pub(crate) fn accumulate(&self, events: impl Iterator<Item = u32>, sums: &mut [i32]) -> u32 {
         let outputs = usize::from(self.outputs);
         let mut additions = 0u32;
+        let mut waiting: Option<(&[u8], u32)> = None;
         for e in events {
             let start = flat_index(e >> COUNT_BITS, self.input) * outputs;
-            if let Some(row) = self.weights.get(start..start + outputs) {
-                add_scaled(sums, row, e & MAX_COUNT);
-                additions = additions.wrapping_add(outputs as u32);
+            let Some(row) = self.weights.get(start..start + outputs) else {
+                continue;
+            };
+            additions = additions.wrapping_add(outputs as u32);
+            let count = e & MAX_COUNT;
+            match waiting.take() {
+                None => waiting = Some((row, count)),
+                Some((first, first_count)) => add_two_scaled(sums, first, first_count, row, count),
             }
+        }
+        if let Some((row, count)) = waiting {
+            add_scaled(sums, row, count);
         }
         additions
     }
@@ -269,6 +300,21 @@ mod tests {
     use crate::synapse::Synapse;
     use proptest::prelude::*;
     use std::vec::Vec;
+
+    #[test]
+    fn vector_events_equal_input_events_of_a_vector() {
+        let raw: Vec<u8> = (0..300u32)
+            .map(|i| if i % 3 == 0 { 0 } else { i as u8 })
+            .collect();
+        let shape = Shape::vector(raw.len() as u16);
+        let expected: Vec<u32> = input_events(shape, &raw).collect();
+        assert_eq!(
+            expected.len(),
+            200 - 1,
+            "300 bytes, a third zero, one wraps to 0"
+        );
+        assert_eq!(vector_events(&raw).collect::<Vec<u32>>(), expected);
+    }
 
     #[test]
     fn small_division_is_exact_over_its_range() {

@@ -258,8 +258,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         if let Some(first) = self.stages.first_mut() {
             let s = &mut first.state;
             s.sums.fill(0);
-            let events = drive::input_events(shape, input);
-            accumulate(first.layer, first.constants, events, s.sums);
+            if let (Layer::Dense(dense), true) = (first.layer, shape.is_vector()) {
+                dense.accumulate(drive::vector_events(input), s.sums);
+            } else {
+                let events = drive::input_events(shape, input);
+                accumulate(first.layer, first.constants, events, s.sums);
+            }
             let channels = usize::from(first.layer.output_shape().channels).max(1);
             let (scales, biases) = s.constants.split_at_checked(channels).unwrap_or((&[], &[]));
             // The current (the filter's target when there is a synapse), so that each step
