@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 6.979,
-                per_static_mac_dense: 4.274,
-                per_static_mac_conv: 14.647,
-                per_neuron_step_dense: 48.361,
-                per_neuron_step_conv: 80.942,
+                per_state_word: 7.496,
+                per_static_mac_dense: 3.129,
+                per_static_mac_conv: 13.817,
+                per_neuron_step_dense: 45.701,
+                per_neuron_step_conv: 78.262,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 9.495,
-                per_static_mac_dense: 8.854,
+                per_state_word: 9.455,
+                per_static_mac_dense: 7.918,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 30.345,
-                per_neuron_step_dense: 88.003,
-                per_neuron_step_conv: 147.289,
+                per_static_mac_conv: 34.968,
+                per_neuron_step_dense: 79.119,
+                per_neuron_step_conv: 135.489,
             },
         }
     }
