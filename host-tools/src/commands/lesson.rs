@@ -49,6 +49,12 @@ pub struct LessonArgs {
     /// directory, NengoDL's converter without scaling; 10 otherwise).
     #[arg(long, value_parser = positive)]
     pub max_rate: Option<f32>,
+    /// Firing rate (Hz) of a unit activation in the rate-regularized network only (default: as
+    /// `--max-rate`). A higher value lets the regularizer reach its target in fewer steps: at
+    /// Keras units (1) and learning rate 1e-3 the rates barely move in 600 steps
+    /// (`host-tools/RESULTS.md`, section 3a).
+    #[arg(long, value_parser = positive)]
+    pub regularized_max_rate: Option<f32>,
     /// Synapse (s) of the filtered stages.
     #[arg(long, default_value_t = 0.01, value_parser = non_negative)]
     pub synapse: f32,
@@ -376,6 +382,9 @@ pub fn training(args: &LessonArgs, spec: &DataSpec) -> LessonTraining {
         }
         config.epochs = epochs;
         config.seed = args.seed;
+    }
+    if let Some(max_rate) = args.regularized_max_rate {
+        training.regularized.neuron.max_rate = max_rate;
     }
     training.regularized.rate_reg = Some(RateRegularization {
         target_hz: args.rate_target,
