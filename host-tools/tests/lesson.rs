@@ -53,6 +53,8 @@ fn conv_lesson_rows_behave_like_nengodl() {
     let rows = lesson["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 4, "{lesson}");
     assert_eq!(lesson["timesteps"], 30);
+    // The digits default to unit inputs (raw 16 -> 1.0); only IDX data default to raw pixels.
+    assert_eq!(lesson["full_scale"], 16);
     let acc = |i: usize, key: &str| rows[i][key].as_f64().unwrap();
 
     // Two conv layers, two rates per row.

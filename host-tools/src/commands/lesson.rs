@@ -4,7 +4,9 @@
 //! a synapse, the same with firing rates scaled, and a second network trained with firing-rate
 //! regularization converted with the synapse. On an IDX directory (MNIST) the default is
 //! NengoDL's own recipe ([`LessonTraining::keras_to_snn`]); on the digits or a CSV file it is
-//! the data set's dense preset with ReLU neurons, which trains in seconds.
+//! the data set's dense preset with ReLU neurons, which trains in seconds. On an IDX directory
+//! both networks see raw pixel values 0..255 by default (`--input-scale raw`), as NengoDL's
+//! example, which does not normalize MNIST; elsewhere the data set's full scale means 1.0.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -29,6 +31,17 @@ pub const KERAS_TO_SNN_ARCH: &str = "conv32k3,conv64k3s2,dense10";
 
 /// Test images NengoDL's example scores (`n_test`), the lesson's default on an IDX directory.
 pub const KERAS_TO_SNN_SAMPLES: usize = 400;
+
+/// What a raw pixel value means to the networks of the lesson.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputScale {
+    /// The raw value itself (MNIST 0..255), as NengoDL's example, which feeds
+    /// `mnist.load_data()` unnormalized: activations, and so rates in Keras units, are up to
+    /// 255 times those of unit inputs.
+    Raw,
+    /// The data set's full scale means 1.0 (MNIST 255 -> 1.0, digits 16 -> 1.0).
+    Unit,
+}
 
 /// Options of `picospike lesson`.
 #[derive(Args, Clone, Debug)]
@@ -55,6 +68,11 @@ pub struct LessonArgs {
     /// (`host-tools/RESULTS.md`, section 3a).
     #[arg(long, value_parser = positive)]
     pub regularized_max_rate: Option<f32>,
+    /// Input scale of both networks, training and conversion: `raw` feeds raw pixel values
+    /// (MNIST 0..255, NengoDL's example; the model records `full_scale` 1), `unit` divides
+    /// them by the data set's full scale (default: `raw` on an IDX directory, `unit` otherwise).
+    #[arg(long, value_enum)]
+    pub input_scale: Option<InputScale>,
     /// Synapse (s) of the filtered stages.
     #[arg(long, default_value_t = 0.01, value_parser = non_negative)]
     pub synapse: f32,
@@ -119,6 +137,8 @@ pub struct Lesson {
     pub samples: usize,
     /// Steps per inference.
     pub timesteps: u16,
+    /// Raw pixel value that meant 1.0 to both networks (1: raw inputs).
+    pub full_scale: u16,
     /// Wall time of training the plain network (s).
     pub plain_train_s: f64,
     /// Wall time of training the rate-regularized network (s).
@@ -140,6 +160,8 @@ pub struct LessonOptions {
     pub scale: f32,
     /// Time steps per inference.
     pub timesteps: u16,
+    /// What a raw pixel value means to both networks.
+    pub input_scale: InputScale,
 }
 
 /// How the lesson trains its two networks (both with ReLU rate neurons).
@@ -229,8 +251,15 @@ pub fn lesson(
         synapse,
         scale,
         timesteps,
+        input_scale,
     } = *options;
-    let (train_set, test_set) = spec.load()?;
+    let (mut train_set, mut test_set) = spec.load()?;
+    if input_scale == InputScale::Raw {
+        // Raw value 1 means 1.0: the networks see 0..255 on MNIST, and the trained models
+        // record full_scale 1, so conversion and the runtime feed the same values.
+        train_set.full_scale = 1;
+        test_set.full_scale = 1;
+    }
     let test_set = limit(test_set, samples);
     let configure = |config: &TrainConfig| TrainConfig {
         progress,
@@ -302,6 +331,7 @@ pub fn lesson(
         rows,
         samples: test_set.len(),
         timesteps,
+        full_scale: test_set.full_scale,
         plain_train_s: plain.seconds,
         regularized_train_s: regularized.seconds,
         plain: plain.network,
@@ -351,8 +381,12 @@ pub fn lesson_table(lesson: &Lesson) -> String {
     }
     let _ = writeln!(
         t,
-        "({} test samples, {} steps of 1 ms; Hz per hidden layer; training {:.0} s plain, {:.0} s regularized)",
-        lesson.samples, lesson.timesteps, lesson.plain_train_s, lesson.regularized_train_s
+        "({} test samples, {} steps of 1 ms; input raw / {}; Hz per hidden layer; training {:.0} s plain, {:.0} s regularized)",
+        lesson.samples,
+        lesson.timesteps,
+        lesson.full_scale,
+        lesson.plain_train_s,
+        lesson.regularized_train_s
     );
     t
 }
@@ -413,6 +447,11 @@ pub fn run(args: &LessonArgs) -> Result<()> {
             synapse: args.synapse,
             scale: args.scale_firing_rates,
             timesteps: args.timesteps,
+            input_scale: args.input_scale.unwrap_or(if spec.is_idx_dir() {
+                InputScale::Raw
+            } else {
+                InputScale::Unit
+            }),
         },
         samples,
         !args.quiet,
