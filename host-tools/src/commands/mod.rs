@@ -95,7 +95,10 @@ pub enum CommandError {
         expected: usize,
     },
     /// The data's pixels are not scaled as the network expects.
-    #[error("{data}: pixels are scaled 0..{found}, the network was trained on 0..{expected}")]
+    #[error(
+        "{data}: raw pixel value {found} means 1.0, the network was trained with {expected} \
+         meaning 1.0 (--full-scale {expected} rescales IDX and CSV data)"
+    )]
     FullScale {
         /// The `--data` argument.
         data: String,
