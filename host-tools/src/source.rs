@@ -83,7 +83,7 @@ pub struct DataSpec {
     pub test_fraction: f64,
     /// Number of classes; labels must be smaller.
     pub classes: usize,
-    /// Raw value meaning 1.0 for CSV data (`None`: inferred).
+    /// Raw value meaning 1.0 (`None`: inferred for CSV data, 255 for IDX data).
     pub full_scale: Option<u16>,
     /// Header handling of CSV files.
     pub header: CsvHeader,
@@ -120,6 +120,14 @@ impl DataSpec {
         matches!(self.kind(), Ok(SourceKind::IdxDir(_)))
     }
 
+    /// IDX data with the spec's full scale, if one is given (IDX files carry none of their own).
+    fn rescaled(&self, mut data: Dataset) -> Dataset {
+        if let Some(full_scale) = self.full_scale {
+            data.full_scale = full_scale;
+        }
+        data
+    }
+
     fn csv(&self, path: &Path, pixels: Option<usize>) -> Result<Dataset, DataError> {
         data::load_csv(
             path,
@@ -143,7 +151,10 @@ impl DataSpec {
             SourceKind::Digits => Ok(data::builtin_digits()
                 .with_classes(self.classes)?
                 .stratified_split(self.test_fraction, self.split_seed)?),
-            SourceKind::IdxDir(dir) => data::load_mnist_classes(&dir, self.classes),
+            SourceKind::IdxDir(dir) => {
+                let (train, test) = data::load_mnist_classes(&dir, self.classes)?;
+                Ok((self.rescaled(train), self.rescaled(test)))
+            }
             SourceKind::IdxFile { images, .. } => Err(DataError::NoTrainingPart { path: images }),
             SourceKind::Csv(path) => self
                 .csv(&path, None)?
@@ -170,9 +181,11 @@ impl DataSpec {
                     }
                 }
             }
-            SourceKind::IdxDir(dir) => data::load_mnist_test(&dir, self.classes),
+            SourceKind::IdxDir(dir) => {
+                Ok(self.rescaled(data::load_mnist_test(&dir, self.classes)?))
+            }
             SourceKind::IdxFile { images, labels } => {
-                data::load_idx(&images, &labels, self.classes)
+                Ok(self.rescaled(data::load_idx(&images, &labels, self.classes)?))
             }
             SourceKind::Csv(path) => {
                 let all = self.csv(&path, pixels)?;

@@ -197,6 +197,17 @@ pub struct RateRegularization {
     pub weight: f32,
 }
 
+/// The gradient-descent rule of [`train`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// Adam (AdamW with `weight_decay`), candle's implementation.
+    #[default]
+    Adam,
+    /// RMSprop as in Keras (`rho` 0.9, `epsilon` 1e-7, no momentum, mean square starting at 0):
+    /// what NengoDL's keras-to-snn example trains its rate-regularized network with.
+    Rmsprop,
+}
+
 /// Everything [`train`] needs besides the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -212,11 +223,14 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Samples per gradient step.
     pub batch_size: usize,
-    /// Adam learning rate at the start.
+    /// Gradient-descent rule.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
+    /// Learning rate at the start.
     pub learning_rate: f64,
     /// The learning rate follows a cosine from `learning_rate` down to `learning_rate * final_lr_fraction`.
     pub final_lr_fraction: f64,
-    /// Decoupled weight decay (AdamW); 0 gives plain Adam.
+    /// Decoupled weight decay (AdamW); 0 gives plain Adam. Adam only.
     pub weight_decay: f64,
     /// Fraction of the training set held out (stratified) for validation; 0 disables validation.
     pub val_fraction: f64,
@@ -256,6 +270,7 @@ impl TrainConfig {
             neuron: NeuronParams::default(),
             epochs: 60,
             batch_size: 32,
+            optimizer: OptimizerKind::Adam,
             learning_rate: 3e-3,
             final_lr_fraction: 0.01,
             weight_decay: 0.0,
@@ -371,6 +386,13 @@ impl TrainConfig {
                 "final_lr_fraction",
                 self.final_lr_fraction.to_string(),
                 "0..=1",
+            );
+        }
+        if self.optimizer == OptimizerKind::Rmsprop && self.weight_decay != 0.0 {
+            return bad(
+                "weight_decay",
+                self.weight_decay.to_string(),
+                "0 with RMSprop (weight decay is an AdamW option)",
             );
         }
         if !non_negative(self.weight_decay) {
@@ -978,14 +1000,7 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
 
     let layers = cfg.layers(data)?;
     let model = Model::new(&layers, cfg.neuron.clone(), &mut rng)?;
-    let mut opt = AdamW::new(
-        model.vars(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: cfg.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
+    let mut opt = Descent::new(cfg, model.vars())?;
     let input = input_encoding(&layers, data.full_scale, cfg.timesteps);
 
     let bar = epoch_bar(cfg);
@@ -1056,7 +1071,7 @@ fn epoch_bar(cfg: &TrainConfig) -> ProgressBar {
 /// Returns the mean batch loss and the training accuracy.
 fn run_epoch(
     model: &Model,
-    opt: &mut AdamW,
+    opt: &mut Descent,
     train_set: &Dataset,
     order: &[usize],
     cfg: &TrainConfig,
@@ -1112,6 +1127,99 @@ fn run_epoch(
         loss_sum / batches.max(1) as f64,
         correct as f64 / n.max(1) as f64,
     ))
+}
+
+/// Keras' RMSprop: `ms = rho * ms + (1 - rho) * g^2`, `w -= lr * g / (sqrt(ms) + epsilon)`,
+/// with `ms` starting at zero (TensorFlow 2's slot initializer), `rho` 0.9 and `epsilon` 1e-7.
+struct RmsProp {
+    /// Each variable with its running mean square of the gradient.
+    vars: Vec<(Var, Tensor)>,
+    learning_rate: f64,
+}
+
+impl RmsProp {
+    const RHO: f64 = 0.9;
+    const EPSILON: f64 = 1e-7;
+}
+
+impl Optimizer for RmsProp {
+    type Config = f64;
+
+    fn new(vars: Vec<Var>, learning_rate: f64) -> candle_core::Result<Self> {
+        let vars = vars
+            .into_iter()
+            .filter(|v| v.dtype().is_float())
+            .map(|v| {
+                let ms = v.as_tensor().zeros_like()?;
+                Ok((v, ms))
+            })
+            .collect::<candle_core::Result<_>>()?;
+        Ok(RmsProp {
+            vars,
+            learning_rate,
+        })
+    }
+
+    fn step(&mut self, grads: &candle_core::backprop::GradStore) -> candle_core::Result<()> {
+        for (var, ms) in &mut self.vars {
+            let Some(g) = grads.get(var.as_tensor()) else {
+                continue;
+            };
+            let next =
+                ((ms.affine(Self::RHO, 0.0)? + g.sqr()?.affine(1.0 - Self::RHO, 0.0)?)?).detach();
+            let step = (g / next.sqrt()?.affine(1.0, Self::EPSILON)?)?;
+            var.set(
+                &var.as_tensor()
+                    .sub(&step.affine(self.learning_rate, 0.0)?)?,
+            )?;
+            *ms = next;
+        }
+        Ok(())
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.learning_rate = lr;
+    }
+}
+
+/// The optimizer chosen by [`TrainConfig::optimizer`].
+enum Descent {
+    Adam(AdamW),
+    RmsProp(RmsProp),
+}
+
+impl Descent {
+    fn new(cfg: &TrainConfig, vars: Vec<Var>) -> candle_core::Result<Self> {
+        Ok(match cfg.optimizer {
+            OptimizerKind::Adam => Descent::Adam(AdamW::new(
+                vars,
+                ParamsAdamW {
+                    lr: cfg.learning_rate,
+                    weight_decay: cfg.weight_decay,
+                    ..ParamsAdamW::default()
+                },
+            )?),
+            OptimizerKind::Rmsprop => Descent::RmsProp(RmsProp::new(vars, cfg.learning_rate)?),
+        })
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            Descent::Adam(o) => o.set_learning_rate(lr),
+            Descent::RmsProp(o) => o.set_learning_rate(lr),
+        }
+    }
+
+    fn backward_step(&mut self, loss: &Tensor) -> candle_core::Result<()> {
+        match self {
+            Descent::Adam(o) => o.backward_step(loss),
+            Descent::RmsProp(o) => o.backward_step(loss),
+        }
+    }
 }
 
 /// Inverted-dropout masks for a batch of `len` samples (one per hidden neuron layer), or `None`.
@@ -1189,6 +1297,40 @@ mod tests {
             progress: false,
             ..TrainConfig::digits()
         }
+    }
+
+    /// Two RMSprop steps on `loss = 3 * w` against Keras' formulas worked by hand.
+    #[test]
+    fn rmsprop_follows_keras() {
+        let w = Var::from_vec(vec![1.0f32], 1, &Device::Cpu).unwrap();
+        let mut opt = RmsProp::new(vec![w.clone()], 0.01).unwrap();
+        let (mut ms, mut want) = (0.0f64, 1.0f64);
+        for _ in 0..2 {
+            let loss = w.as_tensor().affine(3.0, 0.0).unwrap().sum_all().unwrap();
+            opt.backward_step(&loss).unwrap();
+            ms = 0.9 * ms + 0.1 * 9.0;
+            want -= 0.01 * 3.0 / (ms.sqrt() + 1e-7);
+        }
+        let got = f64::from(w.as_tensor().to_vec1::<f32>().unwrap()[0]);
+        // The first step is sqrt(10) times the learning rate (the mean square starts at 0).
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert!((1.0 - got) > 0.05, "moved only {}", 1.0 - got);
+    }
+
+    #[test]
+    fn rmsprop_rejects_weight_decay() {
+        let cfg = TrainConfig {
+            optimizer: OptimizerKind::Rmsprop,
+            weight_decay: 1e-4,
+            ..quick(NeuronKind::Relu)
+        };
+        assert!(matches!(
+            cfg.validate(),
+            Err(TrainError::InvalidConfig {
+                option: "weight_decay",
+                ..
+            })
+        ));
     }
 
     #[test]

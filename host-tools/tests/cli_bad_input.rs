@@ -457,12 +457,13 @@ fn every_bad_input_is_a_one_line_error_with_exit_code_1_and_no_output() {
             needle: "--classes does not apply to the built-in digits".into(),
         },
         Case {
-            name: "--full-scale with an IDX directory",
+            // IDX data take --full-scale in eval and convert (raw-pixel models); the digits not.
+            name: "--full-scale with the digits",
             args: vec![
                 "eval".into(),
                 s(&model),
                 "--data".into(),
-                s(&labels_range),
+                "digits".into(),
                 "--full-scale".into(),
                 "16".into(),
             ],

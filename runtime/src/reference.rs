@@ -583,6 +583,22 @@ impl FloatSimulator<'_> {
         }
     }
 
+    /// Start every neuron's membrane voltage at `voltage(layer, neuron)` instead of at rest.
+    ///
+    /// The runtime always starts at rest (voltage 0). Nengo (3.1 and later) draws the initial
+    /// voltage of `SpikingRectifiedLinear` and `LIF` neurons from U(0, 1) once per neuron, so
+    /// that a neuron below `1 / (steps * dt)` Hz still spikes in a short window with the right
+    /// probability; this lets a measurement compare the two (`host-tools/examples`).
+    #[must_use]
+    pub fn with_initial_voltages(mut self, mut voltage: impl FnMut(usize, usize) -> f64) -> Self {
+        for (l, layer) in self.voltage.iter_mut().enumerate() {
+            for (i, v) in layer.iter_mut().enumerate() {
+                *v = voltage(l, i);
+            }
+        }
+        self
+    }
+
     /// This step's output of layer `index`: spike counts, or the readout's values.
     pub fn layer_output(&self, index: usize) -> &[f64] {
         &self.output[index]

@@ -1,4 +1,12 @@
 //! `picospike lesson`: NengoDL's keras-to-snn lesson with spiking ReLU neurons.
+//!
+//! Four rows, as in NengoDL's example: the plain network swapped to spiking ReLU, the same with
+//! a synapse, the same with firing rates scaled, and a second network trained with firing-rate
+//! regularization converted with the synapse. On an IDX directory (MNIST) the default is
+//! NengoDL's own recipe ([`LessonTraining::keras_to_snn`]); on the digits or a CSV file it is
+//! the data set's dense preset with ReLU neurons, which trains in seconds. On an IDX directory
+//! both networks see raw pixel values 0..255 by default (`--input-scale raw`), as NengoDL's
+//! example, which does not normalize MNIST; elsewhere the data set's full scale means 1.0.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -7,12 +15,33 @@ use clap::Args;
 use serde::Serialize;
 
 use super::report::percent;
-use super::{at_least_one, limit, non_negative, positive, steps, Result, TrainDataArgs};
+use super::{
+    at_least_one, create_dir, limit, non_negative, positive, steps, Result, TrainDataArgs,
+};
 use crate::model_file;
+use crate::network::FloatNetwork;
 use crate::output;
 use crate::recipe::{self, ConvertOptions};
 use crate::source::DataSpec;
-use crate::train::{self, TrainConfig};
+use crate::train::{self, OptimizerKind, RateRegularization, TrainConfig};
+
+/// NengoDL's keras-to-snn network: 28x28x1 -> Conv2D 32 3x3 (valid, ReLU) -> Conv2D 64 3x3
+/// stride 2 (ReLU) -> Dense 10.
+pub const KERAS_TO_SNN_ARCH: &str = "conv32k3,conv64k3s2,dense10";
+
+/// Test images NengoDL's example scores (`n_test`), the lesson's default on an IDX directory.
+pub const KERAS_TO_SNN_SAMPLES: usize = 400;
+
+/// What a raw pixel value means to the networks of the lesson.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputScale {
+    /// The raw value itself (MNIST 0..255), as NengoDL's example, which feeds
+    /// `mnist.load_data()` unnormalized: activations, and so rates in Keras units, are up to
+    /// 255 times those of unit inputs.
+    Raw,
+    /// The data set's full scale means 1.0 (MNIST 255 -> 1.0, digits 16 -> 1.0).
+    Unit,
+}
 
 /// Options of `picospike lesson`.
 #[derive(Args, Clone, Debug)]
@@ -20,12 +49,30 @@ pub struct LessonArgs {
     /// The data to train and test on.
     #[command(flatten)]
     pub data: TrainDataArgs,
-    /// Evaluate only the first N test samples.
+    /// The network, readout last (grammar as `picospike train --arch`; default: NengoDL's
+    /// `conv32k3,conv64k3s2,dense10` on an IDX directory, the dense preset otherwise; e.g.
+    /// `dense256,dense10` for a dense MNIST network).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Evaluate only the first N test samples (default: 400 on an IDX directory, as NengoDL;
+    /// all otherwise).
     #[arg(long, value_parser = at_least_one)]
     pub samples: Option<usize>,
-    /// Firing rate (Hz) of a unit activation in the plain rate network.
-    #[arg(long, default_value_t = 10.0, value_parser = positive)]
-    pub max_rate: f32,
+    /// Firing rate (Hz) of a unit activation in both trained networks (default: 1 on an IDX
+    /// directory, NengoDL's converter without scaling; 10 otherwise).
+    #[arg(long, value_parser = positive)]
+    pub max_rate: Option<f32>,
+    /// Firing rate (Hz) of a unit activation in the rate-regularized network only (default: as
+    /// `--max-rate`). A higher value lets the regularizer reach its target in fewer steps: at
+    /// Keras units (1) and learning rate 1e-3 the rates barely move in 600 steps
+    /// (`host-tools/RESULTS.md`, section 3a).
+    #[arg(long, value_parser = positive)]
+    pub regularized_max_rate: Option<f32>,
+    /// Input scale of both networks, training and conversion: `raw` feeds raw pixel values
+    /// (MNIST 0..255, NengoDL's example; the model records `full_scale` 1), `unit` divides
+    /// them by the data set's full scale (default: `raw` on an IDX directory, `unit` otherwise).
+    #[arg(long, value_enum)]
+    pub input_scale: Option<InputScale>,
     /// Synapse (s) of the filtered stages.
     #[arg(long, default_value_t = 0.01, value_parser = non_negative)]
     pub synapse: f32,
@@ -35,21 +82,29 @@ pub struct LessonArgs {
     /// Rate-regularization target (Hz) of the last stage.
     #[arg(long, default_value_t = 250.0, value_parser = positive)]
     pub rate_target: f32,
-    /// Weight of the rate-regularization loss.
+    /// Weight of the rate-regularization loss (per hidden layer).
     #[arg(long, default_value_t = 1e-3, value_parser = non_negative)]
     pub rate_weight: f32,
     /// Time steps per inference.
     #[arg(long, default_value_t = 30, value_parser = steps())]
     pub timesteps: u16,
-    /// Epochs (default: the data set's preset).
+    /// Epochs of the plain network (default: 12 on an IDX directory, NengoDL's 600 steps of
+    /// 200 images; the preset's otherwise).
     #[arg(long, value_parser = at_least_one)]
     pub epochs: Option<usize>,
+    /// Epochs of the rate-regularized network (default: as `--epochs`).
+    #[arg(long, value_parser = at_least_one)]
+    pub regularized_epochs: Option<usize>,
     /// Training seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Also write the table as JSON here (atomically).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Also save the two trained networks in this directory (`plain.json`,
+    /// `regularized.json`), so that `picospike convert` can reproduce or vary a row.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     /// No progress bars.
     #[arg(short, long)]
     pub quiet: bool,
@@ -68,6 +123,32 @@ pub struct LessonRow {
     pub spiking_fixed: f64,
     /// Mean firing rate of each hidden layer in the fixed-point run (Hz).
     pub mean_rate_hz: Vec<f64>,
+    /// Mean rate-mode firing rate of each hidden layer of the converted network (Hz): what
+    /// NengoDL's probes show for the rate network and what the regularizer acts on.
+    pub rate_mode_hz: Vec<f64>,
+}
+
+/// The lesson's table and what it cost.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lesson {
+    /// The four rows.
+    pub rows: Vec<LessonRow>,
+    /// Test samples scored.
+    pub samples: usize,
+    /// Steps per inference.
+    pub timesteps: u16,
+    /// Raw pixel value that meant 1.0 to both networks (1: raw inputs).
+    pub full_scale: u16,
+    /// Wall time of training the plain network (s).
+    pub plain_train_s: f64,
+    /// Wall time of training the rate-regularized network (s).
+    pub regularized_train_s: f64,
+    /// The plain network (rows 1-3).
+    #[serde(skip)]
+    pub plain: FloatNetwork,
+    /// The rate-regularized network (row 4).
+    #[serde(skip)]
+    pub regularized: FloatNetwork,
 }
 
 /// The knobs of the lesson's stages.
@@ -77,50 +158,120 @@ pub struct LessonOptions {
     pub synapse: f32,
     /// Firing-rate scale of the third stage.
     pub scale: f32,
-    /// Rate-regularization target (Hz) of the last stage.
-    pub rate_target: f32,
-    /// Weight of the rate-regularization loss.
-    pub rate_weight: f32,
     /// Time steps per inference.
     pub timesteps: u16,
+    /// What a raw pixel value means to both networks.
+    pub input_scale: InputScale,
+}
+
+/// How the lesson trains its two networks (both with ReLU rate neurons).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LessonTraining {
+    /// The plain network of the first three rows.
+    pub plain: TrainConfig,
+    /// The network of the last row; its `rate_reg` is set.
+    pub regularized: TrainConfig,
+}
+
+impl LessonTraining {
+    /// NengoDL's keras-to-snn recipe on `train10k`.
+    ///
+    /// Both networks are Keras networks: ReLU with gain 1 and amplitude 1 (`max_rate` 1), so a
+    /// rate in Hz *is* the activation, as in NengoDL's converter without `scale_firing_rates`.
+    /// Plain: Adam, learning rate 1e-3 (constant), minibatch 200, no augmentation, no held-out
+    /// part, 12 epochs of 10,000 images (the 600 steps of NengoDL's 2 epochs of 60,000).
+    /// Regularized: trained from a fresh Keras initialization (NengoDL converts the untrained
+    /// Keras model again) with RMSprop, learning rate 1e-3, minibatch 200, and
+    /// `1e-3 * mean((rate_hz - 250)^2)` per hidden layer (NengoDL's `mse` on each conv layer's
+    /// probe, loss weight 1e-3) added to the cross-entropy. NengoDL trains it 10 epochs of
+    /// 60,000 (3000 steps); the default here is 12 epochs (600 steps) to keep the lesson short.
+    pub fn keras_to_snn() -> Self {
+        let plain = TrainConfig {
+            arch: Some(KERAS_TO_SNN_ARCH.into()),
+            neuron: train::NeuronParams {
+                kind: train::NeuronKind::Relu,
+                max_rate: 1.0,
+                ..train::NeuronParams::default()
+            },
+            epochs: 12,
+            batch_size: 200,
+            optimizer: OptimizerKind::Adam,
+            learning_rate: 1e-3,
+            final_lr_fraction: 1.0,
+            val_fraction: 0.0,
+            augment_shift: 0,
+            augment_rotate_deg: 0.0,
+            augment_scale: 0.0,
+            timesteps: 30,
+            ..TrainConfig::digits()
+        };
+        let regularized = TrainConfig {
+            optimizer: OptimizerKind::Rmsprop,
+            rate_reg: Some(RateRegularization {
+                target_hz: 250.0,
+                weight: 1e-3,
+            }),
+            ..plain.clone()
+        };
+        LessonTraining { plain, regularized }
+    }
+
+    /// A preset's training for both networks (ReLU, `max_rate` 10), the regularized one with
+    /// the same optimizer plus `1e-3 * mean((rate_hz - 250)^2)` per hidden layer.
+    pub fn preset(mut config: TrainConfig) -> Self {
+        config.neuron.kind = train::NeuronKind::Relu;
+        config.neuron.max_rate = 10.0;
+        let regularized = TrainConfig {
+            rate_reg: Some(RateRegularization {
+                target_hz: 250.0,
+                weight: 1e-3,
+            }),
+            ..config.clone()
+        };
+        LessonTraining {
+            plain: config,
+            regularized,
+        }
+    }
 }
 
 /// `picospike lesson`: NengoDL's keras-to-snn lesson on a data set with spiking ReLU neurons:
 /// naive swap, + synapse, + firing-rate scaling, + rate-regularized training.
 ///
-/// `config` is the training preset (its neuron kind is forced to ReLU); `max_rate` is the rate
-/// of a unit activation, low by default as in a plain Keras network.
-///
 /// # Errors
 /// A one-line error if the data do not load or training fails.
 pub fn lesson(
     spec: &DataSpec,
-    mut config: TrainConfig,
+    training: &LessonTraining,
     options: &LessonOptions,
     samples: Option<usize>,
     progress: bool,
-) -> Result<(Vec<LessonRow>, usize)> {
+) -> Result<Lesson> {
     let LessonOptions {
         synapse,
         scale,
-        rate_target,
-        rate_weight,
         timesteps,
+        input_scale,
     } = *options;
-    let (train_set, test_set) = spec.load()?;
+    let (mut train_set, mut test_set) = spec.load()?;
+    if input_scale == InputScale::Raw {
+        // Raw value 1 means 1.0: the networks see 0..255 on MNIST, and the trained models
+        // record full_scale 1, so conversion and the runtime feed the same values.
+        train_set.full_scale = 1;
+        test_set.full_scale = 1;
+    }
     let test_set = limit(test_set, samples);
-    config.neuron.kind = train::NeuronKind::Relu;
-    config.progress = progress;
-    config.timesteps = timesteps;
-    let plain = train::train(&train_set, &config)?;
-    let regularized_config = TrainConfig {
-        rate_reg: Some(train::RateRegularization {
-            target_hz: rate_target,
-            weight: rate_weight,
-        }),
+    let configure = |config: &TrainConfig| TrainConfig {
+        progress,
+        timesteps,
         ..config.clone()
     };
-    let regularized = train::train(&train_set, &regularized_config)?;
+    let plain = train::train(&train_set, &configure(&training.plain))?;
+    let regularized = train::train(&train_set, &configure(&training.regularized))?;
+    let rate_target = training
+        .regularized
+        .rate_reg
+        .map_or(0.0, |reg| reg.target_hz);
     let base = ConvertOptions {
         synapse_tau: None,
         output_synapse_tau: None,
@@ -159,7 +310,8 @@ pub fn lesson(
     ];
     let mut rows = Vec::new();
     for (stage, network, options) in stages {
-        let (_, _, report) = recipe::convert_and_check(network, &test_set, &options, progress)?;
+        let (spiking, _, report) =
+            recipe::convert_and_check(network, &test_set, &options, progress)?;
         rows.push(LessonRow {
             stage,
             rate_float: report.rate_float,
@@ -171,33 +323,108 @@ pub fn lesson(
                 .iter()
                 .map(|l| l.mean_rate_hz)
                 .collect(),
+            // Of the converted network, so that the scaled row shows its scaled rates.
+            rate_mode_hz: hidden_rates(&spiking, &test_set.images),
         });
     }
-    Ok((rows, test_set.len()))
+    Ok(Lesson {
+        rows,
+        samples: test_set.len(),
+        timesteps,
+        full_scale: test_set.full_scale,
+        plain_train_s: plain.seconds,
+        regularized_train_s: regularized.seconds,
+        plain: plain.network,
+        regularized: regularized.network,
+    })
+}
+
+/// Mean rate-mode rate of each hidden neuron layer (pools and the readout left out).
+fn hidden_rates(network: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
+    let rates = crate::network::mean_rates_hz(network, images);
+    let hidden = network.layers.len().saturating_sub(1);
+    rates
+        .into_iter()
+        .zip(&network.layers)
+        .take(hidden)
+        .filter(|(_, layer)| layer.kind.has_neurons())
+        .map(|(rate, _)| rate)
+        .collect()
 }
 
 /// The lesson table as text.
-pub fn lesson_table(rows: &[LessonRow], timesteps: u16, samples: usize) -> String {
+pub fn lesson_table(lesson: &Lesson) -> String {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "{:<55} {:>8} {:>14} {:>14} {:>10}",
-        "stage", "rate", "spiking float", "spiking fixed", "rate (Hz)"
+        "{:<55} {:>8} {:>14} {:>14} {:>16} {:>16}",
+        "stage", "rate", "spiking float", "spiking fixed", "rate-mode Hz", "spiking Hz"
     );
-    for r in rows {
-        let rates: Vec<String> = r.mean_rate_hz.iter().map(|x| format!("{x:.0}")).collect();
+    let join = |rates: &[f64]| {
+        rates
+            .iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for r in &lesson.rows {
         let _ = writeln!(
             t,
-            "{:<55} {:>8} {:>14} {:>14} {:>10}",
+            "{:<55} {:>8} {:>14} {:>14} {:>16} {:>16}",
             r.stage,
             percent(r.rate_float),
             percent(r.spiking_float),
             percent(r.spiking_fixed),
-            rates.join(",")
+            join(&r.rate_mode_hz),
+            join(&r.mean_rate_hz),
         );
     }
-    let _ = writeln!(t, "({samples} test samples, {timesteps} steps of 1 ms)");
+    let _ = writeln!(
+        t,
+        "({} test samples, {} steps of 1 ms; input raw / {}; Hz per hidden layer; training {:.0} s plain, {:.0} s regularized)",
+        lesson.samples,
+        lesson.timesteps,
+        lesson.full_scale,
+        lesson.plain_train_s,
+        lesson.regularized_train_s
+    );
     t
+}
+
+/// The lesson's training for these options: NengoDL's recipe on an IDX directory, the preset
+/// otherwise, then the command line's changes.
+pub fn training(args: &LessonArgs, spec: &DataSpec) -> LessonTraining {
+    let mut training = if spec.is_idx_dir() {
+        LessonTraining::keras_to_snn()
+    } else {
+        LessonTraining::preset(TrainConfig::digits())
+    };
+    let plain_epochs = args.epochs.unwrap_or(training.plain.epochs);
+    let regularized_epochs = args
+        .regularized_epochs
+        .or(args.epochs)
+        .unwrap_or(training.regularized.epochs);
+    for (config, epochs) in [
+        (&mut training.plain, plain_epochs),
+        (&mut training.regularized, regularized_epochs),
+    ] {
+        if let Some(arch) = &args.arch {
+            config.arch = Some(arch.clone());
+        }
+        if let Some(max_rate) = args.max_rate {
+            config.neuron.max_rate = max_rate;
+        }
+        config.epochs = epochs;
+        config.seed = args.seed;
+    }
+    if let Some(max_rate) = args.regularized_max_rate {
+        training.regularized.neuron.max_rate = max_rate;
+    }
+    training.regularized.rate_reg = Some(RateRegularization {
+        target_hz: args.rate_target,
+        weight: args.rate_weight,
+    });
+    training
 }
 
 /// Runs `picospike lesson`.
@@ -206,30 +433,30 @@ pub fn lesson_table(rows: &[LessonRow], timesteps: u16, samples: usize) -> Strin
 /// A [`super::CommandError`] naming the file or option.
 pub fn run(args: &LessonArgs) -> Result<()> {
     let spec = args.data.spec()?;
-    let mut config = if spec.is_idx_dir() {
-        TrainConfig::mnist()
-    } else {
-        TrainConfig::digits()
-    };
-    config.neuron.max_rate = args.max_rate;
-    config.seed = args.seed;
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
+    let samples = args
+        .samples
+        .or(spec.is_idx_dir().then_some(KERAS_TO_SNN_SAMPLES));
+    // Before the training, so that a bad directory fails at once.
+    if let Some(dir) = &args.out {
+        create_dir(dir)?;
     }
-    let (rows, samples) = lesson(
+    let lesson = lesson(
         &spec,
-        config,
+        &training(args, &spec),
         &LessonOptions {
             synapse: args.synapse,
             scale: args.scale_firing_rates,
-            rate_target: args.rate_target,
-            rate_weight: args.rate_weight,
             timesteps: args.timesteps,
+            input_scale: args.input_scale.unwrap_or(if spec.is_idx_dir() {
+                InputScale::Raw
+            } else {
+                InputScale::Unit
+            }),
         },
-        args.samples,
+        samples,
         !args.quiet,
     )?;
-    let table = lesson_table(&rows, args.timesteps, samples);
+    let table = lesson_table(&lesson);
     // With the JSON on standard output, the table goes to standard error.
     if args.json.as_deref().is_some_and(output::is_stdout) {
         eprint!("{table}");
@@ -237,7 +464,11 @@ pub fn run(args: &LessonArgs) -> Result<()> {
         print!("{table}");
     }
     if let Some(path) = &args.json {
-        model_file::save_json(path, &rows)?;
+        model_file::save_json(path, &lesson)?;
+    }
+    if let Some(dir) = &args.out {
+        model_file::save_network(&dir.join("plain.json"), &lesson.plain)?;
+        model_file::save_network(&dir.join("regularized.json"), &lesson.regularized)?;
     }
     Ok(())
 }

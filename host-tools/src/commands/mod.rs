@@ -95,7 +95,10 @@ pub enum CommandError {
         expected: usize,
     },
     /// The data's pixels are not scaled as the network expects.
-    #[error("{data}: pixels are scaled 0..{found}, the network was trained on 0..{expected}")]
+    #[error(
+        "{data}: raw pixel value {found} means 1.0, the network was trained with {expected} \
+         meaning 1.0 (--full-scale {expected} rescales IDX and CSV data)"
+    )]
     FullScale {
         /// The `--data` argument.
         data: String,
@@ -233,7 +236,8 @@ pub struct TestDataArgs {
     /// default 0.2).
     #[arg(long, value_parser = fraction)]
     pub test_fraction: Option<f64>,
-    /// Raw value meaning 1.0, 1..=255 (CSV only; default: 16 if no pixel exceeds 16, else 255).
+    /// Raw value meaning 1.0, 1..=255 (CSV: default 16 if no pixel exceeds 16, else 255; IDX:
+    /// default 255, 1 for a model trained on raw pixels such as `picospike lesson`'s).
     #[arg(long, value_parser = full_scale)]
     pub full_scale: Option<u16>,
     /// Whether the CSV file's first line is a header (CSV only; default: detected).
@@ -268,7 +272,14 @@ impl TestDataArgs {
                 });
             }
         }
-        check_csv_only(&kind, &self.data, self.full_scale.is_some(), self.header)?;
+        // IDX data may be rescaled too: a model trained on raw MNIST pixels records full_scale 1.
+        let idx = matches!(kind, SourceKind::IdxDir(_) | SourceKind::IdxFile { .. });
+        check_csv_only(
+            &kind,
+            &self.data,
+            self.full_scale.is_some() && !idx,
+            self.header,
+        )?;
         Ok(DataSpec {
             source: self.data.clone(),
             split_seed: self.split_seed.unwrap_or(0),

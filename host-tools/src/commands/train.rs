@@ -13,7 +13,9 @@ use crate::data::Dataset;
 use crate::model_file;
 use crate::network::{mean_rates_hz, rate_accuracy, FloatKind, FloatNetwork};
 use crate::output;
-use crate::train::{self, NeuronKind, RateRegularization, TrainConfig, TrainOutcome};
+use crate::train::{
+    self, NeuronKind, OptimizerKind, RateRegularization, TrainConfig, TrainOutcome,
+};
 
 /// Options of `picospike train`; unset training options take the data set's preset.
 #[derive(Args)]
@@ -65,7 +67,11 @@ pub struct TrainArgs {
     /// Minibatch size.
     #[arg(long, value_parser = at_least_one)]
     pub batch_size: Option<usize>,
-    /// Initial Adam learning rate (cosine-decayed).
+    /// Gradient-descent rule (default adam; rmsprop is Keras' RMSprop, what NengoDL's
+    /// keras-to-snn example trains its rate-regularized network with).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Initial learning rate (cosine-decayed).
     #[arg(long, value_parser = positive_f64)]
     pub lr: Option<f64>,
     /// Decoupled weight decay (AdamW).
@@ -158,6 +164,7 @@ fn config(args: &TrainArgs, mut cfg: TrainConfig) -> TrainConfig {
     set!(neuron.sigma = args.sigma);
     set!(epochs = args.epochs);
     set!(batch_size = args.batch_size);
+    set!(optimizer = args.optimizer);
     set!(learning_rate = args.lr);
     set!(weight_decay = args.weight_decay);
     set!(val_fraction = args.val_fraction);
