@@ -65,7 +65,10 @@ rows=$work/rows.jsonl
 : > "$rows"
 
 echo "== building picospike (for inspect --json: the models' workload)"
-(cd "$root" && cargo build --quiet -p picospike-host --bin picospike)
+# As `cargo test --workspace` builds it (the same unified features), so that after the tests
+# (CI, test.sh) nothing is rebuilt; `cargo build -p picospike-host` would resolve other features
+# and rebuild the host tools' dependencies from scratch in a clean checkout.
+(cd "$root" && cargo test --workspace --no-run --quiet 2> /dev/null || cargo test --workspace --no-run)
 picospike=$root/target/debug/picospike
 
 selected() { # selected NAME: is NAME asked for (all when no --network)
