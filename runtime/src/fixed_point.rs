@@ -102,6 +102,46 @@ pub fn mul_gain(value: i32, gain: i32) -> i32 {
     high.wrapping_add(low as i32)
 }
 
+/// Largest gain [`mul_small_gain`] takes (exclusive): `2^15`, a decay `1 - exp(-dt/tau)` below
+/// one half, i.e. `tau` above ~1.44 steps (every synapse a trained model has).
+pub const SMALL_GAIN_LIMIT: i32 = 1 << 15;
+
+/// [`mul_gain`] for gains in `0..SMALL_GAIN_LIMIT`, the same bits: one `SMMULR` on the cores with
+/// a long multiply ([`mul_small_gain_wide`]), [`mul_gain`] elsewhere.
+///
+/// A gain of `2^15` or more gives an unspecified value (never a panic).
+///
+/// ```
+/// use picospike_runtime::fixed_point::{mul_gain, mul_small_gain};
+/// assert_eq!(mul_small_gain(-123_456_789, 11_878), mul_gain(-123_456_789, 11_878));
+/// ```
+#[inline(always)]
+pub fn mul_small_gain(value: i32, gain: i32) -> i32 {
+    #[cfg(picospike_long_multiply)]
+    {
+        mul_small_gain_wide(value, gain)
+    }
+    #[cfg(not(picospike_long_multiply))]
+    {
+        mul_gain(value, gain)
+    }
+}
+
+/// [`mul_small_gain`] with one 32x32->64 multiply: with `gain < 2^15`, `gain << 16` is a
+/// positive `i32`, and the rounded high word of `value * (gain << 16)` is
+/// `floor((value * gain + 2^15) / 2^16)`, [`mul_gain`]'s result (one `SMMULR`).
+///
+/// ```
+/// use picospike_runtime::fixed_point::{mul_gain, mul_small_gain_wide};
+/// assert_eq!(mul_small_gain_wide(i32::MIN, 32_767), mul_gain(i32::MIN, 32_767));
+/// assert_eq!(mul_small_gain_wide(-2, 1 << 14), 0); // -0.5 ulp rounds half up
+/// ```
+#[inline(always)]
+pub fn mul_small_gain_wide(value: i32, gain: i32) -> i32 {
+    let fraction = i64::from(gain.wrapping_shl(16));
+    ((i64::from(value) * fraction + (1 << 31)) >> 32) as i32
+}
+
 /// Largest right shift of [`scale`] that can leave a non-zero result, and the largest a model
 /// may store.
 pub const MAX_SHIFT: i8 = 47;
@@ -534,6 +574,12 @@ mod tests {
         #[test]
         fn mul_gain_is_mul_q16_for_unit_gains(value: i32, gain in 0i32..=ONE) {
             proptest::prop_assert_eq!(mul_gain(value, gain), mul_q16(value, gain));
+        }
+
+        #[test]
+        fn mul_small_gain_is_mul_gain(value: i32, gain in 0i32..SMALL_GAIN_LIMIT) {
+            proptest::prop_assert_eq!(mul_small_gain_wide(value, gain), mul_gain(value, gain));
+            proptest::prop_assert_eq!(mul_small_gain(value, gain), mul_gain(value, gain));
         }
     }
 

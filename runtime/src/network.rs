@@ -10,7 +10,7 @@
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_gain, scale, Q16};
+use crate::fixed_point::{mul_gain, mul_small_gain, scale, Q16, SMALL_GAIN_LIMIT};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -479,6 +479,28 @@ fn update_neurons(
     } = s;
     let channels = usize::from(shape.channels).max(1);
     let (scales, biases) = channel_constants.split_at(channels.min(channel_constants.len()));
+    // A LIF layer under its static current (the first layer) steps its synapse in the
+    // neurons' own pass; every other layer forms its currents first.
+    if let (Some(Dynamics::Lif(lif)), Some(gain), Source::Static) =
+        (&constants.dynamics, constants.synapse_gain, source)
+    {
+        if gain < SMALL_GAIN_LIMIT && filter.len() == sums.len() {
+            let (state, _) = neuron_state.as_chunks_mut::<2>();
+            let currents = neuron::FilteredCurrents {
+                targets: sums,
+                filter,
+                gain,
+            };
+            let noted = lif_common_pass(state, currents, lif, events);
+            let mut out = Emitter {
+                events,
+                emitted: 0,
+                spikes: 0,
+            };
+            lif_finish(shape, state, filter, noted, lif, &mut out);
+            return (out.emitted, out.spikes);
+        }
+    }
     let currents: &[i32] = match constants.synapse_gain {
         Some(gain) if filter.len() == sums.len() => {
             filter_currents(sums, filter, scales, biases, gain, source, channels);
@@ -497,7 +519,8 @@ fn update_neurons(
     match constants.dynamics {
         Some(Dynamics::Lif(lif)) => {
             let (state, _) = neuron_state.as_chunks_mut::<2>();
-            lif_layer(shape, state, currents, &lif, &mut out);
+            let noted = lif_common_pass(state, currents, &lif, out.events);
+            lif_finish(shape, state, currents, noted, &lif, &mut out);
         }
         Some(Dynamics::SpikingRectifiedLinear) => {
             for_each_pixel(shape, currents, &mut out, |run, currents, out| {
@@ -547,7 +570,9 @@ fn unfiltered_currents(
 }
 
 /// The currents of a filtered layer, in place in `filter`: `z += g * (target - z)` with the
-/// target `bias + scale(sum)` (see [`LayerState::filter`]).
+/// target `bias + scale(sum)` (see [`LayerState::filter`]). The product by the gain is chosen
+/// once per layer: [`mul_small_gain`] (one `SMMULR` on Cortex-M4) for every gain below
+/// [`SMALL_GAIN_LIMIT`], [`mul_gain`] above; both give the same bits.
 fn filter_currents(
     sums: &[i32],
     filter: &mut [i32],
@@ -557,6 +582,34 @@ fn filter_currents(
     source: Source,
     channels: usize,
 ) {
+    // Cores without a long multiply have one product for every gain.
+    #[cfg(picospike_long_multiply)]
+    if gain < SMALL_GAIN_LIMIT {
+        return filter_with::<true>(sums, filter, scales, biases, gain, source, channels);
+    }
+    filter_with::<false>(sums, filter, scales, biases, gain, source, channels);
+}
+
+/// [`filter_currents`] with the product [`mul_small_gain`] (`SMALL`) or [`mul_gain`].
+#[inline(always)]
+fn filter_with<const SMALL: bool>(
+    sums: &[i32],
+    filter: &mut [i32],
+    scales: &[i32],
+    biases: &[i32],
+    gain: i32,
+    source: Source,
+    channels: usize,
+) {
+    let lowpass = |z: &mut i32, target: i32| {
+        let difference = target.saturating_sub(*z);
+        let step = if SMALL {
+            mul_small_gain(difference, gain)
+        } else {
+            mul_gain(difference, gain)
+        };
+        *z = z.saturating_add(step);
+    };
     for (sums, filter) in sums
         .chunks_exact(channels)
         .zip(filter.chunks_exact_mut(channels))
@@ -564,19 +617,19 @@ fn filter_currents(
         match source {
             Source::Static => {
                 for (z, &target) in filter.iter_mut().zip(sums) {
-                    lowpass(z, target, gain);
+                    lowpass(z, target);
                 }
             }
             Source::Events => {
                 for ((z, &sum), (&packed, &bias)) in
                     filter.iter_mut().zip(sums).zip(scales.iter().zip(biases))
                 {
-                    lowpass(z, drive(sum, packed).saturating_add(bias), gain);
+                    lowpass(z, drive(sum, packed).saturating_add(bias));
                 }
             }
             Source::Silent => {
                 for (z, &bias) in filter.iter_mut().zip(biases) {
-                    lowpass(z, bias, gain);
+                    lowpass(z, bias);
                 }
             }
         }
@@ -592,12 +645,6 @@ fn drive(sum: i32, packed: i32) -> i32 {
         let (multiplier, shift) = unpack_scale(packed);
         scale(sum, multiplier, shift)
     }
-}
-
-/// One step of the first-order lowpass `z += g * (target - z)`.
-#[inline(always)]
-fn lowpass(state: &mut i32, target: i32, gain: i32) {
-    *state = state.saturating_add(mul_gain(target.saturating_sub(*state), gain));
 }
 
 /// Collects a layer's output events.
@@ -665,27 +712,36 @@ impl PixelEmitter<'_, '_> {
     }
 }
 
-/// A layer of LIF neurons in two passes.
-///
-/// The first pass handles the common case in a loop with no calls
-/// ([`neuron::lif_common_steps`]): a neuron that is neither refractory nor about to spike
+/// The first of a LIF layer's two passes: the common case, in a loop with no calls
+/// ([`neuron::lif_common_steps`]). A neuron that is neither refractory nor about to spike
 /// integrates; one whose refractory period goes on counts down. Every other neuron (a spike,
-/// or a refractory period ending inside this step) is noted by its index in the event buffer,
-/// and the second pass gives it the full [`neuron::lif_step`] and emits its event. Both passes
-/// leave exactly the state `lif_step` alone would.
+/// or a refractory period ending inside this step) is noted by its index in `notes` (the
+/// layer's event buffer); returns how many.
+fn lif_common_pass(
+    state: &mut [[i32; 2]],
+    currents: impl neuron::Currents,
+    constants: &LifConstants,
+    notes: &mut [i32],
+) -> usize {
+    if constants.gain_shift == 0 {
+        neuron::lif_common_steps::<true, _>(state, currents, constants, notes)
+    } else {
+        neuron::lif_common_steps::<false, _>(state, currents, constants, notes)
+    }
+}
+
+/// The second pass of a LIF layer: each of the `noted` neurons gets the full
+/// [`neuron::lif_step`] under this step's `currents`, and emits its event if it spiked. The two
+/// passes leave exactly the state `lif_step` alone would.
 #[inline(always)]
-fn lif_layer(
+fn lif_finish(
     shape: Shape,
     state: &mut [[i32; 2]],
     currents: &[i32],
+    noted: usize,
     constants: &LifConstants,
     out: &mut Emitter<'_>,
 ) {
-    let noted = if constants.gain_shift == 0 {
-        neuron::lif_common_steps::<true>(state, currents, constants, out.events)
-    } else {
-        neuron::lif_common_steps::<false>(state, currents, constants, out.events)
-    };
     // The notes are in index order: walk the pixels along with them instead of dividing.
     let channels = usize::from(shape.channels).max(1);
     let vector = shape.is_vector();
