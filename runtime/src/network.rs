@@ -10,7 +10,7 @@
 
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_gain, mul_small_gain, scale, Q16, SMALL_GAIN_LIMIT};
+use crate::fixed_point::{mul_gain, mul_small_gain, scale, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -484,7 +484,7 @@ fn update_neurons(
     if let (Some(Dynamics::Lif(lif)), Some(gain), Source::Static) =
         (&constants.dynamics, constants.synapse_gain, source)
     {
-        if gain < SMALL_GAIN_LIMIT && filter.len() == sums.len() {
+        if filter.len() == sums.len() {
             let (state, _) = neuron_state.as_chunks_mut::<2>();
             let currents = neuron::FilteredCurrents {
                 targets: sums,
@@ -572,7 +572,7 @@ fn unfiltered_currents(
 /// The currents of a filtered layer, in place in `filter`: `z += g * (target - z)` with the
 /// target `bias + scale(sum)` (see [`LayerState::filter`]). The product by the gain is chosen
 /// once per layer: [`mul_small_gain`] (one `SMMULR` on Cortex-M4) for every gain below
-/// [`SMALL_GAIN_LIMIT`], [`mul_gain`] above; both give the same bits.
+/// [`SMALL_GAIN_LIMIT`](crate::fixed_point::SMALL_GAIN_LIMIT), [`mul_gain`] above; both give the same bits.
 fn filter_currents(
     sums: &[i32],
     filter: &mut [i32],
@@ -584,7 +584,7 @@ fn filter_currents(
 ) {
     // Cores without a long multiply have one product for every gain.
     #[cfg(picospike_long_multiply)]
-    if gain < SMALL_GAIN_LIMIT {
+    if gain < crate::fixed_point::SMALL_GAIN_LIMIT {
         return filter_with::<true>(sums, filter, scales, biases, gain, source, channels);
     }
     filter_with::<false>(sums, filter, scales, biases, gain, source, channels);

@@ -419,15 +419,16 @@ impl Currents for &[i32] {
 
 /// Currents through a first-order synapse, stepped in the same pass as the neurons: the filter
 /// state `filter[i]` (which is the current, see `network.rs`) moves towards `targets[i]` by
-/// `z += gain * (target - z)`, exactly as the layer-wide filter pass does, with a gain below
-/// [`fixed_point::SMALL_GAIN_LIMIT`] (one `SMMULR` on Cortex-M4). One pass instead of two saves
-/// a load, a store and the loop of each neuron-step.
+/// `z += gain * (target - z)`, exactly as the layer-wide filter pass does. One pass instead of
+/// two saves a load, a store and the loop of each neuron-step. The product is [`mul_gain`]
+/// (two 32-bit multiplies) on every target, so that the neuron-step keeps the LIF update's
+/// `SMMLAR` as its only 32x32->64 multiply on Cortex-M4 (issue 8's budget).
 pub(crate) struct FilteredCurrents<'c> {
     /// Each neuron's undelayed current (the filter's target).
     pub(crate) targets: &'c [i32],
     /// The filter states, updated in place: after the pass, this step's currents.
     pub(crate) filter: &'c mut [i32],
-    /// `1 - exp(-dt/tau)` in Q0.16, below [`fixed_point::SMALL_GAIN_LIMIT`].
+    /// `1 - exp(-dt/tau)` in Q0.16 (`0..=ONE`).
     pub(crate) gain: i32,
 }
 
@@ -442,10 +443,7 @@ impl Currents for FilteredCurrents<'_> {
         let (Some(&target), Some(z)) = (self.targets.get(index), self.filter.get_mut(index)) else {
             return None;
         };
-        *z = z.saturating_add(fixed_point::mul_small_gain(
-            target.saturating_sub(*z),
-            self.gain,
-        ));
+        *z = z.saturating_add(mul_gain(target.saturating_sub(*z), self.gain));
         Some(*z)
     }
 }
@@ -880,7 +878,7 @@ mod tests {
                 (-2 * ONE..=3 * ONE / 2, 0..=3 * ONE, -4 * ONE..=8 * ONE, -ONE..=8 * ONE),
                 0..40,
             ),
-            gain in 1..fixed_point::SMALL_GAIN_LIMIT,
+            gain in 1..=ONE,
             tau_rc in 0.0005f32..0.1,
         ) {
             let c = lif(tau_rc, 0.002);
@@ -897,7 +895,7 @@ mod tests {
             } else {
                 lif_common_steps::<false, _>(&mut fused_state, currents, &c, &mut fused_notes)
             };
-            // Two passes: the filter with the general product, then the neurons.
+            // Two passes: the filter, then the neurons.
             let (mut two_state, mut two_filter, mut two_notes) = (state, filter, vec![0; n]);
             for (z, &target) in two_filter.iter_mut().zip(&targets) {
                 *z = z.saturating_add(mul_gain(target.saturating_sub(*z), gain));
