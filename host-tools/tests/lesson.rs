@@ -1,22 +1,11 @@
 //! `picospike lesson` end to end on a small convolutional network over the built-in digits: the
 //! four rows exist and behave as NengoDL's lesson says they should.
 
-use std::process::Command;
+mod common;
+
+use common::{bin, require_success};
 
 use serde_json::Value;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_picospike"))
-}
-
-/// Fails the test with the command's standard error unless it exited 0.
-fn require_success(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn floats(row: &Value, key: &str) -> Vec<f64> {
     row[key]

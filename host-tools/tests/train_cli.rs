@@ -1,28 +1,17 @@
 //! End-to-end checks of training quality and of the `picospike train` command line.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::{bin, require_success};
 
 use picospike_host::data;
 use picospike_host::model_file::load_network;
 use picospike_host::network::{mean_rates_hz, rate_accuracy, Neuron};
 use picospike_host::train::{train, TrainConfig};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_picospike"))
-}
-
 /// The full MNIST directory: `PICOSPIKE_DATA/mnist` when that variable is set, else the shared
 /// data folder beside the repository. Panics with a message naming what is missing.
-/// Fails the test with the command's standard error unless it exited 0.
-fn require_success(out: &std::process::Output) {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn full_mnist() -> PathBuf {
     let root = std::env::var_os("PICOSPIKE_DATA")
         .map(PathBuf::from)
