@@ -730,9 +730,9 @@ fn lif_common_pass(
     }
 }
 
-/// The second pass of a LIF layer: each of the `noted` neurons gets the full
-/// [`neuron::lif_step`] under this step's `currents`, and emits its event if it spiked. The two
-/// passes leave exactly the state `lif_step` alone would.
+/// The second pass of a LIF layer: each of the `noted` neurons is finished by
+/// [`neuron::lif_finish_noted`] under this step's `currents`, and emits its event if it
+/// spiked. The two passes leave exactly the state [`neuron::lif_step`] alone would.
 #[inline(always)]
 fn lif_finish(
     shape: Shape,
@@ -742,38 +742,88 @@ fn lif_finish(
     constants: &LifConstants,
     out: &mut Emitter<'_>,
 ) {
-    // The notes are in index order: walk the pixels along with them instead of dividing.
-    let channels = usize::from(shape.channels).max(1);
-    let vector = shape.is_vector();
-    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
-    // In place: the k-th note is read before the k-th event (at or before it) is written, so
-    // events overwrite only notes already read.
-    for k in 0..noted {
-        let Some(&index) = out.events.get(k) else {
-            break;
-        };
-        let index = index as usize;
+    let (emitted, spikes) = if shape.is_vector() {
+        lif_finish_vector(state, currents, noted, constants, out.events)
+    } else {
+        lif_finish_pixels(shape, state, currents, noted, constants, out.events)
+    };
+    out.emitted = emitted;
+    out.spikes = out.spikes.saturating_add(spikes);
+}
+
+/// The noted neurons of `state` finish their step; returns (events, spikes). `events` holds
+/// the `noted` notes on entry and this step's events (count 1, at the position
+/// `position(index)`) on return. In place: the k-th note is read before the k-th event (at or
+/// before it) is written, so events overwrite only notes already read.
+#[inline(always)]
+fn finish_notes(
+    state: &mut [[i32; 2]],
+    currents: &[i32],
+    noted: usize,
+    constants: &LifConstants,
+    events: &mut [i32],
+    mut position: impl FnMut(usize) -> usize,
+) -> (usize, u32) {
+    let mut emitted = 0;
+    // At most one spike per note: no overflow.
+    let mut spikes = 0u32;
+    for k in 0..noted.min(events.len()) {
+        let note = events[k];
+        let index = (note & !neuron::REFRACTORY_ENDS) as usize;
         let (Some([voltage, refractory]), Some(&current)) =
             (state.get_mut(index), currents.get(index))
         else {
             continue;
         };
-        if neuron::lif_step(voltage, refractory, current, constants) == 0 {
+        if neuron::lif_finish_noted(voltage, refractory, current, note, constants) == 0 {
             continue;
         }
-        let position = if vector {
-            index
-        } else {
-            while index >= pixel_start + channels {
-                pixel_start += channels;
-                x += 1;
-                if x == u32::from(shape.width) {
-                    x = 0;
-                    y += 1;
-                }
-            }
-            pixel_position(y, x) as usize + (index - pixel_start)
-        };
-        out.emit(position, 1);
+        // emitted <= k < events.len(): as `Emitter::emit` for a count of 1.
+        if let Some(slot) = events.get_mut(emitted) {
+            *slot = event(position(index) as u32, 1) as i32;
+            emitted += 1;
+        }
+        spikes += 1;
     }
+    (emitted, spikes)
+}
+
+/// [`lif_finish`] for a vector layer: a neuron's position is its index. Not inlined (nor the
+/// pixel variant): inside the layer loop the pass ran short of registers and reloaded its
+/// values from the stack around every call.
+#[inline(never)]
+fn lif_finish_vector(
+    state: &mut [[i32; 2]],
+    currents: &[i32],
+    noted: usize,
+    constants: &LifConstants,
+    events: &mut [i32],
+) -> (usize, u32) {
+    finish_notes(state, currents, noted, constants, events, |index| index)
+}
+
+/// [`lif_finish`] for a feature map: the notes are in index order, so the pixel (and its
+/// position) is found by walking along with them instead of dividing.
+#[inline(never)]
+fn lif_finish_pixels(
+    shape: Shape,
+    state: &mut [[i32; 2]],
+    currents: &[i32],
+    noted: usize,
+    constants: &LifConstants,
+    events: &mut [i32],
+) -> (usize, u32) {
+    let channels = usize::from(shape.channels).max(1);
+    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
+    finish_notes(state, currents, noted, constants, events, |index| {
+        while index >= pixel_start + channels {
+            pixel_start += channels;
+            x += 1;
+            if x == u32::from(shape.width) {
+                x = 0;
+                y += 1;
+            }
+        }
+        pixel_position(y, x) as usize + (index - pixel_start)
+    })
 }

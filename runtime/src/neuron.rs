@@ -320,6 +320,11 @@ fn check_amplitude(amplitude: f32) -> Result<(), BadParameter> {
 /// `v > 1` it spikes, `v := 0`, and the refractory period runs `tau_ref` from the exact
 /// crossing, `tau_rc * ln((J - 1) / (J - v))` before the end of the step. The fast path (not
 /// refractory, no spike) is one [`mul_gain`] and a few adds and compares.
+///
+/// The engine runs it in two passes ([`lif_common_steps`], then [`lif_finish_noted`] for the
+/// few noted neurons), which leave the same state (tested); this one-neuron form is their
+/// specification.
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn lif_step(
     voltage: &mut i32,
@@ -452,8 +457,9 @@ impl Currents for FilteredCurrents<'_> {
 /// `currents`, in one loop without calls: a neuron that is neither refractory nor crossing the
 /// threshold integrates, one whose refractory period goes on past this step counts down. Any
 /// other neuron (it would spike, or its refractory period ends inside this step) is left
-/// untouched and its index written to `noted`, for [`lif_step`] to finish; returns how many.
-/// Every neuron's current is taken once, in order (a filter steps exactly once).
+/// untouched and its note written to `noted` (its index, with [`REFRACTORY_ENDS`] set for a
+/// period that ends), for [`lif_finish_noted`] to finish; returns how many. Every neuron's
+/// current is taken once, in order (a filter steps exactly once).
 ///
 /// `WHOLE_GAIN` states `constants.gain_shift == 0`, so that the instance drops the decay's
 /// branch on it. `noted` must hold `state.len()` entries (fewer notes are dropped, leaving
@@ -481,12 +487,14 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
         if let (Some(current), Some([voltage, refractory])) =
             (currents.current(index), state.get_mut(index))
         {
-            if !matches!(
-                lif_common_step(voltage, refractory, current, &c),
-                CommonStep::Done
-            ) {
+            let kind = match lif_common_step(voltage, refractory, current, &c) {
+                CommonStep::Done => None,
+                CommonStep::RefractoryEnds { .. } => Some(REFRACTORY_ENDS),
+                CommonStep::Crosses { .. } => Some(0),
+            };
+            if let Some(kind) = kind {
                 if let Some(slot) = noted.get_mut(count) {
-                    *slot = index as i32;
+                    *slot = index as i32 | kind;
                     count += 1;
                 }
             }
@@ -494,6 +502,32 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
         index += 1;
     }
     count
+}
+
+/// The bit of a [`lif_common_steps`] note that marks a refractory period ending in this step
+/// (clear: the neuron crosses the threshold); the other bits are the neuron's index.
+pub(crate) const REFRACTORY_ENDS: i32 = i32::MIN;
+
+/// Finish the step of a neuron that [`lif_common_steps`] noted with `note`: what [`lif_step`]
+/// would do from the untouched state, without testing again which case it is. Returns the
+/// spike count.
+#[inline(always)]
+pub(crate) fn lif_finish_noted(
+    voltage: &mut i32,
+    refractory: &mut i32,
+    current: i32,
+    note: i32,
+    constants: &LifConstants,
+) -> i32 {
+    if note & REFRACTORY_ENDS != 0 {
+        let left = refractory.saturating_sub(ONE);
+        lif_refractory_end(voltage, refractory, left, current, constants)
+    } else {
+        let before = *voltage;
+        let after =
+            before.wrapping_add(constants.decay(current.saturating_sub(before), constants.gain));
+        lif_spike(voltage, refractory, current, before, after, ONE, constants)
+    }
 }
 
 /// Integrate for the last `active` (Q0.16) of the step with decay gain `gain` (in the format
@@ -870,6 +904,41 @@ mod tests {
                 proptest::prop_assert!(narrow.min(0) >= difference.min(0));
                 proptest::prop_assert!(narrow.max(0) <= difference.max(0));
             }
+        }
+
+        #[test]
+        fn two_passes_equal_lif_step(
+            neurons in proptest::collection::vec(
+                (-2 * ONE..=3 * ONE / 2, proptest::prop_oneof![proptest::strategy::Just(0), 0..=3 * ONE], -4 * ONE..=30 * ONE),
+                0..40,
+            ),
+            tau_rc in 0.0005f32..0.1,
+            tau_ref in 0.0f32..0.004,
+        ) {
+            let c = lif(tau_rc, tau_ref);
+            let currents: Vec<i32> = neurons.iter().map(|n| n.2).collect();
+            let start: Vec<[i32; 2]> = neurons.iter().map(|n| [n.0.min(ONE), n.1]).collect();
+            let mut one = start.clone();
+            let spikes_one: Vec<i32> = one
+                .iter_mut()
+                .zip(&currents)
+                .map(|([v, r], &j)| lif_step(v, r, j, &c))
+                .collect();
+            let mut two = start;
+            let mut notes = vec![0; two.len()];
+            let noted = if c.gain_shift == 0 {
+                lif_common_steps::<true, _>(&mut two, &currents[..], &c, &mut notes)
+            } else {
+                lif_common_steps::<false, _>(&mut two, &currents[..], &c, &mut notes)
+            };
+            let mut spikes_two = vec![0; two.len()];
+            for &note in &notes[..noted] {
+                let index = (note & !REFRACTORY_ENDS) as usize;
+                let [v, r] = &mut two[index];
+                spikes_two[index] = lif_finish_noted(v, r, currents[index], note, &c);
+            }
+            proptest::prop_assert_eq!(one, two);
+            proptest::prop_assert_eq!(spikes_one, spikes_two);
         }
 
         #[test]
