@@ -274,6 +274,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                     *sum = scale(*sum, multiplier, shift).saturating_add(bias);
                 }
             }
+            if let (Some(Dynamics::Lif(lif)), None) =
+                (&first.constants.dynamics, first.constants.synapse_gain)
+            {
+                let (state, _) = s.neurons.as_chunks_mut::<2>();
+                neuron::mark_at_rest(state, s.sums, lif);
+            }
         }
         Ok(())
     }

@@ -364,6 +364,10 @@ fn lif_common_step(
     constants: &LifConstants,
 ) -> CommonStep {
     if *refractory != 0 {
+        if *refractory == AT_REST {
+            // At rest under a static current: the step changes nothing (see `mark_at_rest`).
+            return CommonStep::Done;
+        }
         // Count the period down; a step that is refractory throughout leaves the voltage (0).
         let left = refractory.saturating_sub(ONE);
         if left >= ONE {
@@ -502,6 +506,31 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
         index += 1;
     }
     count
+}
+
+/// The refractory word of a neuron at rest under a static current (see [`mark_at_rest`]).
+///
+/// Refractory times are never negative, so the mark cannot be mistaken for one.
+pub(crate) const AT_REST: i32 = i32::MIN;
+
+/// Mark the LIF neurons that a static current leaves unchanged, so that each step passes them
+/// over; clear the marks of the others.
+///
+/// A neuron that is not refractory, sits at its voltage floor and receives at most that floor
+/// as current stays exactly as it is: the update moves the voltage towards the current, i.e.
+/// not up, and the floor clamps it back (see [`lif_common_step`]). While the current does not
+/// change, neither does the neuron, so the mark holds until the next input, whose
+/// [`crate::Network::set_input`] calls this again. Only the static first layer without a
+/// synapse is marked; a filtered current changes every step.
+pub(crate) fn mark_at_rest(state: &mut [[i32; 2]], currents: &[i32], constants: &LifConstants) {
+    for ([voltage, refractory], &current) in state.iter_mut().zip(currents) {
+        if *refractory == AT_REST {
+            *refractory = 0;
+        }
+        if *refractory == 0 && *voltage == constants.min_voltage && current <= *voltage {
+            *refractory = AT_REST;
+        }
+    }
 }
 
 /// The bit of a [`lif_common_steps`] note that marks a refractory period ending in this step
@@ -939,6 +968,58 @@ mod tests {
             }
             proptest::prop_assert_eq!(one, two);
             proptest::prop_assert_eq!(spikes_one, spikes_two);
+        }
+
+        #[test]
+        fn neurons_marked_at_rest_step_as_unmarked_ones(
+            neurons in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![proptest::strategy::Just(None), proptest::strategy::Strategy::prop_map(-ONE..=ONE, Some)],
+                    proptest::prop_oneof![proptest::strategy::Just(0), 0..=3 * ONE],
+                    -4 * ONE..=4 * ONE,
+                ),
+                0..40,
+            ),
+            floor in proptest::prop_oneof![proptest::strategy::Just(0), -2 * ONE..=0],
+            tau_rc in 0.0005f32..0.1,
+        ) {
+            let mut c = lif(tau_rc, 0.002);
+            c.min_voltage = floor;
+            // `None`: at the floor, where the marks apply.
+            let start: Vec<[i32; 2]> =
+                neurons.iter().map(|n| [n.0.unwrap_or(floor).max(floor), n.1]).collect();
+            let currents: Vec<i32> = neurons.iter().map(|n| n.2).collect();
+            let mut marked = start.clone();
+            mark_at_rest(&mut marked, &currents, &c);
+            // Marking again (the next input) gives the same marks.
+            let mut again = marked.clone();
+            mark_at_rest(&mut again, &currents, &c);
+            proptest::prop_assert_eq!(&again, &marked);
+            let mut plain = start;
+            for _ in 0..5 {
+                let mut notes = vec![0; marked.len()];
+                let noted = if c.gain_shift == 0 {
+                    lif_common_steps::<true, _>(&mut marked, &currents[..], &c, &mut notes)
+                } else {
+                    lif_common_steps::<false, _>(&mut marked, &currents[..], &c, &mut notes)
+                };
+                let mut spikes = vec![0; marked.len()];
+                for &note in &notes[..noted] {
+                    let index = (note & !REFRACTORY_ENDS) as usize;
+                    let [v, r] = &mut marked[index];
+                    spikes[index] = lif_finish_noted(v, r, currents[index], note, &c);
+                }
+                let plain_spikes: Vec<i32> = plain
+                    .iter_mut()
+                    .zip(&currents)
+                    .map(|([v, r], &j)| lif_step(v, r, j, &c))
+                    .collect();
+                proptest::prop_assert_eq!(spikes, plain_spikes);
+                for (&[v, r], &[pv, pr]) in marked.iter().zip(&plain) {
+                    proptest::prop_assert_eq!(v, pv);
+                    proptest::prop_assert_eq!(if r == AT_REST { 0 } else { r }, pr);
+                }
+            }
         }
 
         #[test]
