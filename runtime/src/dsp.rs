@@ -84,6 +84,133 @@ pub(crate) fn add_two_weights_scaled(
     }
 }
 
+/// Add four rows at once: `sums[j] += a[j] as i8 + b[j] as i8 + c[j] as i8 + d[j] as i8`
+/// (up to the shortest length).
+///
+/// One pass over the sums for four events (Cortex-M4: one `LDM` and one `STM` per four sums
+/// and four rows); elsewhere two passes of [`add_two_weights`].
+#[inline(always)]
+pub(crate) fn add_four_weights(sums: &mut [i32], rows: [&[u8]; 4]) {
+    #[cfg(picospike_dsp)]
+    {
+        add_four_weights_dsp(sums, rows);
+    }
+    #[cfg(not(picospike_dsp))]
+    {
+        add_four_weights_portable(sums, rows);
+    }
+}
+
+/// Add four scaled rows at once: `sums[j] += counts[0] * rows[0][j] as i8 + ...`
+/// (up to the shortest length; counts in `0..=255`, events').
+#[inline(always)]
+pub(crate) fn add_four_weights_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
+    #[cfg(picospike_dsp)]
+    {
+        add_four_weights_scaled_dsp(sums, rows, counts);
+    }
+    #[cfg(not(picospike_dsp))]
+    {
+        add_four_weights_scaled_portable(sums, rows, counts);
+    }
+}
+
+/// Add three scaled rows: `sums[j] += counts[0] * rows[0][j] as i8 + ...` (up to the
+/// shortest length; counts in `0..=255`).
+///
+/// On Cortex-M4 the four-row loop with a fourth row of count zero (2.7 instructions per
+/// multiply-add, against 3 for a two-row and a one-row pass); elsewhere those two passes.
+#[inline(always)]
+pub(crate) fn add_three_weights_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
+    #[cfg(picospike_dsp)]
+    {
+        add_four_weights_scaled_dsp(sums, [rows[0], rows[1], rows[2], rows[2]], {
+            [counts[0], counts[1], counts[2], 0]
+        });
+    }
+    #[cfg(not(picospike_dsp))]
+    {
+        let (sums, [a, b, c, _]) = same_length5(sums, [rows[0], rows[1], rows[2], rows[2]]);
+        add_two_weights_scaled_portable(sums, a, counts[0], b, counts[1]);
+        add_weights_scaled_portable(sums, c, counts[2]);
+    }
+}
+
+/// [`add_four_weights`] in plain Rust: two passes of [`add_two_weights_portable`] (the
+/// Cortex-M0 has too few low registers for four row pointers, four sums and a weight).
+#[cfg_attr(picospike_dsp, allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_four_weights_portable(sums: &mut [i32], rows: [&[u8]; 4]) {
+    let (sums, rows) = same_length5(sums, rows);
+    add_two_weights_portable(sums, rows[0], rows[1]);
+    add_two_weights_portable(sums, rows[2], rows[3]);
+}
+
+/// [`add_four_weights_scaled`] in plain Rust: two passes of
+/// [`add_two_weights_scaled_portable`].
+#[cfg_attr(picospike_dsp, allow(dead_code))]
+#[inline(always)]
+pub(crate) fn add_four_weights_scaled_portable(
+    sums: &mut [i32],
+    rows: [&[u8]; 4],
+    counts: [u8; 4],
+) {
+    let (sums, rows) = same_length5(sums, rows);
+    add_two_weights_scaled_portable(sums, rows[0], counts[0], rows[1], counts[1]);
+    add_two_weights_scaled_portable(sums, rows[2], counts[2], rows[3], counts[3]);
+}
+
+/// The sums and four rows cut to the shortest length.
+#[inline(always)]
+fn same_length5<'s, 'w>(
+    sums: &'s mut [i32],
+    rows: [&'w [u8]; 4],
+) -> (&'s mut [i32], [&'w [u8]; 4]) {
+    let n = rows.iter().fold(sums.len(), |n, row| n.min(row.len()));
+    let (sums, _) = sums.split_at_mut(n);
+    (sums, rows.map(|row| &row[..n]))
+}
+
+/// [`add_four_weights`] with four `SXTAB` per row and four sums: the whole chunks of four
+/// sums in [`loops::four_rows`] (one `LDM`, four `LDR`, sixteen `SXTAB`, one `STM` and the
+/// loop test: 1.5 instructions per addition), the last up to three sums element by element.
+#[cfg_attr(not(picospike_dsp), allow(dead_code))]
+#[inline(never)]
+pub(crate) fn add_four_weights_dsp(sums: &mut [i32], rows: [&[u8]; 4]) {
+    let (sums, rows) = same_length5(sums, rows);
+    let whole = sums.len() & !3;
+    let (head, tail) = sums.split_at_mut(whole);
+    loops::four_rows(head, rows.map(|row| &row[..whole]));
+    let [a, b, c, d] = rows.map(|row| &row[whole..]);
+    for ((((s, &wa), &wb), &wc), &wd) in tail.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+        let acc = isa::sxtab::<0>(isa::sxtab::<0>(*s, u32::from(wa)), u32::from(wb));
+        *s = isa::sxtab::<0>(isa::sxtab::<0>(acc, u32::from(wc)), u32::from(wd));
+    }
+}
+
+/// [`add_four_weights_scaled`] with `SXTB16` and `SMLAxy`: the whole chunks of four sums in
+/// [`loops::four_rows_scaled`] (one `LDM`, four `LDR`, eight `SXTB16`, sixteen `SMLAxy`, one
+/// `STM` and the loop test: 2 instructions per multiply-add), the last up to three sums
+/// element by element.
+#[cfg_attr(not(picospike_dsp), allow(dead_code))]
+#[inline(never)]
+pub(crate) fn add_four_weights_scaled_dsp(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
+    let (sums, rows) = same_length5(sums, rows);
+    let whole = sums.len() & !3;
+    let (head, tail) = sums.split_at_mut(whole);
+    // Two counts per register, one per half: `SMLAxB` reads the first, `SMLAxT` the second.
+    let [ca, cb, cc, cd] = counts.map(u32::from);
+    let (ab, cd) = (ca | cb << 16, cc | cd << 16);
+    loops::four_rows_scaled(head, rows.map(|row| &row[..whole]), ab, cd);
+    let [a, b, c, d] = rows.map(|row| &row[whole..]);
+    for ((((s, &wa), &wb), &wc), &wd) in tail.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+        let acc = isa::smlabb(isa::sxtb16::<0>(u32::from(wa)), ab, *s);
+        let acc = isa::smlabt(isa::sxtb16::<0>(u32::from(wb)), ab, acc);
+        let acc = isa::smlabb(isa::sxtb16::<0>(u32::from(wc)), cd, acc);
+        *s = isa::smlabt(isa::sxtb16::<0>(u32::from(wd)), cd, acc);
+    }
+}
+
 /// [`add_two_weights`] in plain Rust (not inlined: alone, the loop keeps its pointers in the
 /// eight low registers of Cortex-M0).
 #[cfg_attr(picospike_dsp, allow(dead_code))]
@@ -291,16 +418,234 @@ pub(crate) fn add_weights_scaled_dsp(sums: &mut [i32], weights: &[u8], count: u8
     }
 }
 
+/// The four-row loops over whole chunks of four sums: `asm!` on `thumbv7em` (one `LDM` and
+/// one `STM` per chunk, which the compiler does not emit for `i32` slices, and a register for
+/// each row pointer, two counts or a sum, which it runs out of), and everywhere their twins:
+/// the same instruction sequence in plain Rust from the [`isa`] twins, which the host tests
+/// run against the portable loops.
+///
+/// Each takes the sums and rows as slices and works on the first `n` elements of each, `n`
+/// the shortest length rounded down to a multiple of four; the rest is the caller's.
+mod loops {
+    #[cfg(picospike_dsp)]
+    pub(super) use arm::{four_rows, four_rows_scaled};
+    #[cfg(not(picospike_dsp))]
+    pub(super) use {four_rows_scaled_twin as four_rows_scaled, four_rows_twin as four_rows};
+
+    #[cfg(not(picospike_dsp))]
+    use super::{isa, word};
+
+    /// `sums[j] += a[j] + b[j] + c[j] + d[j]` (weights as `i8`), four sums per pass: per row
+    /// one word of weights and four `SXTAB`.
+    #[cfg(not(picospike_dsp))]
+    #[inline(always)]
+    pub(super) fn four_rows_twin(sums: &mut [i32], rows: [&[u8]; 4]) {
+        let [a, b, c, d] = rows.map(|row| row.chunks_exact(4));
+        for ((((s, a), b), c), d) in sums.chunks_exact_mut(4).zip(a).zip(b).zip(c).zip(d) {
+            let mut acc = [s[0], s[1], s[2], s[3]];
+            for w in [a, b, c, d] {
+                let w = word(w);
+                acc[0] = isa::sxtab::<0>(acc[0], w);
+                acc[1] = isa::sxtab::<8>(acc[1], w);
+                acc[2] = isa::sxtab::<16>(acc[2], w);
+                acc[3] = isa::sxtab::<24>(acc[3], w);
+            }
+            s.copy_from_slice(&acc);
+        }
+    }
+
+    /// `sums[j] += count_a * a[j] + ...` with the counts packed two per word (`ab` holds
+    /// `count_a` in its bottom half, `count_b` in its top half; `cd` likewise), four sums per
+    /// pass: per row one word of weights, two `SXTB16` and four `SMLAxy`.
+    #[cfg(not(picospike_dsp))]
+    #[inline(always)]
+    pub(super) fn four_rows_scaled_twin(sums: &mut [i32], rows: [&[u8]; 4], ab: u32, cd: u32) {
+        let [a, b, c, d] = rows.map(|row| row.chunks_exact(4));
+        for ((((s, a), b), c), d) in sums.chunks_exact_mut(4).zip(a).zip(b).zip(c).zip(d) {
+            let mut acc = [s[0], s[1], s[2], s[3]];
+            for (w, counts, top) in [(a, ab, false), (b, ab, true), (c, cd, false), (d, cd, true)] {
+                let w = word(w);
+                let (even, odd) = (isa::sxtb16::<0>(w), isa::sxtb16::<8>(w));
+                if top {
+                    acc[0] = isa::smlabt(even, counts, acc[0]);
+                    acc[2] = isa::smlatt(even, counts, acc[2]);
+                    acc[1] = isa::smlabt(odd, counts, acc[1]);
+                    acc[3] = isa::smlatt(odd, counts, acc[3]);
+                } else {
+                    acc[0] = isa::smlabb(even, counts, acc[0]);
+                    acc[2] = isa::smlatb(even, counts, acc[2]);
+                    acc[1] = isa::smlabb(odd, counts, acc[1]);
+                    acc[3] = isa::smlatb(odd, counts, acc[3]);
+                }
+            }
+            s.copy_from_slice(&acc);
+        }
+    }
+
+    /// The loops themselves, each one `asm!` block over pointers derived from the slices.
+    #[cfg(picospike_dsp)]
+    #[allow(unsafe_code)]
+    mod arm {
+        use core::arch::asm;
+
+        /// Elements both loops may touch: the shortest length, rounded down to whole chunks.
+        #[inline(always)]
+        fn whole_chunks(sums: &[i32], rows: &[&[u8]; 4]) -> usize {
+            rows.iter().fold(sums.len(), |n, row| n.min(row.len())) & !3
+        }
+
+        /// [`super::four_rows_twin`] in `asm!`: 24 instructions per chunk of four sums.
+        #[inline(always)]
+        pub(in super::super) fn four_rows(sums: &mut [i32], rows: [&[u8]; 4]) {
+            let n = whole_chunks(sums, &rows);
+            if n == 0 {
+                return;
+            }
+            let [a, b, c, d] = rows.map(<[u8]>::as_ptr);
+            let s = sums.as_mut_ptr();
+            // SAFETY: `n` is a non-zero multiple of 4 and at most the length of `sums` and of
+            // every row, so `end` is in bounds (one past the last sum touched) and the loop,
+            // which runs `n / 4` times, loads and stores the words `sums[..n]` (aligned, as
+            // `LDM`/`STM` need: `i32` slices are) and loads the bytes `row[..n]` of each row
+            // (`LDR` of a possibly unaligned word: ARMv7-M allows it). `r0`-`r3` and the
+            // pointer registers are declared clobbered; no stack, and only the flags change.
+            unsafe {
+                let end = s.add(n);
+                asm!(
+                    "2:",
+                    "ldm {s}, {{r0, r1, r2, r3}}",
+                    "ldr {w}, [{a}], #4",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "sxtab r2, r2, {w}, ror #16",
+                    "sxtab r3, r3, {w}, ror #24",
+                    "ldr {w}, [{b}], #4",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "sxtab r2, r2, {w}, ror #16",
+                    "sxtab r3, r3, {w}, ror #24",
+                    "ldr {w}, [{c}], #4",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "sxtab r2, r2, {w}, ror #16",
+                    "sxtab r3, r3, {w}, ror #24",
+                    "ldr {w}, [{d}], #4",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "sxtab r2, r2, {w}, ror #16",
+                    "sxtab r3, r3, {w}, ror #24",
+                    "stmia {s}!, {{r0, r1, r2, r3}}",
+                    "cmp {s}, {end}",
+                    "bne 2b",
+                    s = inout(reg) s => _,
+                    a = inout(reg) a => _,
+                    b = inout(reg) b => _,
+                    c = inout(reg) c => _,
+                    d = inout(reg) d => _,
+                    end = in(reg) end,
+                    w = out(reg) _,
+                    out("r0") _,
+                    out("r1") _,
+                    out("r2") _,
+                    out("r3") _,
+                    options(nostack),
+                );
+            }
+        }
+
+        /// [`super::four_rows_scaled_twin`] in `asm!`: 32 instructions per chunk of four sums
+        /// (sixteen multiply-adds).
+        #[inline(always)]
+        pub(in super::super) fn four_rows_scaled(
+            sums: &mut [i32],
+            rows: [&[u8]; 4],
+            ab: u32,
+            cd: u32,
+        ) {
+            let n = whole_chunks(sums, &rows);
+            if n == 0 {
+                return;
+            }
+            let [a, b, c, d] = rows.map(<[u8]>::as_ptr);
+            let s = sums.as_mut_ptr();
+            // SAFETY: the memory accesses are those of `four_rows` (same bounds argument).
+            // The loop needs fourteen registers, one more than `asm!` may be given (`r7` is
+            // the Thumb frame pointer, reserved to LLVM), so it saves `r7` on the stack, uses
+            // it for the even halves of the weight word, and restores it before it ends: the
+            // stack pointer returns to its value (nothing is called in between, so the
+            // 4-byte push breaks no alignment rule), and no operand can live in `r7`. Only the
+            // flags (and the sticky Q flag, which cannot be set: every product and sum fits,
+            // see the module docs) change.
+            unsafe {
+                let end = s.add(n);
+                asm!(
+                    "push {{r7}}",
+                    "2:",
+                    "ldm {s}, {{r0, r1, r2, r3}}",
+                    "ldr {w}, [{a}], #4",
+                    "sxtb16 r7, {w}",
+                    "sxtb16 {w}, {w}, ror #8",
+                    "smlabb r0, r7, {ab}, r0",
+                    "smlatb r2, r7, {ab}, r2",
+                    "smlabb r1, {w}, {ab}, r1",
+                    "smlatb r3, {w}, {ab}, r3",
+                    "ldr {w}, [{b}], #4",
+                    "sxtb16 r7, {w}",
+                    "sxtb16 {w}, {w}, ror #8",
+                    "smlabt r0, r7, {ab}, r0",
+                    "smlatt r2, r7, {ab}, r2",
+                    "smlabt r1, {w}, {ab}, r1",
+                    "smlatt r3, {w}, {ab}, r3",
+                    "ldr {w}, [{c}], #4",
+                    "sxtb16 r7, {w}",
+                    "sxtb16 {w}, {w}, ror #8",
+                    "smlabb r0, r7, {cd}, r0",
+                    "smlatb r2, r7, {cd}, r2",
+                    "smlabb r1, {w}, {cd}, r1",
+                    "smlatb r3, {w}, {cd}, r3",
+                    "ldr {w}, [{d}], #4",
+                    "sxtb16 r7, {w}",
+                    "sxtb16 {w}, {w}, ror #8",
+                    "smlabt r0, r7, {cd}, r0",
+                    "smlatt r2, r7, {cd}, r2",
+                    "smlabt r1, {w}, {cd}, r1",
+                    "smlatt r3, {w}, {cd}, r3",
+                    "stmia {s}!, {{r0, r1, r2, r3}}",
+                    "cmp {s}, {end}",
+                    "bne 2b",
+                    "pop {{r7}}",
+                    s = inout(reg) s => _,
+                    a = inout(reg) a => _,
+                    b = inout(reg) b => _,
+                    c = inout(reg) c => _,
+                    d = inout(reg) d => _,
+                    end = in(reg) end,
+                    ab = in(reg) ab,
+                    cd = in(reg) cd,
+                    w = out(reg) _,
+                    out("r0") _,
+                    out("r1") _,
+                    out("r2") _,
+                    out("r3") _,
+                );
+            }
+        }
+    }
+}
+
 /// The ARMv7E-M DSP instructions the kernels use: `asm!` on `thumbv7em`, and everywhere their
 /// portable twins (the ARM Architecture Reference Manual's definitions, in plain Rust).
 pub(crate) mod isa {
     #[cfg(picospike_dsp)]
-    pub(crate) use arm::{smlabb, smlatb, sxtab, sxtb16};
+    pub(crate) use arm::{smlabb, smlabt, smlatb, sxtab, sxtb16};
     #[cfg(not(picospike_dsp))]
     pub(crate) use {
-        smlabb_portable as smlabb, smlatb_portable as smlatb, sxtab_portable as sxtab,
-        sxtb16_portable as sxtb16,
+        smlabb_portable as smlabb, smlabt_portable as smlabt, smlatb_portable as smlatb,
+        sxtab_portable as sxtab, sxtb16_portable as sxtb16,
     };
+    // `SMLATT` appears only in the `asm!` loops; its twin serves their twins.
+    #[cfg(not(picospike_dsp))]
+    pub(crate) use smlatt_portable as smlatt;
 
     /// `SXTAB Rd, Rn, Rm, ROR #ROT`: `acc` plus the sign-extended low byte of `word`
     /// rotated right by `ROT` (0, 8, 16 or 24).
@@ -335,6 +680,22 @@ pub(crate) mod isa {
     #[inline(always)]
     pub(crate) fn smlatb_portable(a: u32, b: u32, acc: i32) -> i32 {
         acc.wrapping_add(i32::from((a >> 16) as u16 as i16) * i32::from(b as u16 as i16))
+    }
+
+    /// `SMLABT Rd, Rn, Rm, Ra`: `acc` plus the product of the signed bottom half of `a` and
+    /// the signed top half of `b`.
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn smlabt_portable(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(i32::from(a as u16 as i16) * i32::from((b >> 16) as u16 as i16))
+    }
+
+    /// `SMLATT Rd, Rn, Rm, Ra`: `acc` plus the product of the signed top halves of `a` and
+    /// `b`.
+    #[cfg_attr(picospike_dsp, allow(dead_code))]
+    #[inline(always)]
+    pub(crate) fn smlatt_portable(a: u32, b: u32, acc: i32) -> i32 {
+        acc.wrapping_add(i32::from((a >> 16) as u16 as i16) * i32::from((b >> 16) as u16 as i16))
     }
 
     /// The instructions themselves. Each block reads its input registers and writes one
@@ -396,6 +757,18 @@ pub(crate) mod isa {
             // the sticky Q flag (flags are not declared preserved).
             unsafe {
                 asm!("smlabb {out}, {a}, {b}, {acc}", out = lateout(reg) out, a = in(reg) a,
+                     b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
+            }
+            out
+        }
+
+        /// `SMLABT`, see [`super::smlabt_portable`].
+        #[inline(always)]
+        pub(crate) fn smlabt(a: u32, b: u32, acc: i32) -> i32 {
+            let out: i32;
+            // SAFETY: as for `smlabb`.
+            unsafe {
+                asm!("smlabt {out}, {a}, {b}, {acc}", out = lateout(reg) out, a = in(reg) a,
                      b = in(reg) b, acc = in(reg) acc, options(pure, nomem, nostack));
             }
             out
@@ -471,6 +844,14 @@ mod tests {
             smlatb_portable(word, b, acc),
             acc.wrapping_add(sign_extend_16(word >> 16).wrapping_mul(sign_extend_16(b)))
         );
+        assert_eq!(
+            smlabt_portable(word, b, acc),
+            acc.wrapping_add(sign_extend_16(word).wrapping_mul(sign_extend_16(b >> 16)))
+        );
+        assert_eq!(
+            smlatt_portable(word, b, acc),
+            acc.wrapping_add(sign_extend_16(word >> 16).wrapping_mul(sign_extend_16(b >> 16)))
+        );
     }
 
     #[test]
@@ -480,6 +861,11 @@ mod tests {
         assert_eq!(sxtab_portable::<24>(10, 0x8000_0000), 10 - 128);
         assert_eq!(smlabb_portable(0xFFFF, 0x8000, 0), 32_768);
         assert_eq!(smlatb_portable(0x8000_0000, 0x7FFF, 1), 1 - 32_768 * 32_767);
+        assert_eq!(smlabt_portable(0x7FFF, 0x8000_0000, 1), 1 - 32_768 * 32_767);
+        assert_eq!(
+            smlatt_portable(0xFF80_0000, 0x00FF_1234, -5),
+            -5 - 128 * 255
+        );
         assert_eq!(
             smlabb_portable(0x8000, 0x8000, i32::MAX),
             i32::MIN + (1 << 30) - 1
@@ -534,6 +920,52 @@ mod tests {
             let mut dispatched = start[..n].to_vec();
             add_weights_scaled(&mut dispatched, &weights, count);
             prop_assert_eq!(&dispatched, &expected);
+        }
+
+        /// The four- and three-row loops (DSP, here from the twins of the `asm!` loops and
+        /// of the instructions, and portable) equal one-row passes, for every length, set of
+        /// counts and weight pattern; the sums may be longer or shorter than the rows.
+        #[test]
+        fn four_row_loops_equal_one_row_passes(
+            rows in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 4),
+            start in proptest::collection::vec(-100_000i32..100_000, 40),
+            sums_len in 0usize..=40,
+            counts: [u8; 4],
+        ) {
+            let rows = [&rows[0][..], &rows[1][..], &rows[2][..], &rows[3][..]];
+            let n = rows.iter().fold(sums_len, |n, row| n.min(row.len()));
+            let expected = |counts: &[u8]| {
+                let mut expected = start[..sums_len].to_vec();
+                for (row, &count) in rows.iter().zip(counts) {
+                    add_weights_scaled_portable(&mut expected[..n], row, count);
+                }
+                expected
+            };
+            let ones = expected(&[1; 4]);
+            for add in [add_four_weights_portable, add_four_weights_dsp, add_four_weights] {
+                let mut got = start[..sums_len].to_vec();
+                add(&mut got, rows);
+                prop_assert_eq!(&got, &ones);
+            }
+            let scaled = expected(&counts);
+            for add in [
+                add_four_weights_scaled_portable,
+                add_four_weights_scaled_dsp,
+                add_four_weights_scaled,
+            ] {
+                let mut got = start[..sums_len].to_vec();
+                add(&mut got, rows, counts);
+                prop_assert_eq!(&got, &scaled);
+            }
+            let three = [rows[0], rows[1], rows[2]];
+            let n3 = three.iter().fold(sums_len, |n, row| n.min(row.len()));
+            let mut expected3 = start[..sums_len].to_vec();
+            for (row, &count) in three.iter().zip(&counts) {
+                add_weights_scaled_portable(&mut expected3[..n3], row, count);
+            }
+            let mut got = start[..sums_len].to_vec();
+            add_three_weights_scaled(&mut got, three, [counts[0], counts[1], counts[2]]);
+            prop_assert_eq!(&got, &expected3);
         }
 
         /// The two-row loops (DSP, here from the portable twins, and portable) equal two
