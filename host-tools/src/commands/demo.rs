@@ -13,7 +13,7 @@ use crate::model_file;
 use crate::quantized;
 use crate::recipe::{self, ConvertOptions, StageReport};
 use crate::source::DataSpec;
-use crate::train::{self, TrainConfig};
+use crate::train::{self, NeuronKind, TrainConfig};
 
 /// Options of `picospike demo`.
 #[derive(Args, Clone, Debug)]
@@ -37,6 +37,37 @@ pub struct DemoArgs {
 /// fixed-point accuracy is within this of the accuracy after all the conversion's steps.
 pub const STEP_TOLERANCE: f64 = 0.005;
 
+/// The firing-rate scales the demo tries (NengoDL's `scale_firing_rates`), smallest first.
+///
+/// Scaling by `k` multiplies every spiking layer's input by `k` and divides its amplitude by
+/// `k`: more spikes per step carry the same signal, so fewer steps may do. For LIF neurons only
+/// the scales that keep `k * max_rate` within the refractory ceiling `1 / tau_ref` are tried
+/// (the preset's 200 Hz and 2 ms allow up to 2.5); beyond it the neurons saturate.
+pub const RATE_SCALES: [f32; 4] = [1.0, 1.5, 2.0, 2.5];
+
+/// One rate scale of the demo's sweep.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScaleTrial {
+    /// The rate scale.
+    pub scale: f32,
+    /// Fixed-point accuracy after all the conversion's steps.
+    pub final_accuracy: f64,
+    /// Whether that accuracy is within [`STEP_TOLERANCE`] of the unscaled network's.
+    pub eligible: bool,
+    /// The fewest steps whose accuracy is within [`STEP_TOLERANCE`] of `final_accuracy`.
+    pub steps: usize,
+    /// Fixed-point accuracy at `steps`.
+    pub accuracy: f64,
+}
+
+impl ScaleTrial {
+    /// Whether the device should run this trial rather than `best`, a smaller scale: it must
+    /// be eligible and need fewer steps (on a tie the smaller scale spikes less).
+    pub fn beats(&self, best: &ScaleTrial) -> bool {
+        self.eligible && self.steps < best.steps
+    }
+}
+
 /// The fewest steps (1-based) whose accuracy is within `tolerance` of the last step's.
 ///
 /// `accuracy_by_step[s - 1]` is the accuracy after `s` steps; an empty curve gives 0.
@@ -53,9 +84,13 @@ pub fn fewest_steps(accuracy_by_step: &[f64], tolerance: f64) -> usize {
 /// Everything `picospike demo` produced.
 #[derive(Debug, Serialize)]
 pub struct DemoSummary {
-    /// The stage report.
+    /// The stage report of the exported (picked) rate scale.
     #[serde(skip)]
     pub report: StageReport,
+    /// The rate scales tried, in [`RATE_SCALES`] order.
+    pub trials: Vec<ScaleTrial>,
+    /// The rate scale of the exported model.
+    pub rate_scale: f32,
     /// The step count the exported model runs at, picked from the accuracy-vs-steps curve.
     pub device_steps: usize,
     /// Fixed-point accuracy at `device_steps`.
@@ -66,6 +101,12 @@ pub struct DemoSummary {
 
 /// `picospike demo`: the whole recipe on the built-in digits, into `out`; `arch` replaces the
 /// preset's dense network (`train --arch` form).
+///
+/// After training, the network is converted at every rate scale of [`RATE_SCALES`] that its
+/// neurons allow, each for 30 steps. A scale is eligible when its final accuracy is within
+/// [`STEP_TOLERANCE`] of the unscaled network's; each runs at the fewest steps within the same
+/// tolerance of its own final accuracy; the exported model is the eligible scale with the
+/// fewest steps (the smaller scale on a tie), see [`ScaleTrial::beats`].
 ///
 /// # Errors
 /// A one-line error naming what failed (a bad `arch` before anything is written).
@@ -85,12 +126,47 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
     config.timesteps = options.timesteps;
     let outcome = train::train(&train_set, &config)?;
     create_dir(out)?;
-    let (mut spiking, _, report) =
-        recipe::convert_and_check(&outcome.network, &test_set, &options, progress)?;
-    // The device runs at the fewest steps that keep the accuracy (the model's default count).
-    let curve = &report.spiking_fixed.accuracy_by_step;
-    let device_steps = fewest_steps(curve, STEP_TOLERANCE).max(1);
-    let device_accuracy = curve.get(device_steps - 1).copied().unwrap_or(0.0);
+    let neuron = &config.neuron;
+    // The scaled maximum rate as a fraction of the LIF ceiling `1 / tau_ref` (with a margin
+    // for rounding: 2.5 x 200 Hz with 2 ms is exactly the ceiling).
+    let within_ceiling = |scale: f32| match neuron.kind {
+        NeuronKind::Lif => scale * neuron.max_rate * neuron.tau_ref <= 1.0 + 1e-6,
+        NeuronKind::Relu => true,
+    };
+    let convert = |scale: f32, reference: Option<f64>| {
+        let options = ConvertOptions {
+            scale_firing_rates: scale,
+            ..options
+        };
+        let (spiking, _, report) =
+            recipe::convert_and_check(&outcome.network, &test_set, &options, progress)?;
+        let curve = &report.spiking_fixed.accuracy_by_step;
+        let final_accuracy = curve.last().copied().unwrap_or(0.0);
+        let steps = fewest_steps(curve, STEP_TOLERANCE).max(1);
+        let trial = ScaleTrial {
+            scale,
+            final_accuracy,
+            eligible: final_accuracy >= reference.unwrap_or(final_accuracy) - STEP_TOLERANCE,
+            steps,
+            accuracy: curve.get(steps - 1).copied().unwrap_or(0.0),
+        };
+        Ok::<_, super::CommandError>((trial, spiking, report))
+    };
+    // The unscaled network first: the reference of eligibility.
+    let (mut trial, mut spiking, mut report) = convert(1.0, None)?;
+    let reference = trial.final_accuracy;
+    let mut trials = vec![trial.clone()];
+    for scale in RATE_SCALES.into_iter().filter(|&k| k > 1.0) {
+        if !within_ceiling(scale) {
+            break;
+        }
+        let candidate = convert(scale, Some(reference))?;
+        trials.push(candidate.0.clone());
+        if candidate.0.beats(&trial) {
+            (trial, spiking, report) = candidate;
+        }
+    }
+    let (device_steps, device_accuracy) = (trial.steps, trial.accuracy);
     spiking.input.timesteps = u16::try_from(device_steps).unwrap_or(options.timesteps);
     let (blob, _) = quantized::build_blob(&spiking)?;
     let mut files = Vec::new();
@@ -104,8 +180,13 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
     json["data"] = json!({ "source": "digits (built in)", "train_samples": train_set.len(), "test_samples": test_set.len(), "split_seed": spec.split_seed });
     json["training"] =
         json!({ "seconds": outcome.seconds, "epochs": outcome.history.len(), "seed": seed });
-    json["device"] =
-        json!({ "steps": device_steps, "accuracy": device_accuracy, "tolerance": STEP_TOLERANCE });
+    json["device"] = json!({
+        "steps": device_steps,
+        "accuracy": device_accuracy,
+        "tolerance": STEP_TOLERANCE,
+        "rate_scale": trial.scale,
+        "rate_scales": trials,
+    });
     let report_path = out.join("report.json");
     model_file::save_json(&report_path, &json)?;
     files.push(report_path);
@@ -118,6 +199,8 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
     )?);
     Ok(DemoSummary {
         report,
+        trials,
+        rate_scale: trial.scale,
         device_steps,
         device_accuracy,
         files,
@@ -131,14 +214,32 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
 pub fn run(args: &DemoArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let summary = demo(&args.out, args.seed, args.arch.as_deref(), !args.quiet)?;
+    let final_steps = summary.report.spiking_fixed.accuracy_by_step.len();
+    println!(
+        "rate scale  accuracy at {final_steps} steps  eligible  fewest steps within {:.1} pp",
+        STEP_TOLERANCE * 100.0
+    );
+    for t in &summary.trials {
+        println!(
+            "x{:<10} {:>20.2}%  {:<8}  {} ({:.2}%)",
+            t.scale,
+            t.final_accuracy * 100.0,
+            if t.eligible { "yes" } else { "no" },
+            t.steps,
+            t.accuracy * 100.0
+        );
+    }
+    println!();
     print!("{}", stage_table(&summary.report));
     println!(
-        "model.pspk runs at {} steps: {:.2}% fixed point (the fewest steps within {:.1} pp of the \
-         accuracy at {} steps)",
+        "model.pspk: rates x{}, runs at {} steps: {:.2}% fixed point (the fewest steps within \
+         {:.1} pp of the accuracy at {final_steps} steps, over the rate scales within {:.1} pp of \
+         the unscaled network's)",
+        summary.rate_scale,
         summary.device_steps,
         summary.device_accuracy * 100.0,
         STEP_TOLERANCE * 100.0,
-        summary.report.spiking_fixed.accuracy_by_step.len()
+        STEP_TOLERANCE * 100.0,
     );
     for warning in &summary.report.warnings {
         eprintln!("warning: {warning}");
@@ -152,7 +253,26 @@ pub fn run(args: &DemoArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::fewest_steps;
+    use super::{fewest_steps, ScaleTrial};
+
+    fn trial(scale: f32, eligible: bool, steps: usize) -> ScaleTrial {
+        ScaleTrial {
+            scale,
+            final_accuracy: 0.98,
+            eligible,
+            steps,
+            accuracy: 0.98,
+        }
+    }
+
+    #[test]
+    fn a_scale_replaces_a_smaller_one_only_if_eligible_and_faster() {
+        let unscaled = trial(1.0, true, 6);
+        assert!(trial(2.0, true, 3).beats(&unscaled));
+        assert!(!trial(2.0, false, 3).beats(&unscaled));
+        assert!(!trial(2.0, true, 6).beats(&unscaled));
+        assert!(!trial(2.0, true, 7).beats(&unscaled));
+    }
 
     #[test]
     fn fewest_steps_within_the_tolerance_of_the_last_step() {
