@@ -84,7 +84,7 @@ pub(crate) enum Dynamics {
     Readout,
 }
 
-/// Constants of the LIF update, decoded once at load time (14 words, 56 bytes).
+/// Constants of the LIF update, decoded once at load time (15 words, 60 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -109,6 +109,11 @@ pub(crate) struct LifConstants {
     pub(crate) inverse_gain: i32,
     /// Exponent of [`LifConstants::inverse_gain`], `0..=17`.
     pub(crate) inverse_gain_shift: u32,
+    /// Whether the gain of the step in which a refractory period ends is the spike's `q` (see
+    /// [`lif_refractory_end`]): `tau_ref` is a whole number of steps, at least one, and the
+    /// spike time comes from the logarithm (not the fallback for `tau_rc` below 1.44 steps,
+    /// whose `q` is not kept).
+    pub(crate) partial_gain_is_q: bool,
 }
 
 impl LifConstants {
@@ -187,6 +192,9 @@ impl LifConstants {
             timing,
             inverse_gain: inverse_gain.clamp(1 << 15, ONE),
             inverse_gain_shift,
+            partial_gain_is_q: refractory >= ONE
+                && refractory & (ONE - 1) == 0
+                && timing[0] != 1 << 30,
         }
     }
 
@@ -399,8 +407,11 @@ fn lif_spike(
     active: i32,
     constants: &LifConstants,
 ) -> i32 {
-    *refractory = spike_refractory(current, before, after, active, constants);
-    *voltage = 0;
+    let (period, q) = spike_refractory(current, before, after, active, constants);
+    *refractory = period;
+    // The voltage is 0 until the period ends and nothing reads it before: it keeps `q` for
+    // the step in which the period ends (see `lif_refractory_end`).
+    *voltage = if constants.partial_gain_is_q { q } else { 0 };
     1
 }
 
@@ -508,6 +519,17 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
     count
 }
 
+/// The membrane voltage of a LIF neuron from its state words: 0 while it is refractory (the
+/// voltage word then holds the spike's `q`, see [`lif_spike`]).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn lif_voltage(voltage: i32, refractory: i32) -> i32 {
+    if refractory > 0 {
+        0
+    } else {
+        voltage
+    }
+}
+
 /// The refractory word of a neuron at rest under a static current (see [`mark_at_rest`]).
 ///
 /// Refractory times are never negative, so the mark cannot be mistaken for one.
@@ -585,8 +607,13 @@ fn lif_integrate(
 }
 
 /// The step in which a refractory period ends, `left` (below one step) before its end; kept
-/// out of line, as it runs once per spike. The neuron integrates for the part of the step
-/// after the period, with the gain `1 - exp(-part*dt/tau_rc)`.
+/// out of line, as it runs once per spike. The neuron integrates from 0 for the part of the
+/// step after the period, with the gain `1 - exp(-part*dt/tau_rc)`.
+///
+/// When `tau_ref` is a whole number of steps, `part` is the time from the spike's threshold
+/// crossing to the end of its step, `-tau_rc * ln(1 - q)` (see [`spike_refractory`]), so the
+/// gain is exactly `q`: the voltage word kept it through the period ([`lif_spike`]). Otherwise
+/// the load-time cubic in `part` gives the gain ([`partial_gain`]).
 #[inline(never)]
 fn lif_refractory_end(
     voltage: &mut i32,
@@ -596,12 +623,28 @@ fn lif_refractory_end(
     constants: &LifConstants,
 ) -> i32 {
     *refractory = 0;
+    // The voltage was reset to 0 by the spike; the word held `q` since.
+    let q = core::mem::take(voltage);
     if left <= 0 {
         return lif_integrate(voltage, refractory, current, constants.gain, ONE, constants);
     }
     let part = ONE - left;
-    let gain = partial_gain(part, constants);
+    let gain = if constants.partial_gain_is_q {
+        q30_to_gain(q, constants)
+    } else {
+        partial_gain(part, constants)
+    };
     lif_integrate(voltage, refractory, current, gain, part, constants)
+}
+
+/// A Q0.30 fraction in the format of [`LifConstants::gain`], rounded, within `0..=gain`.
+#[inline(always)]
+fn q30_to_gain(x: i32, constants: &LifConstants) -> i32 {
+    // gain_shift <= 14.
+    let shift = 14 - constants.gain_shift;
+    ((x + ((1 << shift) >> 1)) >> shift)
+        .min(constants.gain)
+        .max(0)
 }
 
 /// `1 - exp(-part*dt/tau_rc)` for `part` in `(0, ONE)` (Q0.16), in the format of
@@ -610,15 +653,13 @@ fn lif_refractory_end(
 fn partial_gain(part: i32, constants: &LifConstants) -> i32 {
     let [p1, p2, p3] = constants.partial;
     let poly = mul_gain(p1 + mul_gain(p2 + mul_gain(p3, part), part), part);
-    // Q2.30 -> the gain's format (gain_shift <= 14), rounded.
-    let shift = 14 - constants.gain_shift;
-    ((poly + ((1 << shift) >> 1)) >> shift)
-        .min(constants.gain)
-        .max(0)
+    q30_to_gain(poly, constants)
 }
 
 /// The refractory time to store after a spike: `tau_ref` plus the part of this step before the
-/// threshold crossing, in Q16.16 steps.
+/// threshold crossing, in Q16.16 steps; and `q = (v - 1) / (J - 1)` in Q0.30, the fraction of
+/// the way from the threshold to the current that the voltage overshot (0 on the fallback path
+/// for `tau_rc` below 1.44 steps).
 ///
 /// `current > after > ONE` (the update moves the voltage towards the current, and the neuron
 /// only spikes when the new voltage passes 1), so `0 < after - 1 <= current - 1`.
@@ -629,7 +670,7 @@ fn spike_refractory(
     after: i32,
     active: i32,
     constants: &LifConstants,
-) -> i32 {
+) -> (i32, i32) {
     let excess = current.wrapping_sub(ONE).max(1) as u32;
     let overshoot = (after.wrapping_sub(ONE).max(0) as u32).min(excess);
     // q = overshoot / excess in Q0.30, both normalised into [2^30, 2^31) by the same shift.
@@ -646,7 +687,7 @@ fn spike_refractory(
         let since = active
             .saturating_sub(mul_gain(inverse_a, r))
             .clamp(0, active);
-        return constants.refractory + ONE - since;
+        return (constants.refractory + ONE - since, 0);
     }
     let q = mul_gain((overshoot << shift) as i32, inverse_excess);
     // y = q / gain in Q0.16 (y <= 1 up to rounding: the crossing lies inside this step).
@@ -658,7 +699,7 @@ fn spike_refractory(
     let since = ((since + (1 << 13)) >> 14).min(active).max(0);
     // Same bookkeeping as Nengo: the period runs `tau_ref` from the crossing, and the next
     // step starts by removing one step from it.
-    constants.refractory + ONE - since
+    (constants.refractory + ONE - since, q)
 }
 
 /// The left shift that brings `x` (in `1..2^31`) into `[2^30, 2^31)`.
@@ -820,7 +861,7 @@ mod tests {
             if end - 1.0 < crossing && crossing <= end {
                 assert_eq!(spiked, 1, "step {step}: crossing at {crossing} steps");
                 spikes += 1;
-                assert_eq!(v, 0);
+                assert_eq!(lif_voltage(v, r), 0);
                 // Nengo stores tau_ref plus the part of this step before the crossing.
                 let expected = steps(tau_ref / 0.001 + 1.0 - (end - crossing));
                 assert!(
@@ -833,7 +874,7 @@ mod tests {
                 let refractory_end = crossing - charge;
                 if refractory_end >= end {
                     // Still refractory for the whole step: no integration.
-                    assert_eq!(v, 0, "step {step}");
+                    assert_eq!(lif_voltage(v, r), 0, "step {step}");
                     // Stored as time left plus one step (the next step subtracts it first).
                     let expected = steps(refractory_end - end + 1.0);
                     let tolerance = 2.0 + f64::from(spikes);
@@ -1062,7 +1103,7 @@ mod tests {
 
     #[test]
     fn lif_constants_stay_small() {
-        assert_eq!(core::mem::size_of::<LifConstants>(), 56);
+        assert_eq!(core::mem::size_of::<LifConstants>(), 60);
     }
 
     #[test]
