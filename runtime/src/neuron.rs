@@ -9,8 +9,10 @@
 //! * **Full step** (the fast path, every neuron every step): `v += (J - v) * gain` with
 //!   `gain = 1 - exp(-dt/tau_rc)` as a 16-bit mantissa and a power-of-two exponent: two 32-bit
 //!   multiplies, or one `SMMLAR` on Cortex-M4 (same bits).
-//! * **Partial step** of length `f` after the refractory period: `1 - exp(-f*dt/tau_rc)` as a
-//!   cubic in `f` fitted at load time (exact at `f = 0` and `f = 1`), three [`mul_gain`].
+//! * **Partial step** of length `f` after the refractory period: `1 - exp(-f*dt/tau_rc)`. When
+//!   `tau_ref` is a whole number of steps this is exactly the spike's `q` (below), kept in the
+//!   voltage word through the period; otherwise a cubic in `f` fitted at load time (exact at
+//!   `f = 0` and `f = 1`), three [`mul_gain`].
 //! * **Spike time**: the time from the crossing to the end of the step is
 //!   `-tau_rc * ln(1 - q)` with `q = (v - 1) / (J - 1)`. `1 / (J - 1)` is computed by
 //!   normalisation (leading-zero count), a 64-entry reciprocal table and one Newton step, and
