@@ -384,6 +384,13 @@ fn lif_common_step(
             *refractory = left;
             return CommonStep::Done;
         }
+        if constants.partial_gain_is_q
+            && left > 0
+            && charge_after_period(voltage, current, constants)
+        {
+            *refractory = 0;
+            return CommonStep::Done;
+        }
         return CommonStep::RefractoryEnds { left };
     }
     let before = *voltage;
@@ -396,6 +403,21 @@ fn lif_common_step(
     }
     *voltage = after.max(constants.min_voltage);
     CommonStep::Done
+}
+
+/// The common case of [`lif_refractory_end`] with a kept `q` (`partial_gain_is_q`): the
+/// integration from 0 after the period, with `q` as the gain, when it stays below the
+/// threshold. Stores the new voltage and returns true then; returns false (state untouched) if
+/// the neuron spikes in this step. Out of line, so that the loop of [`lif_common_steps`] keeps
+/// its values in registers.
+#[inline(never)]
+fn charge_after_period(voltage: &mut i32, current: i32, constants: &LifConstants) -> bool {
+    let after = constants.decay(current, q30_to_gain(*voltage, constants));
+    if after > ONE {
+        return false;
+    }
+    *voltage = after.max(constants.min_voltage);
+    true
 }
 
 /// The spike of a neuron whose voltage went from `before` to `after` (past 1) over the last
