@@ -151,6 +151,10 @@ pub(crate) struct InputEvents<'r> {
 impl Iterator for InputEvents<'_> {
     type Item = u32;
 
+    // On Cortex-M4, `Dense::accumulate_by_four` calls `next` from four places; inlined into
+    // each, the pixel walk cost 1.5 KB of flash for a path (an image into a dense first
+    // layer) that runs once per inference.
+    #[cfg_attr(picospike_dsp, inline(never))]
     fn next(&mut self) -> Option<u32> {
         loop {
             let value = u32::from(*self.raw.next()?);
@@ -287,10 +291,10 @@ impl Dense<'_> {
     /// [`Dense::accumulate`] four events at a time, through the four-row kernels; the last
     /// one to three events go through the one-, two- and three-row kernels.
     ///
-    /// Not inlined: alone, the loop keeps its event pointer and row bounds in registers (inlined
-    /// into the step, it also perturbed the neuron loops' register allocation).
+    /// Inlined into the step: as a function of its own it ran at most 0.4% fewer
+    /// instructions, but its frame added 190 bytes to the peak stack of an inference.
     #[cfg_attr(not(picospike_dsp), allow(dead_code))]
-    #[inline(never)]
+    #[inline(always)]
     pub(crate) fn accumulate_by_four(
         &self,
         events: impl Iterator<Item = u32>,
