@@ -132,9 +132,8 @@ pub(crate) fn add_four_weights_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts
 pub(crate) fn add_three_weights_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
     #[cfg(picospike_dsp)]
     {
-        add_four_weights_scaled_dsp(sums, [rows[0], rows[1], rows[2], rows[2]], {
-            [counts[0], counts[1], counts[2], 0]
-        });
+        let [a, b, c] = rows;
+        add_four_weights_scaled_dsp(sums, [a, b, c, c], [counts[0], counts[1], counts[2], 0]);
     }
     #[cfg(not(picospike_dsp))]
     {
