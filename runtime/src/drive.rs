@@ -210,7 +210,7 @@ fn add_three_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
         let n = rows.iter().fold(sums.len(), |n, row| n.min(row.len()));
         let sums = &mut sums[..n];
         dsp::add_two_weights(sums, rows[0], rows[1]);
-        dsp::add_weights(sums, rows[2]);
+        dsp::add_weights_outlined(sums, rows[2], 1);
     } else {
         dsp::add_three_weights_scaled(sums, rows, counts);
     }
@@ -308,7 +308,7 @@ impl Dense<'_> {
         });
         while let Some((a, count_a)) = rows.next() {
             let Some((b, count_b)) = rows.next() else {
-                add_scaled(sums, a, u32::from(count_a));
+                dsp::add_weights_outlined(sums, a, count_a);
                 break;
             };
             let Some((c, count_c)) = rows.next() else {
