@@ -11,15 +11,23 @@
 //!   `SMLABB`/`SMLATB` (unpack two bytes into 16-bit halves, multiply-accumulate a half: one
 //!   and a half instructions per multiply-add).
 //!
+//! The four-row kernels ([`add_four_weights`], [`add_four_weights_scaled`]: one pass over the
+//! sums for four events, which is how `Dense::accumulate` feeds them on Cortex-M4) go further:
+//! their inner loops ([`loops`]) are `asm!` blocks that load and store four sums with one
+//! `LDM`/`STM` and keep four row pointers, four sums and the packed counts in registers, which
+//! the compiler does not manage from Rust: 1.5 instructions per addition (`SXTAB`), 2 per
+//! multiply-add (`SXTB16` + `SMLAxy`), against about 2.6 and 3.4 for the two-row Rust loops.
+//!
 //! Stable Rust has no intrinsics for these instructions, so [`isa`] wraps each in a one-line
-//! `asm!` block (the only `unsafe` code of the crate). Every wrapper has a portable twin with
-//! the ARM ARM's definition; on every target but `thumbv7em` the DSP loops are built from the
-//! twins, so the host tests run the very same loop code and check it bit-identical to the
-//! portable loop, and the QEMU boards check the instructions themselves (their outputs equal
-//! the host's bit for bit).
+//! `asm!` block; with the loops of [`loops`], these are the only `unsafe` code of the crate.
+//! Every wrapper and every loop has a portable twin (the ARM ARM's definition, or the same
+//! instruction sequence spelled with the twins); on every target but `thumbv7em` the DSP
+//! kernels are built from the twins, so the host tests run the very same kernel code and check
+//! it bit-identical to the portable loops, and the QEMU boards check the instructions
+//! themselves (their outputs equal the host's bit for bit).
 //!
 //! Sums never wrap: the loader bounds `fan_in * largest input * 128` by `i32::MAX`, and one
-//! product `count * weight` has at most 16 bits (`255 * 128`), as `SMLABB` needs.
+//! product `count * weight` has at most 16 bits (`255 * 128`), as `SMLAxy` needs.
 
 /// Add the `i8` weights to `sums`, element by element: `sums[j] += weights[j] as i8`
 /// (up to the shorter length).
@@ -46,6 +54,18 @@ pub(crate) fn add_weights_scaled(sums: &mut [i32], weights: &[u8], count: u8) {
     #[cfg(not(picospike_dsp))]
     {
         add_weights_scaled_portable(sums, weights, count);
+    }
+}
+
+/// [`add_weights_scaled`], or [`add_weights`] for a count of one, behind a call: for the
+/// events left over from the groups of four, once per layer and step, so that the one-row
+/// loops are not inlined again at each of their call sites (760 bytes of flash on Cortex-M4).
+#[inline(never)]
+pub(crate) fn add_weights_outlined(sums: &mut [i32], weights: &[u8], count: u8) {
+    if count == 1 {
+        add_weights(sums, weights);
+    } else {
+        add_weights_scaled(sums, weights, count);
     }
 }
 
@@ -119,14 +139,13 @@ pub(crate) fn add_four_weights_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts
 /// shortest length; counts in `0..=255`).
 ///
 /// On Cortex-M4 the four-row loop with a fourth row of count zero (2.7 instructions per
-/// multiply-add, against 3 for a two-row and a one-row pass); elsewhere those two passes.
+/// multiply-add, against 3.8 for a two-row and a one-row pass); elsewhere those two passes.
 #[inline(always)]
 pub(crate) fn add_three_weights_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
     #[cfg(picospike_dsp)]
     {
-        add_four_weights_scaled_dsp(sums, [rows[0], rows[1], rows[2], rows[2]], {
-            [counts[0], counts[1], counts[2], 0]
-        });
+        let [a, b, c] = rows;
+        add_four_weights_scaled_dsp(sums, [a, b, c, c], [counts[0], counts[1], counts[2], 0]);
     }
     #[cfg(not(picospike_dsp))]
     {
@@ -171,21 +190,14 @@ fn same_length5<'s, 'w>(
     (sums, rows.map(|row| &row[..n]))
 }
 
-/// [`add_four_weights`] with four `SXTAB` per row and four sums: the whole chunks of four
-/// sums in [`loops::four_rows`] (one `LDM`, four `LDR`, sixteen `SXTAB`, one `STM` and the
-/// loop test: 1.5 instructions per addition), the last up to three sums element by element.
+/// [`add_four_weights`] with four `SXTAB` per row and four sums, all in [`loops::four_rows`]:
+/// per chunk of four sums one `LDM`, four `LDR`, sixteen `SXTAB`, one `STM` and the loop test
+/// (1.5 instructions per addition), then a pair of sums (`LDRD`, a halfword per row, `STRD`)
+/// and a last sum, so that a short row (a 10-output readout) pays little beyond its additions.
 #[cfg_attr(not(picospike_dsp), allow(dead_code))]
 #[inline(never)]
 pub(crate) fn add_four_weights_dsp(sums: &mut [i32], rows: [&[u8]; 4]) {
-    let (sums, rows) = same_length5(sums, rows);
-    let whole = sums.len() & !3;
-    let (head, tail) = sums.split_at_mut(whole);
-    loops::four_rows(head, rows.map(|row| &row[..whole]));
-    let [a, b, c, d] = rows.map(|row| &row[whole..]);
-    for ((((s, &wa), &wb), &wc), &wd) in tail.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-        let acc = isa::sxtab::<0>(isa::sxtab::<0>(*s, u32::from(wa)), u32::from(wb));
-        *s = isa::sxtab::<0>(isa::sxtab::<0>(acc, u32::from(wc)), u32::from(wd));
-    }
+    loops::four_rows(sums, rows);
 }
 
 /// [`add_four_weights_scaled`] with `SXTB16` and `SMLAxy`: the whole chunks of four sums in
@@ -424,8 +436,9 @@ pub(crate) fn add_weights_scaled_dsp(sums: &mut [i32], weights: &[u8], count: u8
 /// the same instruction sequence in plain Rust from the [`isa`] twins, which the host tests
 /// run against the portable loops.
 ///
-/// Each takes the sums and rows as slices and works on the first `n` elements of each, `n`
-/// the shortest length rounded down to a multiple of four; the rest is the caller's.
+/// Each takes the sums and rows as slices and stays within the shortest length: the unscaled
+/// loop handles all of it, the scaled one the whole chunks of four (its rows are the static
+/// input's, long; the caller adds the last up to three sums).
 mod loops {
     #[cfg(picospike_dsp)]
     pub(super) use arm::{four_rows, four_rows_scaled};
@@ -435,12 +448,15 @@ mod loops {
     #[cfg(not(picospike_dsp))]
     use super::{isa, word};
 
-    /// `sums[j] += a[j] + b[j] + c[j] + d[j]` (weights as `i8`), four sums per pass: per row
-    /// one word of weights and four `SXTAB`.
+    /// `sums[j] += a[j] + b[j] + c[j] + d[j]` (weights as `i8`, up to the shortest length),
+    /// four sums per pass (per row one word of weights and four `SXTAB`), then a pair of sums
+    /// (per row a halfword and two `SXTAB`), then a last sum.
     #[cfg(not(picospike_dsp))]
     #[inline(always)]
     pub(super) fn four_rows_twin(sums: &mut [i32], rows: [&[u8]; 4]) {
+        let (sums, rows) = super::same_length5(sums, rows);
         let [a, b, c, d] = rows.map(|row| row.chunks_exact(4));
+        let whole = sums.len() & !3;
         for ((((s, a), b), c), d) in sums.chunks_exact_mut(4).zip(a).zip(b).zip(c).zip(d) {
             let mut acc = [s[0], s[1], s[2], s[3]];
             for w in [a, b, c, d] {
@@ -451,6 +467,23 @@ mod loops {
                 acc[3] = isa::sxtab::<24>(acc[3], w);
             }
             s.copy_from_slice(&acc);
+        }
+        let mut at = whole;
+        if sums.len() - at >= 2 {
+            let (mut s0, mut s1) = (sums[at], sums[at + 1]);
+            for row in rows {
+                let half = u32::from(row[at]) | u32::from(row[at + 1]) << 8;
+                s0 = isa::sxtab::<0>(s0, half);
+                s1 = isa::sxtab::<8>(s1, half);
+            }
+            (sums[at], sums[at + 1]) = (s0, s1);
+            at += 2;
+        }
+        if at < sums.len() {
+            let s = rows
+                .iter()
+                .fold(sums[at], |s, row| isa::sxtab::<0>(s, u32::from(row[at])));
+            sums[at] = s;
         }
     }
 
@@ -488,30 +521,39 @@ mod loops {
     mod arm {
         use core::arch::asm;
 
-        /// Elements both loops may touch: the shortest length, rounded down to whole chunks.
+        /// Elements the scaled loop may touch: the shortest length, rounded down to whole
+        /// chunks.
         #[inline(always)]
         fn whole_chunks(sums: &[i32], rows: &[&[u8]; 4]) -> usize {
             rows.iter().fold(sums.len(), |n, row| n.min(row.len())) & !3
         }
 
-        /// [`super::four_rows_twin`] in `asm!`: 24 instructions per chunk of four sums.
+        /// [`super::four_rows_twin`] in `asm!`: 24 instructions per chunk of four sums, 15 for
+        /// a last pair, 11 for a last single sum.
         #[inline(always)]
         pub(in super::super) fn four_rows(sums: &mut [i32], rows: [&[u8]; 4]) {
-            let n = whole_chunks(sums, &rows);
+            let n = rows.iter().fold(sums.len(), |n, row| n.min(row.len()));
             if n == 0 {
                 return;
             }
             let [a, b, c, d] = rows.map(<[u8]>::as_ptr);
             let s = sums.as_mut_ptr();
-            // SAFETY: `n` is a non-zero multiple of 4 and at most the length of `sums` and of
-            // every row, so `end` is in bounds (one past the last sum touched) and the loop,
-            // which runs `n / 4` times, loads and stores the words `sums[..n]` (aligned, as
-            // `LDM`/`STM` need: `i32` slices are) and loads the bytes `row[..n]` of each row
-            // (`LDR` of a possibly unaligned word: ARMv7-M allows it). `r0`-`r3` and the
-            // pointer registers are declared clobbered; no stack, and only the flags change.
+            let tail = n & 3;
+            // SAFETY: `n` is at most the length of `sums` and of every row, so `chunks_end`
+            // (`n` rounded down to a multiple of 4) is in bounds. The chunk loop runs
+            // `n / 4` times (none when `s == chunks_end`) and loads and stores the words
+            // `sums[..n & !3]` (aligned, as `LDM`/`STM` need: `i32` slices are) and loads the
+            // bytes `row[..n & !3]` of each row (`LDR` of a possibly unaligned word: ARMv7-M
+            // allows it). Then, with `tail = n % 4`: when `tail >= 2`, the next two sums
+            // (`LDRD`/`STRD`, word-aligned as they need) and two bytes of each row (`LDRH`,
+            // unaligned allowed); when one more is left, one sum and one byte of each row. So
+            // every access is below index `n`. `r0`-`r3` and every pointer register are
+            // declared clobbered; no stack, and only the flags change.
             unsafe {
-                let end = s.add(n);
+                let chunks_end = s.add(n & !3);
                 asm!(
+                    "cmp {s}, {end}",
+                    "beq 3f",
                     "2:",
                     "ldm {s}, {{r0, r1, r2, r3}}",
                     "ldr {w}, [{a}], #4",
@@ -537,12 +579,46 @@ mod loops {
                     "stmia {s}!, {{r0, r1, r2, r3}}",
                     "cmp {s}, {end}",
                     "bne 2b",
+                    "3:",
+                    // The last 0 to 3 sums: a pair, then a single one.
+                    "cmp {tail}, #2",
+                    "blo 4f",
+                    "ldrd r0, r1, [{s}]",
+                    "ldrh {w}, [{a}], #2",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "ldrh {w}, [{b}], #2",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "ldrh {w}, [{c}], #2",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "ldrh {w}, [{d}], #2",
+                    "sxtab r0, r0, {w}",
+                    "sxtab r1, r1, {w}, ror #8",
+                    "strd r0, r1, [{s}], #8",
+                    "subs {tail}, {tail}, #2",
+                    "4:",
+                    "cmp {tail}, #0",
+                    "beq 5f",
+                    "ldr r0, [{s}]",
+                    "ldrb {w}, [{a}]",
+                    "sxtab r0, r0, {w}",
+                    "ldrb {w}, [{b}]",
+                    "sxtab r0, r0, {w}",
+                    "ldrb {w}, [{c}]",
+                    "sxtab r0, r0, {w}",
+                    "ldrb {w}, [{d}]",
+                    "sxtab r0, r0, {w}",
+                    "str r0, [{s}]",
+                    "5:",
                     s = inout(reg) s => _,
                     a = inout(reg) a => _,
                     b = inout(reg) b => _,
                     c = inout(reg) c => _,
                     d = inout(reg) d => _,
-                    end = in(reg) end,
+                    end = in(reg) chunks_end,
+                    tail = inout(reg) tail => _,
                     w = out(reg) _,
                     out("r0") _,
                     out("r1") _,
@@ -568,7 +644,8 @@ mod loops {
             }
             let [a, b, c, d] = rows.map(<[u8]>::as_ptr);
             let s = sums.as_mut_ptr();
-            // SAFETY: the memory accesses are those of `four_rows` (same bounds argument).
+            // SAFETY: the memory accesses are those of the chunk loop of `four_rows` (same
+            // bounds argument, with `n` here already a non-zero multiple of 4).
             // The loop needs fourteen registers, one more than `asm!` may be given (`r7` is
             // the Thumb frame pointer, reserved to LLVM), so it saves `r7` on the stack, uses
             // it for the even halves of the weight word, and restores it before it ends: the

@@ -48,7 +48,8 @@
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
-// Only `dsp::isa::arm` (thumbv7em) allows it: one-instruction `asm!` wrappers.
+// Only `dsp::isa::arm` and `dsp::loops::arm` (thumbv7em) allow it: one-instruction `asm!`
+// wrappers and the four-row `asm!` loops.
 #![deny(unsafe_code)]
 
 mod drive;
