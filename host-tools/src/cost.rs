@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 7.496,
-                per_static_mac_dense: 3.129,
-                per_static_mac_conv: 13.817,
-                per_neuron_step_dense: 45.701,
-                per_neuron_step_conv: 78.262,
+                per_state_word: 9.819,
+                per_static_mac_dense: 2.162,
+                per_static_mac_conv: 10.750,
+                per_neuron_step_dense: 37.049,
+                per_neuron_step_conv: 72.644,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 9.455,
-                per_static_mac_dense: 7.918,
+                per_state_word: 11.596,
+                per_static_mac_dense: 7.855,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 34.968,
-                per_neuron_step_dense: 79.119,
-                per_neuron_step_conv: 135.489,
+                per_static_mac_conv: 39.048,
+                per_neuron_step_dense: 66.079,
+                per_neuron_step_conv: 129.565,
             },
         }
     }

@@ -708,10 +708,12 @@ fn spike_refractory(
         let r = mul_gain((climb << shift) as i32, inverse_excess);
         let r = ((r + (1 << 13)) >> 14).clamp(0, ONE);
         let inverse_a = (constants.timing[1] + (1 << 13)) >> 14;
+        // `min`/`max`, not `clamp`: `clamp` asserts its bounds are ordered, a panic path.
         let since = active
             .saturating_sub(mul_gain(inverse_a, r))
-            .clamp(0, active);
-        return (constants.refractory + ONE - since, 0);
+            .min(active)
+            .max(0);
+        return (refractory_after(since, constants), 0);
     }
     let q = mul_gain((overshoot << shift) as i32, inverse_excess);
     // y = q / gain in Q0.16 (y <= 1 up to rounding: the crossing lies inside this step).
@@ -723,7 +725,14 @@ fn spike_refractory(
     let since = ((since + (1 << 13)) >> 14).min(active).max(0);
     // Same bookkeeping as Nengo: the period runs `tau_ref` from the crossing, and the next
     // step starts by removing one step from it.
-    (constants.refractory + ONE - since, q)
+    (refractory_after(since, constants), q)
+}
+
+/// `tau_ref + ONE - since` (Q16.16 steps): no overflow, as `tau_ref` is at most 30,000 steps
+/// and `since` in `0..=ONE`.
+#[inline(always)]
+fn refractory_after(since: i32, constants: &LifConstants) -> i32 {
+    constants.refractory.wrapping_add(ONE.wrapping_sub(since))
 }
 
 /// The left shift that brings `x` (in `1..2^31`) into `[2^30, 2^31)`.
