@@ -567,7 +567,9 @@ pub(crate) const AT_REST: i32 = i32::MIN;
 /// not up, and the floor clamps it back (see [`lif_common_step`]). While the current does not
 /// change, neither does the neuron, so the mark holds until the next input, whose
 /// [`crate::Network::set_input`] calls this again. Only the static first layer without a
-/// synapse is marked; a filtered current changes every step.
+/// synapse is marked; a filtered current changes every step. Only the Cortex-M builds mark
+/// (see `set_input`); the results are the same bits either way.
+#[cfg_attr(not(any(test, target_arch = "arm")), allow(dead_code))]
 pub(crate) fn mark_at_rest(state: &mut [[i32; 2]], currents: &[i32], constants: &LifConstants) {
     for ([voltage, refractory], &current) in state.iter_mut().zip(currents) {
         if *refractory == AT_REST {
