@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 9.819,
-                per_static_mac_dense: 2.162,
-                per_static_mac_conv: 10.750,
-                per_neuron_step_dense: 37.049,
-                per_neuron_step_conv: 72.644,
+                per_state_word: 9.797,
+                per_static_mac_dense: 2.163,
+                per_static_mac_conv: 10.773,
+                per_neuron_step_dense: 36.976,
+                per_neuron_step_conv: 72.647,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 11.596,
-                per_static_mac_dense: 7.855,
+                per_state_word: 11.593,
+                per_static_mac_dense: 7.856,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 39.048,
-                per_neuron_step_dense: 66.079,
-                per_neuron_step_conv: 129.565,
+                per_static_mac_conv: 39.119,
+                per_neuron_step_dense: 66.074,
+                per_neuron_step_conv: 129.815,
             },
         }
     }
