@@ -585,7 +585,8 @@ fn unfiltered_currents(
 /// The currents of a filtered layer, in place in `filter`: `z += g * (target - z)` with the
 /// target `bias + scale(sum)` (see [`LayerState::filter`]). The product by the gain is chosen
 /// once per layer: [`mul_small_gain`] (one `SMMULR` on Cortex-M4) for every gain below
-/// [`SMALL_GAIN_LIMIT`](crate::fixed_point::SMALL_GAIN_LIMIT), [`mul_gain`] above; both give the same bits.
+/// [`SMALL_GAIN_LIMIT`](crate::fixed_point::SMALL_GAIN_LIMIT), [`mul_gain`] above; both give
+/// the same bits.
 fn filter_currents(
     sums: &[i32],
     filter: &mut [i32],
