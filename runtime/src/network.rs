@@ -728,9 +728,9 @@ impl PixelEmitter<'_, '_> {
 
 /// The first of a LIF layer's two passes: the common case, in a loop with no calls
 /// ([`neuron::lif_common_steps`]). A neuron that is neither refractory nor about to spike
-/// integrates; one whose refractory period goes on counts down. Every other neuron (a spike,
-/// or a refractory period ending inside this step) is noted by its index in `notes` (the
-/// layer's event buffer); returns how many.
+/// integrates; one whose refractory period goes on counts down (or ends without a spike).
+/// Every other neuron (a spike, or a refractory period ending in one) is noted in `notes` (the
+/// layer's event buffer: its index and which case it is); returns how many.
 fn lif_common_pass(
     state: &mut [[i32; 2]],
     currents: impl neuron::Currents,

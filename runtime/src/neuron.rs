@@ -493,17 +493,19 @@ impl Currents for FilteredCurrents<'_> {
 }
 
 /// The common case of [`lif_step`] for a run of neurons `[voltage, refractory]` under
-/// `currents`, in one loop without calls: a neuron that is neither refractory nor crossing the
-/// threshold integrates, one whose refractory period goes on past this step counts down. Any
-/// other neuron (it would spike, or its refractory period ends inside this step) is left
-/// untouched and its note written to `noted` (its index, with [`REFRACTORY_ENDS`] set for a
-/// period that ends), for [`lif_finish_noted`] to finish; returns how many. Every neuron's
-/// current is taken once, in order (a filter steps exactly once).
+/// `currents`, in one loop: a neuron that is neither refractory nor crossing the threshold
+/// integrates, one whose refractory period goes on past this step counts down, one whose
+/// period ends without a spike charges for the rest of the step ([`charge_after_period`], the
+/// loop's only call), and a neuron marked at rest is passed over. Any other neuron (it would
+/// spike, or its refractory period ends inside this step otherwise) is left untouched and its
+/// note written to `noted` (its index, with [`REFRACTORY_ENDS`] set for a period that ends),
+/// for [`lif_finish_noted`] to finish; returns how many. Every neuron's current is taken once,
+/// in order (a filter steps exactly once).
 ///
 /// `WHOLE_GAIN` states `constants.gain_shift == 0`, so that the instance drops the decay's
 /// branch on it. `noted` must hold `state.len()` entries (fewer notes are dropped, leaving
-/// those neurons a step behind: never a panic). Not inlined: alone, the loop keeps every
-/// constant in a register.
+/// those neurons a step behind: never a panic). Not inlined: alone, the loop keeps its
+/// constants in registers.
 #[inline(never)]
 pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
     state: &mut [[i32; 2]],
