@@ -545,17 +545,6 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
     count
 }
 
-/// The membrane voltage of a LIF neuron from its state words: 0 while it is refractory (the
-/// voltage word then holds the spike's `q`, see [`lif_spike`]).
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn lif_voltage(voltage: i32, refractory: i32) -> i32 {
-    if refractory > 0 {
-        0
-    } else {
-        voltage
-    }
-}
-
 /// The refractory word of a neuron at rest under a static current (see [`mark_at_rest`]).
 ///
 /// Refractory times are never negative, so the mark cannot be mistaken for one.
@@ -843,6 +832,16 @@ mod tests {
 
     fn q16(x: f64) -> i32 {
         (x * f64::from(ONE)).round() as i32
+    }
+
+    /// The membrane voltage of a LIF neuron from its state words: 0 while it is refractory
+    /// (the voltage word then holds the spike's `q`, see [`lif_spike`]).
+    fn lif_voltage(voltage: i32, refractory: i32) -> i32 {
+        if refractory > 0 {
+            0
+        } else {
+            voltage
+        }
     }
 
     /// Q16.16 raw value of the current the fixed-point neuron receives, and that value as f64.
