@@ -89,12 +89,9 @@ pub struct DemoSummary {
     pub report: StageReport,
     /// The rate scales tried, in [`RATE_SCALES`] order.
     pub trials: Vec<ScaleTrial>,
-    /// The rate scale of the exported model.
-    pub rate_scale: f32,
-    /// The step count the exported model runs at, picked from the accuracy-vs-steps curve.
-    pub device_steps: usize,
-    /// Fixed-point accuracy at `device_steps`.
-    pub device_accuracy: f64,
+    /// The exported model's trial: its rate scale, and the step count it runs at (picked from
+    /// the accuracy-vs-steps curve) with the fixed-point accuracy there.
+    pub device: ScaleTrial,
     /// Files written.
     pub files: Vec<PathBuf>,
 }
@@ -166,8 +163,7 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
             (trial, spiking, report) = candidate;
         }
     }
-    let (device_steps, device_accuracy) = (trial.steps, trial.accuracy);
-    spiking.input.timesteps = u16::try_from(device_steps).unwrap_or(options.timesteps);
+    spiking.input.timesteps = u16::try_from(trial.steps).unwrap_or(options.timesteps);
     let (blob, _) = quantized::build_blob(&spiking)?;
     let mut files = Vec::new();
     let network_path = out.join("network.json");
@@ -181,8 +177,8 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
     json["training"] =
         json!({ "seconds": outcome.seconds, "epochs": outcome.history.len(), "seed": seed });
     json["device"] = json!({
-        "steps": device_steps,
-        "accuracy": device_accuracy,
+        "steps": trial.steps,
+        "accuracy": trial.accuracy,
         "tolerance": STEP_TOLERANCE,
         "rate_scale": trial.scale,
         "rate_scales": trials,
@@ -200,9 +196,7 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
     Ok(DemoSummary {
         report,
         trials,
-        rate_scale: trial.scale,
-        device_steps,
-        device_accuracy,
+        device: trial,
         files,
     })
 }
@@ -235,9 +229,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         "model.pspk: rates x{}, runs at {} steps: {:.2}% fixed point (the fewest steps within \
          {:.1} pp of the accuracy at {final_steps} steps, over the rate scales within {:.1} pp of \
          the unscaled network's)",
-        summary.rate_scale,
-        summary.device_steps,
-        summary.device_accuracy * 100.0,
+        summary.device.scale,
+        summary.device.steps,
+        summary.device.accuracy * 100.0,
         STEP_TOLERANCE * 100.0,
         STEP_TOLERANCE * 100.0,
     );
