@@ -52,6 +52,7 @@
 // wrappers and the four-row `asm!` loops.
 #![deny(unsafe_code)]
 
+mod clock;
 mod drive;
 mod dsp;
 pub mod error;

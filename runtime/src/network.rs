@@ -8,9 +8,10 @@
 //! ([`Network::set_input`]). The neuron kind, the current's source and the synapse are
 //! dispatched once per layer, not per neuron.
 
+use crate::clock;
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_gain, mul_small_gain, scale, Q16};
+use crate::fixed_point::{mul_gain, mul_small_gain, scale, ONE, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -100,9 +101,20 @@ pub struct Spike {
 #[derive(Debug)]
 pub struct Network<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     stages: heapless::Vec<Stage<'m, 's>, MAX_LAYERS>,
+    /// The first layer's spike clock, while its neurons run on one (see [`crate::clock`]).
+    clock: Option<Clock>,
     input_shape: Shape,
     synaptic_events: u32,
     steps: u16,
+}
+
+/// The clock of a layer whose neurons are clocked (see [`crate::clock`]).
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    /// The end of the last step, Q16.16 steps since the clocks started (wrapping).
+    now: u32,
+    /// Steps since the clocks started (saturating).
+    elapsed: u32,
 }
 
 /// Split `n` words off the front of `rest`.
@@ -152,6 +164,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
         // one network-sized value less on the stack.
         let mut network = Network {
             stages: heapless::Vec::new(),
+            clock: None,
             input_shape: model.input().shape,
             synaptic_events: 0,
             steps: 0,
@@ -211,6 +224,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             stage.emitted = 0;
             stage.spikes = 0;
         }
+        self.clock = None;
         self.synaptic_events = 0;
         self.steps = 0;
     }
@@ -219,7 +233,9 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     ///
     /// Its current into the first layer is computed once here rather than every step, and
     /// zero bytes cost nothing. The network keeps its state, so a stream of inputs can be fed
-    /// without [`Network::reset`].
+    /// without [`Network::reset`]. A first LIF layer without a synapse presented an input at
+    /// rest (after a reset) runs on spike clocks (see `runtime/SEMANTICS.md`) until the input
+    /// changes mid-run.
     ///
     /// # Errors
     /// [`RunError::InputLength`] if `input` does not have [`Network::input_size`] bytes.
@@ -255,8 +271,25 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             });
         }
         let shape = self.input_shape;
+        let at_rest = self.steps == 0;
         if let Some(first) = self.stages.first_mut() {
             let s = &mut first.state;
+            let lif = match &first.constants.dynamics {
+                Some(Dynamics::Lif(lif)) if first.constants.synapse_gain.is_none() => Some(lif),
+                _ => None,
+            };
+            let clock = lif.and_then(|lif| Some((lif, lif.clock.as_ref()?)));
+            // A running clock goes back to voltages under the current it ran with.
+            if let (Some(running), Some((lif, constants))) = (self.clock.take(), clock) {
+                clock::unwind(
+                    s.neurons,
+                    s.sums,
+                    running.now,
+                    running.elapsed,
+                    constants,
+                    lif,
+                );
+            }
             s.sums.fill(0);
             if let (Layer::Dense(dense), true) = (first.layer, shape.is_vector()) {
                 dense.accumulate(drive::vector_events(input), s.sums);
@@ -274,18 +307,21 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                     *sum = scale(*sum, multiplier, shift).saturating_add(bias);
                 }
             }
-            // On the microcontrollers only: their branches cost the same taken or not, so the
-            // marks save the whole update of a resting neuron. A host core predicts branches,
-            // and the mark's test, which follows the image, mispredicts: there the marks made
-            // the digits benchmark about 15 % slower. Either way the results are the same bits
-            // (the marks change no output, see `mark_at_rest`), so the boards' comparison with
-            // the host also checks the marks.
-            #[cfg(target_arch = "arm")]
-            if let (Some(Dynamics::Lif(lif)), None) =
-                (&first.constants.dynamics, first.constants.synapse_gain)
-            {
+            if let (true, Some((lif, constants))) = (at_rest, clock) {
+                clock::start(s.neurons, s.sums, constants, lif);
+                self.clock = Some(Clock { now: 0, elapsed: 0 });
+            } else if let Some(lif) = lif {
                 let (state, _) = s.neurons.as_chunks_mut::<2>();
+                // On the microcontrollers only: their branches cost the same taken or not, so
+                // the marks save the whole update of a resting neuron. A host core predicts
+                // branches, and the mark's test, which follows the image, mispredicts: there
+                // the marks made the digits benchmark about 15 % slower. Either way the results
+                // are the same bits (the marks change no output, see `mark_at_rest`), so the
+                // boards' comparison with the host also checks the marks.
+                #[cfg(target_arch = "arm")]
                 neuron::mark_at_rest(state, s.sums, lif);
+                #[cfg(not(target_arch = "arm"))]
+                let _ = (state, lif);
             }
         }
         Ok(())
@@ -312,6 +348,15 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                     stage.spikes = out
                         .iter()
                         .fold(stage.spikes, |n, &e| n.saturating_add(e as u32 & MAX_COUNT));
+                }
+                layer if first && self.clock.is_some() => {
+                    let clock = self.clock.get_or_insert(Clock { now: 0, elapsed: 0 });
+                    clock.now = clock.now.wrapping_add(ONE as u32);
+                    clock.elapsed = clock.elapsed.saturating_add(1);
+                    let spiked = clock::scan(s.neurons, clock.now, s.events);
+                    stage.emitted =
+                        index_events_to_positions(layer.output_shape(), s.events, spiked);
+                    stage.spikes = stage.spikes.saturating_add(stage.emitted as u32);
                 }
                 layer => {
                     let source = if first {
@@ -827,9 +872,15 @@ fn lif_finish_pixels(
     constants: &LifConstants,
     events: &mut [i32],
 ) -> (usize, u32) {
+    finish_notes(state, currents, noted, constants, events, pixel_walk(shape))
+}
+
+/// The position of each neuron index of a feature map, for indices given in increasing order:
+/// the pixel is found by walking along with them instead of dividing.
+fn pixel_walk(shape: Shape) -> impl FnMut(usize) -> usize {
     let channels = usize::from(shape.channels).max(1);
     let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
-    finish_notes(state, currents, noted, constants, events, |index| {
+    move |index| {
         while index >= pixel_start + channels {
             pixel_start += channels;
             x += 1;
@@ -839,5 +890,20 @@ fn lif_finish_pixels(
             }
         }
         pixel_position(y, x) as usize + (index - pixel_start)
-    })
+    }
+}
+
+/// Move the first `count` events, whose positions are neuron indices in increasing order, to
+/// their positions in the layer's output (nothing to do for a vector); returns `count` (at most
+/// `events.len()`).
+fn index_events_to_positions(shape: Shape, events: &mut [i32], count: usize) -> usize {
+    let events = events.get_mut(..count).unwrap_or_default();
+    if !shape.is_vector() {
+        let mut position = pixel_walk(shape);
+        for e in events.iter_mut() {
+            let index = (*e as u32 >> drive::COUNT_BITS) as usize;
+            *e = event(position(index) as u32, 1) as i32;
+        }
+    }
+    events.len()
 }

@@ -29,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::ClockConstants;
 use crate::fixed_point::{self, mul_gain, ONE};
 
 /// A layer's neuron model with its Nengo parameters.
@@ -86,7 +87,7 @@ pub(crate) enum Dynamics {
     Readout,
 }
 
-/// Constants of the LIF update, decoded once at load time (15 words, 60 bytes).
+/// Constants of the LIF update, decoded once at load time (19 words, 76 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -116,6 +117,9 @@ pub(crate) struct LifConstants {
     /// spike time comes from the logarithm (not the fallback for `tau_rc` below 1.44 steps,
     /// whose `q` is not kept).
     pub(crate) partial_gain_is_q: bool,
+    /// The constants of the layer's spike clock (see [`crate::clock`]), `None` when it cannot
+    /// have one.
+    pub(crate) clock: Option<ClockConstants>,
 }
 
 impl LifConstants {
@@ -197,6 +201,7 @@ impl LifConstants {
             partial_gain_is_q: refractory >= ONE
                 && refractory & (ONE - 1) == 0
                 && timing[0] != 1 << 30,
+            clock: None,
         }
     }
 
@@ -299,11 +304,9 @@ impl Neuron {
                 let min_voltage = fixed_point::q16_from_f32(min_voltage)
                     .ok_or(BadParameter::MinVoltage)?
                     .to_bits();
-                Ok(Dynamics::Lif(LifConstants::new(
-                    gain,
-                    refractory,
-                    min_voltage,
-                )))
+                let mut constants = LifConstants::new(gain, refractory, min_voltage);
+                constants.clock = ClockConstants::new(tau_rc / dt, steps);
+                Ok(Dynamics::Lif(constants))
             }
             Neuron::SpikingRectifiedLinear { amplitude } => {
                 check_amplitude(amplitude)?;
@@ -730,7 +733,7 @@ fn refractory_after(since: i32, constants: &LifConstants) -> i32 {
 
 /// The left shift that brings `x` (in `1..2^31`) into `[2^30, 2^31)`.
 #[inline(always)]
-fn normalising_shift(x: u32) -> u32 {
+pub(crate) fn normalising_shift(x: u32) -> u32 {
     #[cfg(any(picospike_long_multiply, not(target_arch = "arm")))]
     {
         // CLZ on ARMv7-M and the host.
@@ -1139,7 +1142,7 @@ mod tests {
 
     #[test]
     fn lif_constants_stay_small() {
-        assert_eq!(core::mem::size_of::<LifConstants>(), 60);
+        assert_eq!(core::mem::size_of::<LifConstants>(), 76);
     }
 
     #[test]

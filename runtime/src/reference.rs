@@ -451,11 +451,25 @@ impl FloatNetwork {
     pub fn simulator(&self, raw: &[u8]) -> FloatSimulator<'_> {
         let zeros =
             || -> Vec<Vec<f64>> { self.layers.iter().map(|l| vec![0.0; l.outputs]).collect() };
+        FloatSimulator {
+            network: self,
+            first_drive: self.first_drive(raw),
+            voltage: zeros(),
+            refractory: zeros(),
+            filter: zeros(),
+            output: zeros(),
+            neuron_spikes: self.layers.iter().map(|l| vec![0; l.outputs]).collect(),
+        }
+    }
+
+    /// The first layer's weighted input without its bias for the static input `raw`.
+    ///
+    /// The first layer's input does not change while an input is presented: its weighted sum
+    /// is computed once (as the runtime does), which makes long runs of wide first layers
+    /// affordable.
+    fn first_drive(&self, raw: &[u8]) -> Vec<f64> {
         let input = self.input_values(raw);
-        // The first layer's input never changes during a run: its weighted sum is computed
-        // once (as the runtime does), which makes long runs of wide first layers affordable.
-        let first_drive = self
-            .layers
+        self.layers
             .first()
             .map(|layer| {
                 let mut j = layer.currents(&input);
@@ -464,16 +478,7 @@ impl FloatNetwork {
                 }
                 j
             })
-            .unwrap_or_default();
-        FloatSimulator {
-            network: self,
-            first_drive,
-            voltage: zeros(),
-            refractory: zeros(),
-            filter: zeros(),
-            output: zeros(),
-            neuron_spikes: self.layers.iter().map(|l| vec![0; l.outputs]).collect(),
-        }
+            .unwrap_or_default()
     }
 
     /// Spiking simulation for `steps` steps from rest, with Nengo's exact LIF dynamics.
@@ -501,6 +506,12 @@ pub struct FloatSimulator<'n> {
 }
 
 impl FloatSimulator<'_> {
+    /// Present another static input from the next step on, keeping every neuron's state: a
+    /// stream, as [`crate::Network::set_input`] without a reset.
+    pub fn present(&mut self, raw: &[u8]) {
+        self.first_drive = self.network.first_drive(raw);
+    }
+
     /// Advance every layer by one step, first to last (the runtime's order).
     pub fn step(&mut self) {
         let dt = f64::from(self.network.dt);

@@ -55,6 +55,42 @@ fn unfiltered_network_matches_the_reference() {
     compare(false, Synapse::None);
 }
 
+/// A stream: the input changes every 60 steps without a reset. The runtime's first layer runs
+/// on spike clocks for the first input and is unwound to voltages when the input changes
+/// (`runtime/SEMANTICS.md`); the float reference steps Nengo's LIF throughout. Each input's
+/// spikes agree within the tolerance of a run from rest.
+#[test]
+fn a_stream_of_inputs_matches_the_reference() {
+    let network = small_network(32, 48, 5, false, Synapse::None);
+    let blob = quantize(&network).unwrap();
+    let model: Model = Model::from_bytes(&blob).unwrap();
+    let mut state = vec![0i32; model.state_words()];
+    let mut net = Network::new(&model, &mut state).unwrap();
+    let inputs: Vec<Vec<u8>> = (0..5).map(|salt| sample_input(32, salt)).collect();
+    let mut reference = network.simulator(&inputs[0]);
+    net.reset();
+    let (mut before_r, mut before_f) = (0u64, 0u64);
+    for (k, input) in inputs.iter().enumerate() {
+        reference.present(input);
+        net.set_input(input).unwrap();
+        for _ in 0..60 {
+            reference.step();
+            net.step();
+        }
+        let (r, f) = (
+            reference.run().spike_counts[0],
+            u64::from(net.prediction().spike_counts[0]),
+        );
+        let (r_now, f_now) = ((r - before_r) as f64, (f - before_f) as f64);
+        assert!(r_now > 100.0, "input {k}: too quiet to compare: {r_now}");
+        assert!(
+            (r_now - f_now).abs() <= SPIKE_TOLERANCE * r_now,
+            "input {k}: reference {r_now} spikes, fixed point {f_now}"
+        );
+        (before_r, before_f) = (r, f);
+    }
+}
+
 /// Float reference against the fixed-point runtime on a convolutional network: every spiking
 /// layer's total spike count within `tolerance`. (The readout's value at the last step depends
 /// on the exact times of the last spikes, which drift apart over 200 steps, so it is not

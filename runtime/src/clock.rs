@@ -1,0 +1,556 @@
+//! Spike clocks: LIF neurons under a constant current, stepped by their exact spike times.
+//!
+//! Nengo's LIF step integrates the membrane exactly under a current held over the step and
+//! places each spike at the exact threshold crossing, so under a constant current `J > 1` a
+//! neuron that starts at rest fires at the closed-form times of the continuous model: first
+//! after `t1 = tau_rc ln(J / (J - 1))`, then every `tau_ref + t1` (when `tau_ref` is at least one
+//! step; a shorter period can lose time to Nengo's one-spike-per-step limit). A step emits the
+//! neuron's spike if a crossing falls inside it, and a current of at most 1 never fires.
+//!
+//! The first layer's current is constant while an input is presented (it has no synapse), so
+//! [`crate::Network::set_input`] computes each neuron's `t1` once, from two base-2 logarithms
+//! ([`log2`]: leading-zero count and a 257-entry table), and each step only compares every
+//! neuron's next crossing with the layer's clock ([`scan`]). That replaces the voltage update,
+//! the threshold test and the spike-time interpolation of [`crate::neuron`]'s stepwise LIF,
+//! with no division and no `i64` anywhere.
+//!
+//! A clock starts only from rest (after [`crate::Network::reset`]). When the input changes
+//! mid-run, the clocked state is converted back to voltages and refractory times ([`unwind`],
+//! in `f32`, once per input change) and the layer goes on stepwise until the next reset.
+
+use crate::drive::event;
+use crate::fixed_point::{mul_gain, ONE};
+use crate::neuron::{normalising_shift, LifConstants};
+
+/// How far ahead (Q16.16 steps) a neuron that never fires is parked: the clock comparison
+/// works on differences below 2^31, so it is pushed forward again each time the clock gets
+/// there (every 16,384 steps).
+const PARKED: u32 = 1 << 30;
+
+/// Longest crossing time a clock holds, in steps: `16 ln 2 tau_rc/dt + tau_ref/dt` (the largest
+/// `t1` a Q16.16 current can give, plus the period) must stay below it, so that every
+/// difference the clock compares stays below 2^30.
+const MAX_PERIOD_STEPS: f32 = 16_384.0;
+
+/// A layer's constants for its spike clock, derived once at load time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClockConstants {
+    /// `tau_rc / dt * ln 2 / 2^10 = time_scale / 2^16 * 2^time_shift`, mantissa in
+    /// `2^15..2^16`: the factor from a Q5.26 difference of base-2 logarithms to Q16.16 steps.
+    time_scale: i32,
+    /// Exponent of [`ClockConstants::time_scale`] (negative: a right shift).
+    time_shift: i32,
+    /// `tau_rc / dt` (`f32` bits), for [`unwind`].
+    tau_steps: u32,
+}
+
+impl ClockConstants {
+    /// The clock constants for `tau_rc / dt = tau_steps` and a refractory period of
+    /// `refractory_steps`, or `None` when the layer cannot be clocked: a period shorter than
+    /// one step, or crossing times beyond [`MAX_PERIOD_STEPS`].
+    pub(crate) fn new(tau_steps: f32, refractory_steps: f32) -> Option<Self> {
+        let scale = tau_steps * core::f32::consts::LN_2;
+        let longest = 17.0 * scale + refractory_steps;
+        if !(refractory_steps >= 1.0 && scale > 0.0 && longest < MAX_PERIOD_STEPS) {
+            return None;
+        }
+        // scale / 2^10 = mantissa / 2^16 * 2^shift, i.e. mantissa = scale * 2^(6 - shift), the
+        // smallest shift that keeps the rounded mantissa below 2^16.
+        let mut time_shift = -40i32;
+        let mut mantissa = scale * (1u64 << 46) as f32;
+        while mantissa >= 65_535.5 {
+            mantissa *= 0.5;
+            time_shift += 1;
+        }
+        Some(ClockConstants {
+            time_scale: micromath::F32Ext::round(mantissa) as i32,
+            time_shift,
+            tau_steps: tau_steps.to_bits(),
+        })
+    }
+
+    /// `tau_rc / dt * ln 2 * difference` in Q16.16 steps, for a Q5.26 `difference` in
+    /// `0..=2^30` (below 2^30 after the shift, by the bound checked in `new`).
+    #[inline(always)]
+    fn time(&self, difference: i32) -> i32 {
+        let product = mul_gain(difference, self.time_scale);
+        if self.time_shift >= 0 {
+            product << self.time_shift.min(31)
+        } else if self.time_shift >= -30 {
+            let right = -self.time_shift;
+            (product + ((1 << right) >> 1)) >> right
+        } else {
+            // `tau_rc` below 2^-20 steps: the product is below 2^30, the time below a ulp.
+            0
+        }
+    }
+}
+
+/// `log2(x / 2^16)` in Q5.26 (to within 3e-6) for a Q16.16 `x > 0`.
+///
+/// The exponent comes from the leading-zero count, the fraction from linear interpolation in
+/// [`LOG2_TABLE`] with the 16 bits that follow the table index.
+#[inline(always)]
+pub(crate) fn log2(x: u32) -> i32 {
+    let x = x.max(1);
+    // The leading-zero count (`normalising_shift` brings x below 2^31 into [2^30, 2^31)).
+    let shift = if x >> 31 != 0 {
+        0
+    } else {
+        normalising_shift(x) + 1
+    };
+    let fraction = (x << shift) << 1; // Q0.32, the leading one dropped
+    let index = (fraction >> 24) as usize;
+    let within = ((fraction >> 8) & 0xFFFF) as i32;
+    let (low, high) = match (LOG2_TABLE.get(index), LOG2_TABLE.get(index + 1)) {
+        (Some(&low), Some(&high)) => (low as i32, high as i32),
+        _ => (0, 0),
+    };
+    let fraction = low + mul_gain(high - low, within); // Q2.30
+                                                       // x in [2^(31 - shift), 2^(32 - shift)): log2(x / 2^16) = 15 - shift + fraction.
+    ((15 - shift as i32) << 26) + ((fraction + 8) >> 4)
+}
+
+/// `log2(1 + i / 256)` in Q2.30 for `i` in `0..=256`, rounded.
+static LOG2_TABLE: [u32; 257] = {
+    let mut table = [0u32; 257];
+    let mut i = 0;
+    while i < 257 {
+        // ln(1 + x) = 2 atanh(z), z = x / (2 + x) <= 1/3: the series is below 1e-17 after
+        // 20 terms.
+        let x = i as f64 / 256.0;
+        let z = x / (2.0 + x);
+        let (mut term, mut sum, mut k) = (z, 0.0f64, 1.0f64);
+        while k < 40.0 {
+            sum += term / k;
+            term *= z * z;
+            k += 2.0;
+        }
+        let log2 = 2.0 * sum / core::f64::consts::LN_2;
+        table[i] = (log2 * (1u64 << 30) as f64 + 0.5) as u32;
+        i += 1;
+    }
+    table
+};
+
+/// Neurons per block of the clocked state layout.
+///
+/// A clocked layer's state words hold, per block of four neurons, their four next crossings
+/// and then their four periods (a last block of `r < 4` neurons: `r` and `r`), so that a step
+/// loads a block's crossings with one `LDM`. The next crossing is Q16.16 steps on the layer's
+/// clock (wrapping); the period is `tau_ref + t1` in Q16.16 steps, or 0 for a neuron whose
+/// current never makes it fire.
+const BLOCK: usize = 4;
+
+/// Where neuron `index` of `count` keeps its next crossing and its period in the state words.
+#[inline(always)]
+fn slots(index: usize, count: usize) -> (usize, usize) {
+    let first = index - index % BLOCK;
+    let size = (count - first).min(BLOCK);
+    let next = 2 * first + index % BLOCK;
+    (next, next + size)
+}
+
+/// Start the clocks of a layer at rest (voltage 0, not refractory) under `currents`, with the
+/// layer's clock at 0: each neuron whose current exceeds 1 first crosses after `t1`. `state`
+/// holds two words per current.
+pub(crate) fn start(
+    state: &mut [i32],
+    currents: &[i32],
+    clock: &ClockConstants,
+    lif: &LifConstants,
+) {
+    for (words, currents) in state.chunks_mut(2 * BLOCK).zip(currents.chunks(BLOCK)) {
+        let (nexts, periods) = words.split_at_mut(currents.len().min(words.len() / 2));
+        for ((next, period), &current) in nexts.iter_mut().zip(periods).zip(currents) {
+            (*next, *period) = if current > ONE {
+                let t1 = first_crossing(current, clock);
+                (t1, lif.refractory.wrapping_add(t1))
+            } else {
+                (PARKED as i32, 0)
+            };
+        }
+    }
+}
+
+/// `tau_rc ln(J / (J - 1))` in Q16.16 steps, for a Q16.16 current `J > 1`.
+#[inline(always)]
+fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
+    let difference = log2(current as u32) - log2(current.wrapping_sub(ONE) as u32);
+    clock.time(difference.max(0))
+}
+
+/// One step of a clocked layer whose clock reads `now` (Q16.16, the end of this step): every
+/// neuron whose next crossing is before `now` spikes and moves on by its period. An event of
+/// one spike per neuron that spiked, in increasing order of index, is written to `spiked` (as
+/// many as it holds; the event's position is the neuron's index); returns how many.
+///
+/// A crossing exactly at `now` belongs to the next step, as Nengo's voltage must exceed the
+/// threshold. The loop every neuron-step runs is the test of a whole block, four crossings
+/// and one branch; the rare block with a spike is handled out of line.
+#[inline(never)]
+pub(crate) fn scan(state: &mut [i32], now: u32, spiked: &mut [i32]) -> usize {
+    let mut count = 0;
+    let (blocks, last) = state.as_chunks_mut::<{ 2 * BLOCK }>();
+    for (b, block) in blocks.iter_mut().enumerate() {
+        let [n0, n1, n2, n3, ..] = *block;
+        if (ahead(n0, now) | ahead(n1, now) | ahead(n2, now) | ahead(n3, now)) < 0 {
+            count = fire_block(block, b * BLOCK, now, spiked, count);
+        }
+    }
+    if !last.is_empty() {
+        count = fire_last(last, blocks.len() * BLOCK, now, spiked, count);
+    }
+    count
+}
+
+/// Time from `now` to a crossing at `next` (negative: the crossing has passed).
+#[inline(always)]
+fn ahead(next: i32, now: u32) -> i32 {
+    (next as u32).wrapping_sub(now) as i32
+}
+
+/// [`scan`] within one whole block whose first neuron is `first`, with `count` events in
+/// `spiked` so far; returns the new count.
+#[inline(never)]
+fn fire_block(
+    block: &mut [i32; 2 * BLOCK],
+    first: usize,
+    now: u32,
+    spiked: &mut [i32],
+    count: usize,
+) -> usize {
+    let mut count = count;
+    for k in 0..BLOCK {
+        let period = block[BLOCK + k];
+        fire(&mut block[k], period, first + k, now, spiked, &mut count);
+    }
+    count
+}
+
+/// [`scan`] within the last block, of fewer than four neurons (`words`: their crossings, then
+/// their periods).
+#[inline(never)]
+fn fire_last(words: &mut [i32], first: usize, now: u32, spiked: &mut [i32], count: usize) -> usize {
+    let mut count = count;
+    let (nexts, periods) = words.split_at_mut(words.len() / 2);
+    for (k, (next, &period)) in nexts.iter_mut().zip(periods.iter()).enumerate() {
+        fire(next, period, first + k, now, spiked, &mut count);
+    }
+    count
+}
+
+/// One neuron of [`scan`]: if its crossing has passed, it spikes (an event appended to
+/// `spiked`, if there is room) and moves on by its period, or, if it never fires, is parked
+/// again further on.
+#[inline(always)]
+fn fire(
+    next: &mut i32,
+    period: i32,
+    index: usize,
+    now: u32,
+    spiked: &mut [i32],
+    count: &mut usize,
+) {
+    if ahead(*next, now) >= 0 {
+        return;
+    }
+    if period == 0 {
+        *next = now.wrapping_add(PARKED) as i32;
+    } else {
+        *next = next.wrapping_add(period);
+        if let Some(slot) = spiked.get_mut(*count) {
+            *slot = event(index as u32, 1) as i32;
+            *count += 1;
+        }
+    }
+}
+
+/// Convert a clocked layer back to the stepwise state of [`crate::neuron`] (`[voltage,
+/// refractory]` per neuron), `elapsed` steps after its clocks started at rest under
+/// `currents`, with the clock at `now`.
+///
+/// A neuron before its crossing `T` from now has the voltage `J - (J - 1) exp(T / tau)`; one
+/// whose crossing lies beyond `t1` is refractory for the difference (its voltage word then
+/// holds the gain of the step in which the period ends when `partial_gain_is_q`, as a spike
+/// leaves it); one that never fires has relaxed from 0 towards its current, `J (1 -
+/// exp(-elapsed / tau))`, down to the voltage floor. In `f32`: it runs once per input change.
+pub(crate) fn unwind(
+    state: &mut [i32],
+    currents: &[i32],
+    now: u32,
+    elapsed: u32,
+    clock: &ClockConstants,
+    lif: &LifConstants,
+) {
+    let tau = f32::from_bits(clock.tau_steps);
+    let q16 = |x: f32| micromath::F32Ext::round(x * ONE as f32) as i32;
+    let count = currents.len().min(state.len() / 2);
+    // Block by block: each block's words are read before any of them is written.
+    for (block, words) in state.chunks_mut(2 * BLOCK).enumerate() {
+        let first = block * BLOCK;
+        let size = words.len() / 2;
+        let mut clocked = [[0i32; 2]; BLOCK];
+        for (k, pair) in clocked.iter_mut().enumerate().take(size) {
+            let (next, period) = slots(first + k, count);
+            *pair = [next - 2 * first, period - 2 * first]
+                .map(|at| words.get(at).copied().unwrap_or(0));
+        }
+        for (k, &[next, period]) in clocked.iter().enumerate().take(size) {
+            let current = currents.get(first + k).copied().unwrap_or(0);
+            let j = current as f32 / ONE as f32;
+            let stepwise = if elapsed == 0 {
+                [0, 0]
+            } else if period == 0 {
+                let v = j * one_minus_exp(elapsed as f32 / tau);
+                [q16(v).clamp(lif.min_voltage, ONE), 0]
+            } else {
+                let until = ((next as u32).wrapping_sub(now) as i32).max(0);
+                let t1 = period.wrapping_sub(lif.refractory);
+                if until > t1 {
+                    let left = until - t1;
+                    let within = left & (ONE - 1);
+                    let gain = if lif.partial_gain_is_q && within != 0 {
+                        let part = (ONE - within) as f32 / ONE as f32;
+                        micromath::F32Ext::round(one_minus_exp(part / tau) * (1u32 << 30) as f32)
+                            as i32
+                    } else {
+                        0
+                    };
+                    [gain, left.saturating_add(ONE)]
+                } else {
+                    let v = j - (j - 1.0) * exp(until as f32 / ONE as f32 / tau);
+                    [q16(v).clamp(0, ONE), 0]
+                }
+            };
+            if let Some(pair) = words.get_mut(2 * k..2 * k + 2) {
+                pair.copy_from_slice(&stepwise);
+            }
+        }
+    }
+}
+
+/// `e^x` in `f32` to within a few ulp, for `x` up to 88 (micromath's `exp` is good to 1e-4
+/// only): `2^k e^r` with `|r| <= ln 2 / 2` and a degree-8 Taylor polynomial.
+fn exp(x: f32) -> f32 {
+    if x.is_nan() || x <= -87.0 {
+        return 0.0;
+    }
+    let x = x.min(88.0);
+    let k = micromath::F32Ext::round(x * core::f32::consts::LOG2_E);
+    // ln 2 in two parts, so that k ln 2 is subtracted without rounding.
+    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
+    let mut sum = 1.0f32;
+    let mut term = 1.0f32;
+    let mut n = 1.0f32;
+    while n <= 8.0 {
+        term *= r / n;
+        sum += term;
+        n += 1.0;
+    }
+    sum * f32::from_bits(((k as i32 + 127) as u32) << 23)
+}
+
+/// `1 - e^-x` for `x >= 0`, without cancellation for small `x`.
+fn one_minus_exp(x: f32) -> f32 {
+    if x < 0.5 {
+        crate::fixed_point::one_minus_exp_neg(x)
+    } else {
+        1.0 - exp(-x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::neuron::{lif_step, Dynamics, Neuron};
+    use proptest::prelude::*;
+
+    const DT: f32 = 0.001;
+
+    fn lif(tau_rc: f32, tau_ref: f32) -> (LifConstants, ClockConstants) {
+        match (Neuron::Lif {
+            tau_rc,
+            tau_ref,
+            min_voltage: 0.0,
+            amplitude: 1.0,
+        })
+        .dynamics(DT)
+        {
+            Ok(Dynamics::Lif(c)) => (c, c.clock.expect("clocked")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// One neuron started at rest under `current`, run for `steps` steps: its spike steps
+    /// (1-based) and its final state.
+    fn clocked(
+        current: i32,
+        steps: u32,
+        (lif, clock): &(LifConstants, ClockConstants),
+    ) -> (std::vec::Vec<u32>, [i32; 2], u32) {
+        let mut state = [0i32; 2];
+        start(&mut state, &[current], clock, lif);
+        let mut spikes = std::vec::Vec::new();
+        let mut now = 0u32;
+        for step in 1..=steps {
+            now = now.wrapping_add(ONE as u32);
+            if scan(&mut state, now, &mut [0]) == 1 {
+                spikes.push(step);
+            }
+        }
+        (spikes, state, now)
+    }
+
+    /// The rate criterion for clocked neurons: 60 s of constant current, J from 1.05
+    /// to 20, against Nengo's exact LIF (first crossing after `tau_rc ln(J / (J - 1))`, then
+    /// one every `tau_ref` more): the count within one spike of the exact count (the clock
+    /// places each crossing to a fraction of a ulp per period, so only a count whose exact
+    /// value is within that of an integer can flip) and the clock's period within 0.01%.
+    #[test]
+    fn clocked_counts_over_60_s_match_the_closed_form() {
+        let steps = 60_000u32;
+        let seconds = f64::from(steps) * f64::from(DT);
+        for &(tau_rc, tau_ref) in &[(0.02f64, 0.002f64), (0.05, 0.001), (0.01, 0.004)] {
+            let constants = lif(tau_rc as f32, tau_ref as f32);
+            let (mut worst_rate, mut flips) = (0.0f64, 0);
+            for i in 0..=48 {
+                let raw = ((1.0 + 0.05 * 380f64.powf(f64::from(i) / 48.0)) * 65_536.0).round();
+                let j = raw / 65_536.0;
+                let charge = tau_rc * (j / (j - 1.0)).ln();
+                let exact = (seconds - charge) / (tau_ref + charge) + 1.0;
+                let (spikes, [_, period], _) = clocked(raw as i32, steps, &constants);
+                let count = spikes.len() as f64;
+                assert!(
+                    (count - exact.floor()).abs() <= 1.0,
+                    "tau_rc={tau_rc} tau_ref={tau_ref} J={j}: {count} spikes, exact {exact:.3}"
+                );
+                if count != exact.floor() {
+                    flips += 1;
+                }
+                let period = f64::from(period) / 65_536.0 * f64::from(DT);
+                worst_rate = worst_rate.max((period / (tau_ref + charge) - 1.0).abs());
+            }
+            std::println!(
+                "clocked tau_rc={tau_rc} tau_ref={tau_ref}: {flips} of 49 counts off by one; worst rate error {:.5}%",
+                worst_rate * 100.0,
+            );
+            assert!(
+                worst_rate <= 1e-4,
+                "tau_rc={tau_rc} tau_ref={tau_ref}: {worst_rate}"
+            );
+        }
+    }
+
+    #[test]
+    fn currents_up_to_the_threshold_never_fire() {
+        let constants = lif(0.02, 0.002);
+        for j in [i32::MIN, -ONE, 0, ONE / 2, ONE] {
+            // Past two parkings of the clock.
+            assert!(clocked(j, 40_000, &constants).0.is_empty(), "{j}");
+        }
+        // The largest current: a crossing right away, then one every tau_ref.
+        let spikes = clocked(i32::MAX, 3000, &constants).0;
+        assert_eq!(spikes.len(), 1500);
+        assert_eq!(spikes[..3], [1, 3, 5]);
+    }
+
+    proptest! {
+        /// The block layout changes nothing: a layer of clocks spikes and unwinds as its
+        /// neurons do one by one.
+        #[test]
+        fn a_layer_of_clocks_is_its_neurons_one_by_one(
+            currents in prop::collection::vec(0i32..(30 * ONE), 1..23),
+            steps in 1u32..60,
+        ) {
+            let constants = lif(0.02, 0.002);
+            let (lif, clock) = &constants;
+            let n = currents.len();
+            let mut state = std::vec![0i32; 2 * n];
+            start(&mut state, &currents, clock, lif);
+            let mut now = 0u32;
+            let mut spikes = std::vec![std::vec::Vec::new(); n];
+            for step in 1..=steps {
+                now = now.wrapping_add(ONE as u32);
+                let mut spiked = std::vec![0i32; n];
+                let count = scan(&mut state, now, &mut spiked);
+                prop_assert!(spiked[..count].windows(2).all(|w| w[0] < w[1]));
+                for &e in &spiked[..count] {
+                    prop_assert_eq!(e & 0xFF, 1);
+                    spikes[(e >> 8) as usize].push(step);
+                }
+            }
+            unwind(&mut state, &currents, now, steps, clock, lif);
+            for (index, &current) in currents.iter().enumerate() {
+                let (alone, words, alone_now) = clocked(current, steps, &constants);
+                prop_assert_eq!(&spikes[index], &alone);
+                let mut words = words;
+                unwind(&mut words, &[current], alone_now, steps, clock, lif);
+                prop_assert_eq!(&state[2 * index..2 * index + 2], &words[..]);
+            }
+        }
+
+        /// A clocked neuron unwound after `before` steps and stepped on by the stepwise LIF
+        /// keeps the clock's spike train: the same spike steps, but for a crossing that lies
+        /// within a hair of a step's end (the two place it in different roundings).
+        #[test]
+        fn unwound_neurons_continue_the_clock(
+            j in 0.5f64..20.0,
+            before in 1u32..300,
+            tau in prop::sample::select(&[(0.02f32, 0.002f32), (0.05, 0.001), (0.01, 0.004), (0.02, 0.0025)]),
+        ) {
+            let constants = lif(tau.0, tau.1);
+            let (lif, clock) = &constants;
+            let raw = (j * 65_536.0).round() as i32;
+            let after = 200;
+            let (spikes, _, _) = clocked(raw, before + after, &constants);
+            let (_, state, now_before) = clocked(raw, before, &constants);
+            let mut unwound = state;
+            unwind(&mut unwound, &[raw], now_before, before, clock, lif);
+            let [mut v, mut r] = unwound;
+            let stepped: std::vec::Vec<u32> = (before + 1..=before + after)
+                .filter(|_| lif_step(&mut v, &mut r, raw, lif) == 1)
+                .collect();
+            let expected: std::vec::Vec<u32> = spikes.into_iter().filter(|&s| s > before).collect();
+            prop_assert!(
+                stepped.len().abs_diff(expected.len()) <= 1,
+                "{stepped:?} vs {expected:?}"
+            );
+            let differ = stepped.iter().zip(&expected).filter(|(a, b)| a != b).count();
+            prop_assert!(differ <= 2, "{stepped:?} vs {expected:?}");
+        }
+    }
+
+    #[test]
+    fn log2_is_accurate_over_the_whole_range() {
+        let mut worst = 0f64;
+        let mut x = 1u32;
+        while x < u32::MAX / 2 {
+            let exact = (f64::from(x) / 65_536.0).log2();
+            let got = f64::from(log2(x)) / f64::from(1 << 26);
+            worst = worst.max((got - exact).abs());
+            x = x + x / 997 + 1;
+        }
+        for x in [u32::MAX, 1 << 31, (1 << 31) - 1, 1 << 16, 1, 2, 3] {
+            let exact = (f64::from(x) / 65_536.0).log2();
+            let got = f64::from(log2(x)) / f64::from(1 << 26);
+            worst = worst.max((got - exact).abs());
+        }
+        assert!(worst < 3e-6, "{worst}");
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        for i in -800..=120 {
+            let x = i as f32 / 10.0;
+            let exact = f64::from(x).exp();
+            let got = f64::from(exp(x));
+            assert!(
+                ((got - exact) / exact).abs() < 4e-7,
+                "{x}: {got} vs {exact}"
+            );
+        }
+    }
+}
