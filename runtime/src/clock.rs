@@ -90,16 +90,28 @@ impl ClockConstants {
 ///
 /// The exponent comes from the leading-zero count, the fraction from linear interpolation in
 /// [`LOG2_TABLE`] with the 16 bits that follow the table index.
+#[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn log2(x: u32) -> i32 {
     let x = x.max(1);
-    // The leading-zero count (`normalising_shift` brings x below 2^31 into [2^30, 2^31)).
-    let shift = if x >> 31 != 0 {
+    log2_shifted(x, leading_zeros(x))
+}
+
+/// The leading-zero count of `x > 0` (`normalising_shift` brings `x < 2^31` into `[2^30, 2^31)`;
+/// `CLZ` where there is one, a binary search on Cortex-M0).
+#[inline(always)]
+fn leading_zeros(x: u32) -> u32 {
+    if x >> 31 != 0 {
         0
     } else {
         normalising_shift(x) + 1
-    };
-    let fraction = (x << shift) << 1; // Q0.32, the leading one dropped
+    }
+}
+
+/// [`log2`] of `x > 0` whose leading-zero count `shift` is known.
+#[inline(always)]
+fn log2_shifted(x: u32, shift: u32) -> i32 {
+    let fraction = (x << (shift & 31)) << 1; // Q0.32, the leading one dropped
     let index = (fraction >> 24) as usize;
     let within = ((fraction >> 8) & 0xFFFF) as i32;
     let (low, high) = match (LOG2_TABLE.get(index), LOG2_TABLE.get(index + 1)) {
@@ -160,24 +172,55 @@ pub(crate) fn start(
     clock: &ClockConstants,
     lif: &LifConstants,
 ) {
-    for (words, currents) in state.chunks_mut(2 * BLOCK).zip(currents.chunks(BLOCK)) {
-        let (nexts, periods) = words.split_at_mut(currents.len().min(words.len() / 2));
-        for ((next, period), &current) in nexts.iter_mut().zip(periods).zip(currents) {
-            (*next, *period) = if current > ONE {
-                let t1 = first_crossing(current, clock);
-                (t1, lif.refractory.wrapping_add(t1))
-            } else {
-                (PARKED as i32, 0)
-            };
+    let clock_of = |current: i32| {
+        if current > ONE {
+            let t1 = first_crossing(current, clock);
+            (t1, lif.refractory.wrapping_add(t1))
+        } else {
+            (PARKED as i32, 0)
         }
+    };
+    let (blocks, last) = state.as_chunks_mut::<{ 2 * BLOCK }>();
+    let (whole, rest) = currents.as_chunks::<BLOCK>();
+    for (block, currents) in blocks.iter_mut().zip(whole) {
+        for (k, &current) in currents.iter().enumerate() {
+            (block[k], block[BLOCK + k]) = clock_of(current);
+        }
+    }
+    let (nexts, periods) = last.split_at_mut(last.len() / 2);
+    for ((next, period), &current) in nexts.iter_mut().zip(periods).zip(rest) {
+        (*next, *period) = clock_of(current);
     }
 }
 
 /// `tau_rc ln(J / (J - 1))` in Q16.16 steps, for a Q16.16 current `J > 1`.
 #[inline(always)]
 fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
-    let difference = log2(current as u32) - log2(current.wrapping_sub(ONE) as u32);
+    let (j, excess) = (current as u32, current.wrapping_sub(ONE) as u32);
+    let shift = leading_zeros(j);
+    #[cfg(any(picospike_long_multiply, not(target_arch = "arm")))]
+    let excess_shift = leading_zeros(excess.max(1));
+    #[cfg(not(any(picospike_long_multiply, not(target_arch = "arm"))))]
+    let excess_shift = excess_leading_zeros(j, shift);
+    let difference = log2_shifted(j, shift) - log2_shifted(excess, excess_shift);
     clock.time(difference.max(0))
+}
+
+/// The leading-zero count of `J - 1` for a Q16.16 `J > 1` with `shift` leading zeros: for
+/// `J >= 2`, that of `J` or one more, so that on Cortex-M0, whose normalisation is a binary
+/// search, one search serves both logarithms (the same count as [`leading_zeros`], tested).
+#[cfg_attr(
+    all(not(test), any(picospike_long_multiply, not(target_arch = "arm"))),
+    allow(dead_code)
+)]
+#[inline(always)]
+fn excess_leading_zeros(j: u32, shift: u32) -> u32 {
+    let excess = j.wrapping_sub(ONE as u32).max(1);
+    if j >= 2 * ONE as u32 {
+        shift + u32::from(excess << shift >> 31 == 0)
+    } else {
+        leading_zeros(excess)
+    }
 }
 
 /// One step of a clocked layer whose clock reads `now` (Q16.16, the end of this step): every
@@ -539,6 +582,33 @@ mod tests {
             worst = worst.max((got - exact).abs());
         }
         assert!(worst < 3e-6, "{worst}");
+    }
+
+    #[test]
+    fn the_shared_count_is_the_leading_zero_count() {
+        let mut j = ONE as u32 + 1;
+        while j < u32::MAX / 2 {
+            let excess = j - ONE as u32;
+            assert_eq!(
+                excess_leading_zeros(j, leading_zeros(j)),
+                excess.leading_zeros(),
+                "{j}"
+            );
+            j += j / 1009 + 1;
+        }
+        for j in [
+            2 * ONE as u32 - 1,
+            2 * ONE as u32,
+            2 * ONE as u32 + 1,
+            i32::MAX as u32,
+        ] {
+            let excess = j - ONE as u32;
+            assert_eq!(
+                excess_leading_zeros(j, leading_zeros(j)),
+                excess.leading_zeros(),
+                "{j}"
+            );
+        }
     }
 
     #[test]
