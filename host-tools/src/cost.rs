@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 9.797,
-                per_static_mac_dense: 2.163,
-                per_static_mac_conv: 10.773,
-                per_neuron_step_dense: 36.976,
-                per_neuron_step_conv: 72.647,
+                per_state_word: 15.451,
+                per_static_mac_dense: 2.025,
+                per_static_mac_conv: 4.328,
+                per_neuron_step_dense: 15.004,
+                per_neuron_step_conv: 73.321,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 11.593,
-                per_static_mac_dense: 7.856,
+                per_state_word: 27.097,
+                per_static_mac_dense: 7.550,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 39.119,
-                per_neuron_step_dense: 66.074,
-                per_neuron_step_conv: 129.815,
+                per_static_mac_conv: 16.135,
+                per_neuron_step_dense: 25.401,
+                per_neuron_step_conv: 124.127,
             },
         }
     }

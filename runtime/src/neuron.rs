@@ -23,6 +23,10 @@
 //! and measured against the closed-form rate curve by the tests (60 s of constant current:
 //! rates within 0.02%).
 //!
+//! A first LIF layer without a synapse does not step these dynamics while an input is presented
+//! from rest: its current is constant, and [`crate::clock`] places its spikes at the exact
+//! crossing times in closed form.
+//!
 //! * **SpikingRectifiedLinear currents are per step.** The exporter folds `dt` into the weights
 //!   and bias of such a layer, so the runtime adds its current to the voltage directly. At most
 //!   255 spikes per neuron and step are emitted; any excess charge stays in the voltage.
