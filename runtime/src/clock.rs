@@ -346,7 +346,8 @@ pub(crate) fn unwind(
                 [0, 0]
             } else if period == 0 {
                 let v = j * one_minus_exp(elapsed as f32 / tau);
-                [q16(v).clamp(lif.min_voltage, ONE), 0]
+                // `min`/`max`, not `clamp`: `clamp` asserts its bounds are ordered, a panic path.
+                [q16(v).min(ONE).max(lif.min_voltage), 0]
             } else {
                 let until = ((next as u32).wrapping_sub(now) as i32).max(0);
                 let t1 = period.wrapping_sub(lif.refractory);
@@ -363,7 +364,7 @@ pub(crate) fn unwind(
                     [gain, left.saturating_add(ONE)]
                 } else {
                     let v = j - (j - 1.0) * exp(until as f32 / ONE as f32 / tau);
-                    [q16(v).clamp(0, ONE), 0]
+                    [q16(v).min(ONE).max(0), 0]
                 }
             };
             if let Some(pair) = words.get_mut(2 * k..2 * k + 2) {
