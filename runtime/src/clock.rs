@@ -18,14 +18,10 @@
 //! mid-run, the clocked state is converted back to voltages and refractory times ([`unwind`],
 //! in `f32`, once per input change) and the layer goes on stepwise until the next reset.
 
-use crate::drive::event;
+use crate::drive::{event, flat_index};
 use crate::fixed_point::{mul_gain, ONE};
+use crate::layer::Shape;
 use crate::neuron::{normalising_shift, LifConstants};
-
-/// How far ahead (Q16.16 steps) a neuron that never fires is parked: the clock comparison
-/// works on differences below 2^31, so it is pushed forward again each time the clock gets
-/// there (every 16,384 steps).
-const PARKED: u32 = 1 << 30;
 
 /// Longest crossing time a clock holds, in steps: `16 ln 2 tau_rc/dt + tau_ref/dt` (the largest
 /// `t1` a Q16.16 current can give, plus the period) must stay below it, so that every
@@ -145,51 +141,108 @@ static LOG2_TABLE: [u32; 257] = {
     table
 };
 
-/// Neurons per block of the clocked state layout.
-///
-/// A clocked layer's state words hold, per block of four neurons, their four next crossings
-/// and then their four periods (a last block of `r < 4` neurons: `r` and `r`), so that a step
-/// loads a block's crossings with one `LDM`. The next crossing is Q16.16 steps on the layer's
-/// clock (wrapping); the period is `tau_ref + t1` in Q16.16 steps, or 0 for a neuron whose
-/// current never makes it fire.
-const BLOCK: usize = 4;
+/// Buckets of the timing wheel: one per step, modulo 16.
+pub(crate) const WHEEL: usize = 16;
 
-/// Where neuron `index` of `count` keeps its next crossing and its period in the state words.
-#[inline(always)]
-fn slots(index: usize, count: usize) -> (usize, usize) {
-    let first = index - index % BLOCK;
-    let size = (count - first).min(BLOCK);
-    let next = 2 * first + index % BLOCK;
-    (next, next + size)
+/// The end of a bucket's list.
+const NONE: u32 = u32::MAX;
+
+/// A clocked layer's clock and its timing wheel.
+///
+/// Each neuron that fires is in the list of the bucket of the step its next crossing falls
+/// in, modulo [`WHEEL`]: a step visits only its own bucket, i.e. the neurons that spike in it
+/// (and those whose crossing is a whole number of turns of the wheel later, which go back).
+/// The lists are linked through the layer's `sums` words (a neuron's current is not needed
+/// while its clock runs: [`unwind`] recovers it from the period) and name neurons by their
+/// event positions, so that a spike's event needs no division for a feature map.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wheel {
+    /// The end of the last step, Q16.16 steps since the clocks started (wrapping).
+    now: u32,
+    /// Steps since the clocks started (saturating).
+    elapsed: u32,
+    /// The first position in each bucket's list, [`NONE`] for an empty bucket.
+    heads: [u32; WHEEL],
 }
 
-/// Start the clocks of a layer at rest (voltage 0, not refractory) under `currents`, with the
-/// layer's clock at 0: each neuron whose current exceeds 1 first crosses after `t1`. `state`
-/// holds two words per current.
+/// The bucket of a crossing at `time` (Q16.16 steps): its step, modulo [`WHEEL`].
+#[inline(always)]
+fn bucket(time: u32) -> usize {
+    (time >> 16) as usize & (WHEEL - 1)
+}
+
+/// Start the clocks of a layer at rest (voltage 0, not refractory) under `currents`, the
+/// layer's clock at 0: each neuron whose current exceeds 1 first crosses after `t1`.
+///
+/// `state` holds two words per neuron, `[next crossing, period]`: the next crossing in Q16.16
+/// steps on the layer's clock (wrapping), the period `tau_ref + t1` in Q16.16 steps, 0 for a
+/// neuron whose current never makes it fire (its current stays in `currents`). The current
+/// of a neuron that fires is replaced by its link in the wheel.
 pub(crate) fn start(
     state: &mut [i32],
-    currents: &[i32],
+    currents: &mut [i32],
+    shape: Shape,
+    clock: &ClockConstants,
+    lif: &LifConstants,
+) -> Wheel {
+    let mut wheel = Wheel {
+        now: 0,
+        elapsed: 0,
+        heads: [NONE; WHEEL],
+    };
+    // A vector's positions are its indices: its loop goes without the walk.
+    if shape.is_vector() {
+        start_with(&mut wheel, state, currents, |index| index as u32, clock, lif);
+    } else {
+        start_with(&mut wheel, state, currents, positions(shape), clock, lif);
+    }
+    wheel
+}
+
+/// [`start`] with the neurons' event positions from `position` (called in index order).
+#[inline(always)]
+fn start_with(
+    wheel: &mut Wheel,
+    state: &mut [i32],
+    currents: &mut [i32],
+    mut position: impl FnMut(usize) -> u32,
     clock: &ClockConstants,
     lif: &LifConstants,
 ) {
-    let clock_of = |current: i32| {
-        if current > ONE {
-            let t1 = first_crossing(current, clock);
-            (t1, lif.refractory.wrapping_add(t1))
+    let (pairs, _) = state.as_chunks_mut::<2>();
+    for (index, ([next, period], current)) in pairs.iter_mut().zip(currents).enumerate() {
+        let at = position(index);
+        if *current > ONE {
+            let t1 = first_crossing(*current, clock);
+            (*next, *period) = (t1, lif.refractory.wrapping_add(t1));
+            let head = &mut wheel.heads[bucket(t1 as u32)];
+            *current = *head as i32;
+            *head = at;
         } else {
-            (PARKED as i32, 0)
-        }
-    };
-    let (blocks, last) = state.as_chunks_mut::<{ 2 * BLOCK }>();
-    let (whole, rest) = currents.as_chunks::<BLOCK>();
-    for (block, currents) in blocks.iter_mut().zip(whole) {
-        for (k, &current) in currents.iter().enumerate() {
-            (block[k], block[BLOCK + k]) = clock_of(current);
+            (*next, *period) = (0, 0);
         }
     }
-    let (nexts, periods) = last.split_at_mut(last.len() / 2);
-    for ((next, period), &current) in nexts.iter_mut().zip(periods).zip(rest) {
-        (*next, *period) = clock_of(current);
+}
+
+/// The event position of each neuron index, for indices in increasing order (a feature map's
+/// pixel is found by walking along, not by dividing).
+fn positions(shape: Shape) -> impl FnMut(usize) -> u32 {
+    let channels = usize::from(shape.channels).max(1);
+    let vector = shape.is_vector();
+    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
+    move |index| {
+        if vector {
+            return index as u32;
+        }
+        while index >= pixel_start + channels {
+            pixel_start += channels;
+            x += 1;
+            if x == u32::from(shape.width) {
+                x = 0;
+                y += 1;
+            }
+        }
+        crate::drive::pixel_position(y, x) + (index - pixel_start) as u32
     }
 }
 
@@ -223,154 +276,109 @@ fn excess_leading_zeros(j: u32, shift: u32) -> u32 {
     }
 }
 
-/// One step of a clocked layer whose clock reads `now` (Q16.16, the end of this step): every
-/// neuron whose next crossing is before `now` spikes and moves on by its period. An event of
-/// one spike per neuron that spiked, in increasing order of index, is written to `spiked` (as
-/// many as it holds; the event's position is the neuron's index); returns how many.
+/// One step of a clocked layer: the clock moves to the end of the step, and every neuron in
+/// this step's bucket whose crossing has passed spikes and moves on by its period; each goes
+/// back into the bucket of its next crossing. An event of one spike per neuron that spiked is
+/// written to `spiked` (as many as it holds), in the order of the bucket's list; returns how
+/// many.
 ///
-/// A crossing exactly at `now` belongs to the next step, as Nengo's voltage must exceed the
-/// threshold. The loop every neuron-step runs is the test of a whole block, four crossings
-/// and one branch; the rare block with a spike is handled out of line.
+/// A crossing exactly at the step's end belongs to the next step, as Nengo's voltage must
+/// exceed the threshold. Costs a few instructions per step and about fifteen per spike, not
+/// one per neuron.
 #[inline(never)]
-pub(crate) fn scan(state: &mut [i32], now: u32, spiked: &mut [i32]) -> usize {
-    let mut count = 0;
-    let (blocks, last) = state.as_chunks_mut::<{ 2 * BLOCK }>();
-    for (b, block) in blocks.iter_mut().enumerate() {
-        let [n0, n1, n2, n3, ..] = *block;
-        if (ahead(n0, now) | ahead(n1, now) | ahead(n2, now) | ahead(n3, now)) < 0 {
-            count = fire_block(block, b * BLOCK, now, spiked, count);
-        }
-    }
-    if !last.is_empty() {
-        count = fire_last(last, blocks.len() * BLOCK, now, spiked, count);
-    }
-    count
-}
-
-/// Time from `now` to a crossing at `next` (negative: the crossing has passed).
-#[inline(always)]
-fn ahead(next: i32, now: u32) -> i32 {
-    (next as u32).wrapping_sub(now) as i32
-}
-
-/// [`scan`] within one whole block whose first neuron is `first`, with `count` events in
-/// `spiked` so far; returns the new count.
-#[inline(never)]
-fn fire_block(
-    block: &mut [i32; 2 * BLOCK],
-    first: usize,
-    now: u32,
+pub(crate) fn step(
+    wheel: &mut Wheel,
+    state: &mut [i32],
+    links: &mut [i32],
+    shape: Shape,
     spiked: &mut [i32],
-    count: usize,
 ) -> usize {
-    let mut count = count;
-    for k in 0..BLOCK {
-        let period = block[BLOCK + k];
-        fire(&mut block[k], period, first + k, now, spiked, &mut count);
-    }
-    count
-}
-
-/// [`scan`] within the last block, of fewer than four neurons (`words`: their crossings, then
-/// their periods).
-#[inline(never)]
-fn fire_last(words: &mut [i32], first: usize, now: u32, spiked: &mut [i32], count: usize) -> usize {
-    let mut count = count;
-    let (nexts, periods) = words.split_at_mut(words.len() / 2);
-    for (k, (next, &period)) in nexts.iter_mut().zip(periods.iter()).enumerate() {
-        fire(next, period, first + k, now, spiked, &mut count);
-    }
-    count
-}
-
-/// One neuron of [`scan`]: if its crossing has passed, it spikes (an event appended to
-/// `spiked`, if there is room) and moves on by its period, or, if it never fires, is parked
-/// again further on.
-#[inline(always)]
-fn fire(
-    next: &mut i32,
-    period: i32,
-    index: usize,
-    now: u32,
-    spiked: &mut [i32],
-    count: &mut usize,
-) {
-    if ahead(*next, now) >= 0 {
-        return;
-    }
-    if period == 0 {
-        *next = now.wrapping_add(PARKED) as i32;
-    } else {
-        *next = next.wrapping_add(period);
-        if let Some(slot) = spiked.get_mut(*count) {
-            *slot = event(index as u32, 1) as i32;
-            *count += 1;
+    wheel.now = wheel.now.wrapping_add(ONE as u32);
+    wheel.elapsed = wheel.elapsed.saturating_add(1);
+    let now = wheel.now;
+    // The crossings in (now - 1, now] are in the bucket of step now - 1.
+    let this = bucket(now.wrapping_sub(ONE as u32));
+    let mut position = core::mem::replace(&mut wheel.heads[this], NONE);
+    let (pairs, _) = state.as_chunks_mut::<2>();
+    let mut count = 0;
+    // Each neuron is in one list: at most `links.len()` visits (a bound, not a need).
+    for _ in 0..links.len() {
+        if position == NONE {
+            break;
         }
+        let index = flat_index(position, shape);
+        let (Some(link), Some([next, period])) = (links.get_mut(index), pairs.get_mut(index))
+        else {
+            break;
+        };
+        let following = *link as u32;
+        if ((*next as u32).wrapping_sub(now) as i32) < 0 {
+            *next = next.wrapping_add(*period);
+            if let Some(slot) = spiked.get_mut(count) {
+                *slot = event(position, 1) as i32;
+                count += 1;
+            }
+        }
+        let head = &mut wheel.heads[bucket(*next as u32)];
+        *link = *head as i32;
+        *head = position;
+        position = following;
     }
+    count
 }
 
 /// Convert a clocked layer back to the stepwise state of [`crate::neuron`] (`[voltage,
-/// refractory]` per neuron), `elapsed` steps after its clocks started at rest under
-/// `currents`, with the clock at `now`.
+/// refractory]` per neuron) and its currents, with the clock `wheel` that started at rest.
 ///
-/// A neuron before its crossing `T` from now has the voltage `J - (J - 1) exp(T / tau)`; one
-/// whose crossing lies beyond `t1` is refractory for the difference (its voltage word then
-/// holds the gain of the step in which the period ends when `partial_gain_is_q`, as a spike
-/// leaves it); one that never fires has relaxed from 0 towards its current, `J (1 -
-/// exp(-elapsed / tau))`, down to the voltage floor. In `f32`: it runs once per input change.
+/// A neuron that fires has the current `J = 1 / (1 - exp(-t1 / tau))` of its `t1`; `T` before
+/// its crossing it has the voltage `J - (J - 1) exp(T / tau)`, or, if `T` lies beyond `t1`, is
+/// refractory for the difference (its voltage word then holds the gain of the step in which the
+/// period ends when `partial_gain_is_q`, as a spike leaves it). One that never fires has relaxed
+/// from 0 towards its current, `J (1 - exp(-elapsed / tau))`, down to the voltage floor. In
+/// `f32`: it runs once per input change.
 pub(crate) fn unwind(
+    wheel: &Wheel,
     state: &mut [i32],
     currents: &[i32],
-    now: u32,
-    elapsed: u32,
     clock: &ClockConstants,
     lif: &LifConstants,
 ) {
     let tau = f32::from_bits(clock.tau_steps);
+    let steps = |q16: i32| q16 as f32 / ONE as f32;
     let q16 = |x: f32| micromath::F32Ext::round(x * ONE as f32) as i32;
-    let count = currents.len().min(state.len() / 2);
-    // Block by block: each block's words are read before any of them is written.
-    for (block, words) in state.chunks_mut(2 * BLOCK).enumerate() {
-        let first = block * BLOCK;
-        let size = words.len() / 2;
-        let mut clocked = [[0i32; 2]; BLOCK];
-        for (k, pair) in clocked.iter_mut().enumerate().take(size) {
-            let (next, period) = slots(first + k, count);
-            *pair = [next - 2 * first, period - 2 * first]
-                .map(|at| words.get(at).copied().unwrap_or(0));
-        }
-        for (k, &[next, period]) in clocked.iter().enumerate().take(size) {
-            let current = currents.get(first + k).copied().unwrap_or(0);
-            let j = current as f32 / ONE as f32;
-            let stepwise = if elapsed == 0 {
-                [0, 0]
-            } else if period == 0 {
-                let v = j * one_minus_exp(elapsed as f32 / tau);
-                // `min`/`max`, not `clamp`: `clamp` asserts its bounds are ordered, a panic path.
-                [q16(v).min(ONE).max(lif.min_voltage), 0]
-            } else {
-                let until = ((next as u32).wrapping_sub(now) as i32).max(0);
-                let t1 = period.wrapping_sub(lif.refractory);
-                if until > t1 {
-                    let left = until - t1;
-                    let within = left & (ONE - 1);
-                    let gain = if lif.partial_gain_is_q && within != 0 {
-                        let part = (ONE - within) as f32 / ONE as f32;
-                        micromath::F32Ext::round(one_minus_exp(part / tau) * (1u32 << 30) as f32)
-                            as i32
-                    } else {
-                        0
-                    };
-                    [gain, left.saturating_add(ONE)]
+    let (pairs, _) = state.as_chunks_mut::<2>();
+    for (words, &current) in pairs.iter_mut().zip(currents) {
+        let [next, period] = *words;
+        *words = if wheel.elapsed == 0 {
+            [0, 0]
+        } else if period == 0 {
+            let v = steps(current) * one_minus_exp(wheel.elapsed as f32 / tau);
+            // `min`/`max`, not `clamp`: `clamp` asserts its bounds are ordered, a panic path.
+            [q16(v).min(ONE).max(lif.min_voltage), 0]
+        } else {
+            let until = ((next as u32).wrapping_sub(wheel.now) as i32).max(0);
+            let t1 = period.wrapping_sub(lif.refractory);
+            if until > t1 {
+                let left = until - t1;
+                let within = left & (ONE - 1);
+                let gain = if lif.partial_gain_is_q && within != 0 {
+                    let part = steps(ONE - within);
+                    micromath::F32Ext::round(one_minus_exp(part / tau) * (1u32 << 30) as f32) as i32
                 } else {
-                    let v = j - (j - 1.0) * exp(until as f32 / ONE as f32 / tau);
-                    [q16(v).min(ONE).max(0), 0]
-                }
-            };
-            if let Some(pair) = words.get_mut(2 * k..2 * k + 2) {
-                pair.copy_from_slice(&stepwise);
+                    0
+                };
+                [gain, left.saturating_add(ONE)]
+            } else {
+                let rise = one_minus_exp(steps(t1) / tau);
+                let j = if rise > 0.0 {
+                    (1.0 / rise).min(32_768.0)
+                } else {
+                    32_768.0
+                };
+                let v = j - (j - 1.0) * exp(steps(until) / tau);
+                [q16(v).min(ONE).max(0), 0]
             }
-        }
+        };
     }
 }
 
@@ -429,23 +437,23 @@ mod tests {
     }
 
     /// One neuron started at rest under `current`, run for `steps` steps: its spike steps
-    /// (1-based) and its final state.
+    /// (1-based), its final state words and wheel, and its current word.
     fn clocked(
         current: i32,
         steps: u32,
         (lif, clock): &(LifConstants, ClockConstants),
-    ) -> (std::vec::Vec<u32>, [i32; 2], u32) {
+    ) -> (std::vec::Vec<u32>, [i32; 2], Wheel, i32) {
         let mut state = [0i32; 2];
-        start(&mut state, &[current], clock, lif);
+        let mut links = [current];
+        let shape = Shape::vector(1);
+        let mut wheel = start(&mut state, &mut links, shape, clock, lif);
         let mut spikes = std::vec::Vec::new();
-        let mut now = 0u32;
-        for step in 1..=steps {
-            now = now.wrapping_add(ONE as u32);
-            if scan(&mut state, now, &mut [0]) == 1 {
-                spikes.push(step);
+        for n in 1..=steps {
+            if step(&mut wheel, &mut state, &mut links, shape, &mut [0]) == 1 {
+                spikes.push(n);
             }
         }
-        (spikes, state, now)
+        (spikes, state, wheel, links[0])
     }
 
     /// The rate criterion for clocked neurons: 60 s of constant current, J from 1.05
@@ -465,7 +473,7 @@ mod tests {
                 let j = raw / 65_536.0;
                 let charge = tau_rc * (j / (j - 1.0)).ln();
                 let exact = (seconds - charge) / (tau_ref + charge) + 1.0;
-                let (spikes, [_, period], _) = clocked(raw as i32, steps, &constants);
+                let (spikes, [_, period], _, _) = clocked(raw as i32, steps, &constants);
                 let count = spikes.len() as f64;
                 assert!(
                     (count - exact.floor()).abs() <= 1.0,
@@ -502,36 +510,36 @@ mod tests {
     }
 
     proptest! {
-        /// The block layout changes nothing: a layer of clocks spikes and unwinds as its
-        /// neurons do one by one.
+        /// The wheel changes nothing: a layer of clocks, a vector or a feature map, spikes
+        /// and unwinds as its neurons do one by one, each event at its neuron's position.
         #[test]
         fn a_layer_of_clocks_is_its_neurons_one_by_one(
-            currents in prop::collection::vec(0i32..(30 * ONE), 1..23),
-            steps in 1u32..60,
+            currents in prop::collection::vec(0i32..(30 * ONE), 1..40),
+            steps in 1u32..80,
+            image in any::<bool>(),
         ) {
             let constants = lif(0.02, 0.002);
             let (lif, clock) = &constants;
             let n = currents.len();
+            // A feature map of n pixels of one channel, or a vector of n.
+            let shape = if image { Shape::image(1, n as u16, 1) } else { Shape::vector(n as u16) };
             let mut state = std::vec![0i32; 2 * n];
-            start(&mut state, &currents, clock, lif);
-            let mut now = 0u32;
+            let mut links = currents.clone();
+            let mut wheel = start(&mut state, &mut links, shape, clock, lif);
             let mut spikes = std::vec![std::vec::Vec::new(); n];
-            for step in 1..=steps {
-                now = now.wrapping_add(ONE as u32);
+            for k in 1..=steps {
                 let mut spiked = std::vec![0i32; n];
-                let count = scan(&mut state, now, &mut spiked);
-                prop_assert!(spiked[..count].windows(2).all(|w| w[0] < w[1]));
+                let count = step(&mut wheel, &mut state, &mut links, shape, &mut spiked);
                 for &e in &spiked[..count] {
                     prop_assert_eq!(e & 0xFF, 1);
-                    spikes[(e >> 8) as usize].push(step);
+                    spikes[flat_index(e as u32 >> 8, shape)].push(k);
                 }
             }
-            unwind(&mut state, &currents, now, steps, clock, lif);
+            unwind(&wheel, &mut state, &links, clock, lif);
             for (index, &current) in currents.iter().enumerate() {
-                let (alone, words, alone_now) = clocked(current, steps, &constants);
+                let (alone, mut words, alone_wheel, link) = clocked(current, steps, &constants);
                 prop_assert_eq!(&spikes[index], &alone);
-                let mut words = words;
-                unwind(&mut words, &[current], alone_now, steps, clock, lif);
+                unwind(&alone_wheel, &mut words, &[link], clock, lif);
                 prop_assert_eq!(&state[2 * index..2 * index + 2], &words[..]);
             }
         }
@@ -549,10 +557,9 @@ mod tests {
             let (lif, clock) = &constants;
             let raw = (j * 65_536.0).round() as i32;
             let after = 200;
-            let (spikes, _, _) = clocked(raw, before + after, &constants);
-            let (_, state, now_before) = clocked(raw, before, &constants);
-            let mut unwound = state;
-            unwind(&mut unwound, &[raw], now_before, before, clock, lif);
+            let (spikes, _, _, _) = clocked(raw, before + after, &constants);
+            let (_, mut unwound, wheel, link) = clocked(raw, before, &constants);
+            unwind(&wheel, &mut unwound, &[link], clock, lif);
             let [mut v, mut r] = unwound;
             let stepped: std::vec::Vec<u32> = (before + 1..=before + after)
                 .filter(|_| lif_step(&mut v, &mut r, raw, lif) == 1)

@@ -12,7 +12,7 @@
 use crate::clock;
 use crate::drive::{self, event, pixel_position, MAX_COUNT};
 use crate::error::{LoadError, RunError};
-use crate::fixed_point::{mul_gain, mul_small_gain, scale, ONE, Q16};
+use crate::fixed_point::{mul_gain, mul_small_gain, scale, Q16};
 use crate::format::{LayerConstants, Model, DEFAULT_MAX_LAYERS};
 use crate::layer::{Layer, Shape, StatePlan};
 use crate::neuron::{self, Dynamics, LifConstants};
@@ -103,19 +103,10 @@ pub struct Spike {
 pub struct Network<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     stages: heapless::Vec<Stage<'m, 's>, MAX_LAYERS>,
     /// The first layer's spike clock, while its neurons run on one (see [`crate::clock`]).
-    clock: Option<Clock>,
+    clock: Option<clock::Wheel>,
     input_shape: Shape,
     synaptic_events: u32,
     steps: u16,
-}
-
-/// The clock of a layer whose neurons are clocked (see [`crate::clock`]).
-#[derive(Clone, Copy, Debug)]
-struct Clock {
-    /// The end of the last step, Q16.16 steps since the clocks started (wrapping).
-    now: u32,
-    /// Steps since the clocks started (saturating).
-    elapsed: u32,
 }
 
 /// Split `n` words off the front of `rest`.
@@ -282,14 +273,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             let clock = lif.and_then(|lif| Some((lif, lif.clock.as_ref()?)));
             // A running clock goes back to voltages under the current it ran with.
             if let (Some(running), Some((lif, constants))) = (self.clock.take(), clock) {
-                clock::unwind(
-                    s.neurons,
-                    s.sums,
-                    running.now,
-                    running.elapsed,
-                    constants,
-                    lif,
-                );
+                clock::unwind(&running, s.neurons, s.sums, constants, lif);
             }
             s.sums.fill(0);
             if let (Layer::Dense(dense), true) = (first.layer, shape.is_vector()) {
@@ -309,8 +293,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 }
             }
             if let (true, Some((lif, constants))) = (at_rest, clock) {
-                clock::start(s.neurons, s.sums, constants, lif);
-                self.clock = Some(Clock { now: 0, elapsed: 0 });
+                let shape = first.layer.output_shape();
+                self.clock = Some(clock::start(s.neurons, s.sums, shape, constants, lif));
             } else if let Some(lif) = lif {
                 let (state, _) = s.neurons.as_chunks_mut::<2>();
                 // On the microcontrollers only: their branches cost the same taken or not, so
@@ -351,13 +335,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                         .fold(stage.spikes, |n, &e| n.saturating_add(e as u32 & MAX_COUNT));
                 }
                 layer if first && self.clock.is_some() => {
-                    let clock = self.clock.get_or_insert(Clock { now: 0, elapsed: 0 });
-                    clock.now = clock.now.wrapping_add(ONE as u32);
-                    clock.elapsed = clock.elapsed.saturating_add(1);
-                    let spiked = clock::scan(s.neurons, clock.now, s.events);
-                    stage.emitted =
-                        index_events_to_positions(layer.output_shape(), s.events, spiked);
-                    stage.spikes = stage.spikes.saturating_add(stage.emitted as u32);
+                    if let Some(wheel) = self.clock.as_mut() {
+                        let shape = layer.output_shape();
+                        stage.emitted = clock::step(wheel, s.neurons, s.sums, shape, s.events);
+                        stage.spikes = stage.spikes.saturating_add(stage.emitted as u32);
+                    }
                 }
                 layer => {
                     let source = if first {
@@ -892,19 +874,4 @@ fn pixel_walk(shape: Shape) -> impl FnMut(usize) -> usize {
         }
         pixel_position(y, x) as usize + (index - pixel_start)
     }
-}
-
-/// Move the first `count` events, whose positions are neuron indices in increasing order, to
-/// their positions in the layer's output (nothing to do for a vector); returns `count` (at most
-/// `events.len()`).
-fn index_events_to_positions(shape: Shape, events: &mut [i32], count: usize) -> usize {
-    let events = events.get_mut(..count).unwrap_or_default();
-    if !shape.is_vector() {
-        let mut position = pixel_walk(shape);
-        for e in events.iter_mut() {
-            let index = (*e as u32 >> drive::COUNT_BITS) as usize;
-            *e = event(position(index) as u32, 1) as i32;
-        }
-    }
-    events.len()
 }
