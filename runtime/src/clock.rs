@@ -376,7 +376,7 @@ pub(crate) fn unwind(
                     32_768.0
                 };
                 let v = j - (j - 1.0) * exp(steps(until) / tau);
-                [q16(v).min(ONE).max(0), 0]
+                [q16(v).clamp(0, ONE), 0]
             }
         };
     }
