@@ -192,7 +192,14 @@ pub(crate) fn start(
     };
     // A vector's positions are its indices: its loop goes without the walk.
     if shape.is_vector() {
-        start_with(&mut wheel, state, currents, |index| index as u32, clock, lif);
+        start_with(
+            &mut wheel,
+            state,
+            currents,
+            |index| index as u32,
+            clock,
+            lif,
+        );
     } else {
         start_with(&mut wheel, state, currents, positions(shape), clock, lif);
     }

@@ -10,7 +10,7 @@
 //! (see [`crate::format`]), so `wrapping_add` never wraps.
 
 use crate::dsp;
-use crate::layer::{Conv2d, Dense, Layer, Shape, SumPool};
+use crate::layer::{Conv2d, Dense, Shape, SumPool};
 
 /// Bits of an event's count field.
 pub(crate) const COUNT_BITS: u32 = 8;
@@ -401,8 +401,8 @@ impl SumPool {
         sums: &mut [i32],
         out_events: &mut [i32],
         size_reciprocal: u32,
+        output: Shape,
     ) -> usize {
-        let output = Layer::SumPool(*self).output_shape();
         let (out_h, out_w, channels) = (
             u32::from(output.height),
             u32::from(output.width),
@@ -434,8 +434,7 @@ impl SumPool {
     }
 
     /// Move each window's sum into its event's count and clear the sum for the next step.
-    pub(crate) fn finish(&self, sums: &mut [i32], out_events: &mut [i32]) {
-        let output = Layer::SumPool(*self).output_shape();
+    pub(crate) fn finish(&self, sums: &mut [i32], out_events: &mut [i32], output: Shape) {
         for e in out_events.iter_mut() {
             let position = (*e as u32) >> COUNT_BITS;
             if let Some(sum) = sums.get_mut(flat_index(position, output)) {
@@ -670,15 +669,15 @@ mod tests {
         ) {
             let input = Shape::image(h, w, c);
             let pool = SumPool { input, size };
-            let output = Layer::SumPool(pool).output_shape();
+            let output = crate::layer::Layer::SumPool(pool).output_shape();
             prop_assume!(!output.is_empty());
             let counts: Vec<u8> = (0..input.len())
                 .map(|i| ((seed >> (i % 64)) & 1) as u8 * (1 + (i % 3) as u8))
                 .collect();
             let mut sums = std::vec![0i32; output.len()];
             let mut events = std::vec![0i32; output.len()];
-            let n = pool.accumulate(input_events(input, &counts), &mut sums, &mut events, reciprocal(size));
-            pool.finish(&mut sums, &mut events[..n]);
+            let n = pool.accumulate(input_events(input, &counts), &mut sums, &mut events, reciprocal(size), output);
+            pool.finish(&mut sums, &mut events[..n], output);
             prop_assert!(sums.iter().all(|&s| s == 0));
             let mut got = std::vec![0u32; output.len()];
             for &e in &events[..n] {

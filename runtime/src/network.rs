@@ -42,6 +42,9 @@ struct LayerState<'s> {
 #[derive(Debug)]
 struct Stage<'m, 's> {
     layer: &'m Layer<'m>,
+    /// The layer's output shape, computed once: a convolution's or a pool's needs a division,
+    /// a library call on Cortex-M0.
+    output: Shape,
     constants: &'m LayerConstants,
     state: LayerState<'s>,
     /// Events in `state.events` from the last step.
@@ -109,6 +112,31 @@ pub struct Network<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     steps: u16,
 }
 
+/// `slice` in runs of `n` (a last shorter run left out), as `chunks_exact` gives them but
+/// without the division by `n` it does to find the remainder: a library call on Cortex-M0,
+/// where these run every step.
+fn runs<T>(slice: &[T], n: usize) -> impl Iterator<Item = &[T]> {
+    let mut rest = slice;
+    core::iter::from_fn(move || {
+        let (run, tail) = rest.split_at_checked(n).filter(|_| n > 0)?;
+        rest = tail;
+        Some(run)
+    })
+}
+
+/// [`runs`] of a mutable slice.
+fn runs_mut<T>(slice: &mut [T], n: usize) -> impl Iterator<Item = &mut [T]> {
+    let mut rest = slice;
+    core::iter::from_fn(move || {
+        if n == 0 {
+            return None;
+        }
+        let (run, tail) = core::mem::take(&mut rest).split_at_mut_checked(n)?;
+        rest = tail;
+        Some(run)
+    })
+}
+
 /// Split `n` words off the front of `rest`.
 fn carve<'s>(rest: &mut &'s mut [i32], n: usize) -> Option<&'s mut [i32]> {
     let (head, tail) = core::mem::take(rest).split_at_mut_checked(n)?;
@@ -174,6 +202,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             };
             let mut stage = Stage {
                 layer,
+                output: layer.output_shape(),
                 constants,
                 state,
                 emitted: 0,
@@ -206,7 +235,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             }
             let channels = s.constants.len() / 2;
             if let Some(biases) = s.constants.get(channels..).filter(|_| channels > 0) {
-                for run in s.filter.chunks_exact_mut(channels) {
+                for run in runs_mut(s.filter, channels) {
                     for (z, &bias) in run.iter_mut().zip(biases) {
                         *z = bias;
                     }
@@ -282,18 +311,18 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 let events = drive::input_events(shape, input);
                 accumulate(first.layer, first.constants, events, s.sums);
             }
-            let channels = usize::from(first.layer.output_shape().channels).max(1);
+            let channels = usize::from(first.output.channels).max(1);
             let (scales, biases) = s.constants.split_at_checked(channels).unwrap_or((&[], &[]));
             // The current (the filter's target when there is a synapse), so that each step
             // reads one word per neuron.
-            for sums in s.sums.chunks_exact_mut(channels) {
+            for sums in runs_mut(s.sums, channels) {
                 for ((sum, &packed), &bias) in sums.iter_mut().zip(scales).zip(biases) {
                     let (multiplier, shift) = unpack_scale(packed);
                     *sum = scale(*sum, multiplier, shift).saturating_add(bias);
                 }
             }
             if let (true, Some((lif, constants))) = (at_rest, clock) {
-                let shape = first.layer.output_shape();
+                let shape = first.output;
                 self.clock = Some(clock::start(s.neurons, s.sums, shape, constants, lif));
             } else if let Some(lif) = lif {
                 let (state, _) = s.neurons.as_chunks_mut::<2>();
@@ -325,18 +354,19 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                         s.sums,
                         s.events,
                         stage.constants.divisor_reciprocal,
+                        stage.output,
                     );
                     let emitted = emitted.min(s.events.len());
                     let out = &mut s.events[..emitted];
-                    pool.finish(s.sums, out);
+                    pool.finish(s.sums, out, stage.output);
                     stage.emitted = out.len();
                     stage.spikes = out
                         .iter()
                         .fold(stage.spikes, |n, &e| n.saturating_add(e as u32 & MAX_COUNT));
                 }
-                layer if first && self.clock.is_some() => {
+                _ if first && self.clock.is_some() => {
                     if let Some(wheel) = self.clock.as_mut() {
-                        let shape = layer.output_shape();
+                        let shape = stage.output;
                         stage.emitted = clock::step(wheel, s.neurons, s.sums, shape, s.events);
                         stage.spikes = stage.spikes.saturating_add(stage.emitted as u32);
                     }
@@ -357,7 +387,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                         self.synaptic_events = self.synaptic_events.saturating_add(additions);
                         Source::Events
                     };
-                    let (emitted, spikes) = update_neurons(layer, stage.constants, s, source);
+                    let (emitted, spikes) =
+                        update_neurons(stage.output, stage.constants, s, source);
                     stage.emitted = emitted;
                     stage.spikes = stage.spikes.saturating_add(spikes);
                 }
@@ -384,7 +415,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     /// rasters.
     pub fn layer_spikes(&self, index: usize) -> Option<impl Iterator<Item = Spike> + '_> {
         let stage = self.stages.get(index)?;
-        let shape = stage.layer.output_shape();
+        let shape = stage.output;
         let events = &stage.state.events[..stage.emitted.min(stage.state.events.len())];
         Some(events.iter().map(move |&e| {
             let e = e as u32;
@@ -504,12 +535,11 @@ fn accumulate(
 /// the synapse), then each pixel's run of channels goes through the neuron model's loop. The
 /// neuron kind, the source and the synapse are dispatched once per layer.
 fn update_neurons(
-    layer: &Layer<'_>,
+    shape: Shape,
     constants: &LayerConstants,
     s: &mut LayerState<'_>,
     source: Source,
 ) -> (usize, u32) {
-    let shape = layer.output_shape();
     let LayerState {
         constants: channel_constants,
         sums,
@@ -592,7 +622,7 @@ fn unfiltered_currents(
     source: Source,
     channels: usize,
 ) {
-    for sums in sums.chunks_exact_mut(channels) {
+    for sums in runs_mut(sums, channels) {
         match source {
             // The static current is already complete.
             Source::Static => return,
@@ -652,10 +682,7 @@ fn filter_with<const SMALL: bool>(
         };
         *z = z.saturating_add(step);
     };
-    for (sums, filter) in sums
-        .chunks_exact(channels)
-        .zip(filter.chunks_exact_mut(channels))
-    {
+    for (sums, filter) in runs(sums, channels).zip(runs_mut(filter, channels)) {
         match source {
             Source::Static => {
                 for (z, &target) in filter.iter_mut().zip(sums) {
@@ -719,7 +746,7 @@ fn for_each_pixel(
     let channels = usize::from(shape.channels).max(1);
     let vector = shape.is_vector();
     let (mut x, mut y) = (0u32, 0u32);
-    for (pixel, currents) in currents.chunks_exact(channels).enumerate() {
+    for (pixel, currents) in runs(currents, channels).enumerate() {
         let base = pixel * channels;
         let tag = if vector {
             0
