@@ -236,21 +236,33 @@ impl Dense<'_> {
     /// per four (or two) rows.
     #[inline(always)]
     pub(crate) fn accumulate(&self, events: impl Iterator<Item = u32>, sums: &mut [i32]) -> u32 {
+        // The input's kind once per call: a vector's event positions are its indices.
         #[cfg(picospike_dsp)]
-        {
-            self.accumulate_by_four(events, sums)
+        if self.input.is_vector() {
+            self.accumulate_by_four::<true>(events, sums)
+        } else {
+            self.accumulate_by_four::<false>(events, sums)
         }
         #[cfg(not(picospike_dsp))]
-        {
-            self.accumulate_by_two(events, sums)
+        if self.input.is_vector() {
+            self.accumulate_by_two::<true>(events, sums)
+        } else {
+            self.accumulate_by_two::<false>(events, sums)
         }
     }
 
-    /// The fan-out row of an event and its count, or `None` for an input outside the layer.
+    /// The fan-out row of an event and its count, or `None` for an input outside the layer;
+    /// `VECTOR` states that the input is a vector.
     #[inline(always)]
-    fn row(&self, event: u32) -> Option<(&[u8], u8)> {
+    fn row<const VECTOR: bool>(&self, event: u32) -> Option<(&[u8], u8)> {
         let outputs = usize::from(self.outputs);
-        let start = flat_index(event >> COUNT_BITS, self.input) * outputs;
+        let position = event >> COUNT_BITS;
+        let index = if VECTOR {
+            position as usize
+        } else {
+            flat_index(position, self.input)
+        };
+        let start = index * outputs;
         let row = self.weights.get(start..start + outputs)?;
         // MAX_COUNT is 255: the count is the event's low byte.
         Some((row, event as u8))
@@ -263,7 +275,7 @@ impl Dense<'_> {
     /// row pointers do not fit the eight low registers, and the portable four-row kernel is
     /// two two-row passes anyway.
     #[cfg_attr(picospike_dsp, allow(dead_code))]
-    pub(crate) fn accumulate_by_two(
+    pub(crate) fn accumulate_by_two<const VECTOR: bool>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
@@ -271,7 +283,7 @@ impl Dense<'_> {
         let mut additions = 0u32;
         let mut waiting: Option<(&[u8], u8)> = None;
         for e in events {
-            let Some((row, count)) = self.row(e) else {
+            let Some((row, count)) = self.row::<VECTOR>(e) else {
                 continue;
             };
             additions = additions.wrapping_add(u32::from(self.outputs));
@@ -295,14 +307,14 @@ impl Dense<'_> {
     /// instructions, but its frame added 190 bytes to the peak stack of an inference.
     #[cfg_attr(not(picospike_dsp), allow(dead_code))]
     #[inline(always)]
-    pub(crate) fn accumulate_by_four(
+    pub(crate) fn accumulate_by_four<const VECTOR: bool>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
     ) -> u32 {
         let mut additions = 0u32;
         let mut rows = events.filter_map(|e| {
-            let row = self.row(e)?;
+            let row = self.row::<VECTOR>(e)?;
             additions = additions.wrapping_add(u32::from(self.outputs));
             Some(row)
         });
@@ -515,6 +527,16 @@ mod tests {
             })
     }
 
+    /// Sums of `n` values starting at 7 after `accumulate`, and what it returned.
+    fn dense_sums(
+        n: usize,
+        accumulate: impl FnOnce(&mut [i32]) -> u32,
+    ) -> (std::vec::Vec<i32>, u32) {
+        let mut sums = std::vec![7i32; n];
+        let additions = accumulate(&mut sums);
+        (sums, additions)
+    }
+
     proptest! {
         /// The event-driven convolution equals the textbook one: every output sums input times
         /// weight over its window, reading zero outside the input.
@@ -650,14 +672,17 @@ mod tests {
                     *s += (e & MAX_COUNT) as i32 * i32::from(weights[index * outs + j] as i8);
                 }
             }
-            let mut by_four = std::vec![7i32; outs + extra];
-            let additions = dense.accumulate_by_four(events.iter().copied(), &mut by_four);
-            prop_assert_eq!(&by_four, &expected);
-            prop_assert_eq!(additions, expected_additions);
-            let mut by_two = std::vec![7i32; outs + extra];
-            let additions = dense.accumulate_by_two(events.iter().copied(), &mut by_two);
-            prop_assert_eq!(&by_two, &expected);
-            prop_assert_eq!(additions, expected_additions);
+            // The input is a vector: both row lookups, the vector's and the general one.
+            let events = events.iter().copied();
+            for (sums, additions) in [
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<false>(events.clone(), s)),
+            ] {
+                prop_assert_eq!(&sums, &expected);
+                prop_assert_eq!(additions, expected_additions);
+            }
         }
 
         /// Sum pooling adds each window's counts, emits one event per non-zero window and

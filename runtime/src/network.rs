@@ -682,25 +682,31 @@ fn filter_with<const SMALL: bool>(
         };
         *z = z.saturating_add(step);
     };
-    for (sums, filter) in runs(sums, channels).zip(runs_mut(filter, channels)) {
-        match source {
-            Source::Static => {
-                for (z, &target) in filter.iter_mut().zip(sums) {
-                    lowpass(z, target);
-                }
+    let run = |sums: &[i32], filter: &mut [i32]| match source {
+        Source::Static => {
+            for (z, &target) in filter.iter_mut().zip(sums) {
+                lowpass(z, target);
             }
-            Source::Events => {
-                for ((z, &sum), (&packed, &bias)) in
-                    filter.iter_mut().zip(sums).zip(scales.iter().zip(biases))
-                {
-                    lowpass(z, drive(sum, packed).saturating_add(bias));
-                }
+        }
+        Source::Events => {
+            for ((z, &sum), (&packed, &bias)) in
+                filter.iter_mut().zip(sums).zip(scales.iter().zip(biases))
+            {
+                lowpass(z, drive(sum, packed).saturating_add(bias));
             }
-            Source::Silent => {
-                for (z, &bias) in filter.iter_mut().zip(biases) {
-                    lowpass(z, bias);
-                }
+        }
+        Source::Silent => {
+            for (z, &bias) in filter.iter_mut().zip(biases) {
+                lowpass(z, bias);
             }
+        }
+    };
+    if sums.len() == channels {
+        // A vector: one run, without the runs' iterators.
+        run(sums, filter);
+    } else {
+        for (sums, filter) in runs(sums, channels).zip(runs_mut(filter, channels)) {
+            run(sums, filter);
         }
     }
 }
