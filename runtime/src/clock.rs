@@ -9,10 +9,12 @@
 //!
 //! The first layer's current is constant while an input is presented (it has no synapse), so
 //! [`crate::Network::set_input`] computes each neuron's `t1` once, from two base-2 logarithms
-//! ([`log2`]: leading-zero count and a 257-entry table), and each step only compares every
-//! neuron's next crossing with the layer's clock ([`scan`]). That replaces the voltage update,
-//! the threshold test and the spike-time interpolation of [`crate::neuron`]'s stepwise LIF,
-//! with no division and no `i64` anywhere.
+//! ([`log2`]: leading-zero count and a 257-entry table), and puts every neuron that fires on a
+//! timing wheel ([`Wheel`]): a list per step modulo 16, linked through the layer's `sums` words.
+//! A step ([`step`]) visits only its own bucket, i.e. the neurons that spike in it (and those a
+//! whole turn of the wheel later), so a silent neuron costs nothing per step. That replaces the
+//! voltage update, the threshold test and the spike-time interpolation of [`crate::neuron`]'s
+//! stepwise LIF, with no division and no `i64` anywhere.
 //!
 //! A clock starts only from rest (after [`crate::Network::reset`]). When the input changes
 //! mid-run, the clocked state is converted back to voltages and refractory times ([`unwind`],
@@ -23,9 +25,9 @@ use crate::fixed_point::{mul_gain, ONE};
 use crate::layer::Shape;
 use crate::neuron::{normalising_shift, LifConstants};
 
-/// Longest crossing time a clock holds, in steps: `16 ln 2 tau_rc/dt + tau_ref/dt` (the largest
-/// `t1` a Q16.16 current can give, plus the period) must stay below it, so that every
-/// difference the clock compares stays below 2^30.
+/// Longest period a clock holds, in steps: `17 ln 2 tau_rc/dt + tau_ref/dt` (the largest `t1`
+/// a Q16.16 current can give, plus the refractory period) must stay below it, so that every
+/// time the clock compares lies within 2^30 of its reading.
 const MAX_PERIOD_STEPS: f32 = 16_384.0;
 
 /// A layer's constants for its spike clock, derived once at load time.
@@ -510,7 +512,7 @@ mod tests {
     fn currents_up_to_the_threshold_never_fire() {
         let constants = lif(0.02, 0.002);
         for j in [i32::MIN, -ONE, 0, ONE / 2, ONE] {
-            // Past two parkings of the clock.
+            // Many turns of the wheel.
             assert!(clocked(j, 40_000, &constants).0.is_empty(), "{j}");
         }
         // The largest current: a crossing right away, then one every tau_ref.

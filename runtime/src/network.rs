@@ -22,7 +22,8 @@ use crate::neuron::{self, Dynamics, LifConstants};
 struct LayerState<'s> {
     /// Per output channel: `multiplier | shift << 16`, then the Q16.16 bias.
     constants: &'s mut [i32],
-    /// Integer sums of this step's input; for the first layer its static Q16.16 current.
+    /// Integer sums of this step's input; for the first layer its static Q16.16 current (on
+    /// spike clocks: the timing wheel's links of the neurons that fire, see [`crate::clock`]).
     sums: &'s mut [i32],
     /// Q16.16 synapse filter state plus the bias (empty when unfiltered): the neurons' current.
     ///
@@ -101,7 +102,8 @@ pub struct Spike {
 ///
 /// All memory is the caller's: the model's weights stay in the blob (flash), the validated
 /// [`Model`] is borrowed, the state lives in the buffer passed to [`Network::new`] (a `static` on
-/// a device), and the network itself is a dozen words per layer.
+/// a device), and the network itself is a dozen words per layer plus, for a first layer on
+/// spike clocks, its timing wheel (18 words).
 #[derive(Debug)]
 pub struct Network<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     stages: heapless::Vec<Stage<'m, 's>, MAX_LAYERS>,
@@ -409,7 +411,8 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     }
 
     /// This step's events of layer `index`: the values that spiked (or pooled sums that are
-    /// non-zero), in HWC order; empty for the readout, `None` past the last layer.
+    /// non-zero), in HWC order (for a first layer on spike clocks, in the order its timing
+    /// wheel gives them); empty for the readout, `None` past the last layer.
     ///
     /// Collecting them after every [`Network::step`] gives per-neuron firing rates and spike
     /// rasters.
