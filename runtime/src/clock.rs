@@ -119,8 +119,8 @@ fn log2_shifted(x: u32, shift: u32) -> i32 {
     // The step between entries is below 2^23 (at most log2(1 + 1/256) in Q2.30): its top 16
     // bits times the 16 bits of `within` fit a `u32`, and the 7 bits dropped cost below 2^-22.
     let rise = (((high - low) as u32 >> 7) * within as u32) >> 9;
-    let fraction = low + rise as i32; // Q2.30
-                                      // x in [2^(31 - shift), 2^(32 - shift)): log2(x / 2^16) = 15 - shift + fraction.
+    // Q2.30; x in [2^(31 - shift), 2^(32 - shift)): log2(x / 2^16) = 15 - shift + fraction.
+    let fraction = low + rise as i32;
     ((15 - shift as i32) << 26) + ((fraction + 8) >> 4)
 }
 
@@ -236,16 +236,12 @@ fn start_with(
     }
 }
 
-/// The event position of each neuron index, for indices in increasing order (a feature map's
-/// pixel is found by walking along, not by dividing).
+/// The event position of each neuron index of a feature map, for indices in increasing order
+/// (the pixel is found by walking along, not by dividing).
 fn positions(shape: Shape) -> impl FnMut(usize) -> u32 {
     let channels = usize::from(shape.channels).max(1);
-    let vector = shape.is_vector();
     let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
     move |index| {
-        if vector {
-            return index as u32;
-        }
         while index >= pixel_start + channels {
             pixel_start += channels;
             x += 1;
@@ -295,8 +291,8 @@ fn excess_leading_zeros(j: u32, shift: u32) -> u32 {
 /// many.
 ///
 /// A crossing exactly at the step's end belongs to the next step, as Nengo's voltage must
-/// exceed the threshold. Costs a few instructions per step and about fifteen per spike, not
-/// one per neuron.
+/// exceed the threshold. Costs a few instructions per step and about 25 per neuron visited (on
+/// Cortex-M4), nothing for the others.
 #[inline(never)]
 pub(crate) fn step(
     wheel: &mut Wheel,
@@ -308,7 +304,7 @@ pub(crate) fn step(
     wheel.now = wheel.now.wrapping_add(ONE as u32);
     wheel.elapsed = wheel.elapsed.saturating_add(1);
     let now = wheel.now;
-    // The crossings in (now - 1, now] are in the bucket of step now - 1.
+    // The crossings in [now - 1, now) are in the bucket of step now - 1.
     let this = bucket(now.wrapping_sub(ONE as u32));
     let mut position = core::mem::replace(&mut wheel.heads[this], NONE);
     let (pairs, _) = state.as_chunks_mut::<2>();
@@ -557,8 +553,10 @@ mod tests {
         }
 
         /// A clocked neuron unwound after `before` steps and stepped on by the stepwise LIF
-        /// keeps the clock's spike train: the same spike steps, but for a crossing that lies
-        /// within a hair of a step's end (the two place it in different roundings).
+        /// keeps the clock's spike train: as many spikes (one more or less at the end), each
+        /// in the same step or the next or previous one. (The two place a crossing in different
+        /// roundings, and at a period such as 3.25 steps a crossing can fall within a hair of
+        /// a step's end every few spikes.)
         #[test]
         fn unwound_neurons_continue_the_clock(
             j in 0.5f64..20.0,
@@ -581,8 +579,10 @@ mod tests {
                 stepped.len().abs_diff(expected.len()) <= 1,
                 "{stepped:?} vs {expected:?}"
             );
-            let differ = stepped.iter().zip(&expected).filter(|(a, b)| a != b).count();
-            prop_assert!(differ <= 2, "{stepped:?} vs {expected:?}");
+            prop_assert!(
+                stepped.iter().zip(&expected).all(|(a, b)| a.abs_diff(*b) <= 1),
+                "{stepped:?} vs {expected:?}"
+            );
         }
     }
 

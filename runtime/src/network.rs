@@ -6,8 +6,8 @@
 //! synapse), then steps its neurons, appending an event for the next layer per neuron that
 //! spiked. The first layer's input is static: its current is computed once per input
 //! ([`Network::set_input`]), and a first LIF layer without a synapse runs on spike clocks
-//! ([`crate::clock`]) instead of stepping its voltages. The neuron kind, the current's source
-//! and the synapse are dispatched once per layer, not per neuron.
+//! (`runtime/src/clock.rs`) instead of stepping its voltages. The neuron kind, the current's
+//! source and the synapse are dispatched once per layer, not per neuron.
 
 use crate::clock;
 use crate::drive::{self, event, pixel_position, MAX_COUNT};

@@ -24,8 +24,8 @@
 //! rates within 0.02%).
 //!
 //! A first LIF layer without a synapse does not step these dynamics while an input is presented
-//! from rest: its current is constant, and [`crate::clock`] places its spikes at the exact
-//! crossing times in closed form.
+//! from rest: its current is constant, and the spike clocks (`runtime/src/clock.rs`) place its
+//! spikes at the exact crossing times in closed form.
 //!
 //! * **SpikingRectifiedLinear currents are per step.** The exporter folds `dt` into the weights
 //!   and bias of such a layer, so the runtime adds its current to the voltage directly. At most
