@@ -33,11 +33,15 @@ const MAX_PERIOD_STEPS: f32 = 16_384.0;
 /// A layer's constants for its spike clock, derived once at load time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ClockConstants {
-    /// `tau_rc / dt * ln 2 / 2^10 = time_scale / 2^16 * 2^time_shift`, mantissa in
+    /// `tau_rc / dt * ln 2 / 2^10 = time_scale / 2^16 * 2^exponent`, mantissa in
     /// `2^15..2^16`: the factor from a Q5.26 difference of base-2 logarithms to Q16.16 steps.
     time_scale: i32,
-    /// Exponent of [`ClockConstants::time_scale`] (negative: a right shift).
-    time_shift: i32,
+    /// The exponent of [`ClockConstants::time_scale`] when it is positive (a left shift), else 0.
+    time_left: u32,
+    /// Its magnitude when it is negative (a right shift, at most 30), else 0.
+    time_right: u32,
+    /// The rounding half of the right shift, `2^(time_right - 1)` (0 without one).
+    time_half: i32,
     /// `tau_rc / dt` (`f32` bits), for [`unwind`].
     tau_steps: u32,
 }
@@ -60,9 +64,19 @@ impl ClockConstants {
             mantissa *= 0.5;
             time_shift += 1;
         }
+        // A right shift beyond 30 leaves less than a ulp of the product (below 2^30): the
+        // mantissa is then 0, and so is every time.
+        let (time_scale, time_shift) = if time_shift < -30 {
+            (0, 0)
+        } else {
+            (micromath::F32Ext::round(mantissa) as i32, time_shift)
+        };
+        let time_right = time_shift.min(0).unsigned_abs();
         Some(ClockConstants {
-            time_scale: micromath::F32Ext::round(mantissa) as i32,
-            time_shift,
+            time_scale,
+            time_left: time_shift.max(0) as u32,
+            time_right,
+            time_half: (1 << time_right) >> 1,
             tau_steps: tau_steps.to_bits(),
         })
     }
@@ -72,15 +86,8 @@ impl ClockConstants {
     #[inline(always)]
     fn time(&self, difference: i32) -> i32 {
         let product = mul_gain(difference, self.time_scale);
-        if self.time_shift >= 0 {
-            product << self.time_shift.min(31)
-        } else if self.time_shift >= -30 {
-            let right = -self.time_shift;
-            (product + ((1 << right) >> 1)) >> right
-        } else {
-            // `tau_rc` below 2^-20 steps: the product is below 2^30, the time below a ulp.
-            0
-        }
+        // One of the two shifts is 0.
+        ((product << (self.time_left & 31)) + self.time_half) >> (self.time_right & 31)
     }
 }
 
@@ -236,12 +243,16 @@ fn start_with(
     }
 }
 
-/// The event position of each neuron index of a feature map, for indices in increasing order
-/// (the pixel is found by walking along, not by dividing).
+/// The event position of each neuron index, for indices in increasing order (a feature map's
+/// pixel is found by walking along, not by dividing).
 fn positions(shape: Shape) -> impl FnMut(usize) -> u32 {
     let channels = usize::from(shape.channels).max(1);
+    let vector = shape.is_vector();
     let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
     move |index| {
+        if vector {
+            return index as u32;
+        }
         while index >= pixel_start + channels {
             pixel_start += channels;
             x += 1;

@@ -91,7 +91,7 @@ pub(crate) enum Dynamics {
     Readout,
 }
 
-/// Constants of the LIF update, decoded once at load time (19 words, 76 bytes).
+/// Constants of the LIF update, decoded once at load time (21 words, 84 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -1146,7 +1146,7 @@ mod tests {
 
     #[test]
     fn lif_constants_stay_small() {
-        assert_eq!(core::mem::size_of::<LifConstants>(), 76);
+        assert_eq!(core::mem::size_of::<LifConstants>(), 84);
     }
 
     #[test]
