@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 15.617,
-                per_static_mac_dense: 2.015,
-                per_static_mac_conv: 4.435,
-                per_neuron_step_dense: 11.009,
-                per_neuron_step_conv: 75.451,
+                per_state_word: 14.777,
+                per_static_mac_dense: 2.029,
+                per_static_mac_conv: 5.332,
+                per_neuron_step_dense: 11.013,
+                per_neuron_step_conv: 75.450,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 24.951,
-                per_static_mac_dense: 7.546,
+                per_state_word: 24.326,
+                per_static_mac_dense: 7.559,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 16.605,
-                per_neuron_step_dense: 19.205,
-                per_neuron_step_conv: 131.622,
+                per_static_mac_conv: 19.863,
+                per_neuron_step_dense: 19.206,
+                per_neuron_step_conv: 131.587,
             },
         }
     }
