@@ -347,7 +347,8 @@ pub(crate) fn step(
 }
 
 /// Convert a clocked layer back to the stepwise state of [`crate::neuron`] (`[voltage,
-/// refractory]` per neuron) and its currents, with the clock `wheel` that started at rest.
+/// refractory]` per neuron), with the clock `wheel` that started at rest; `currents` are the
+/// words [`start`] left: a link for a neuron that fires, the current for one that never does.
 ///
 /// A neuron that fires has the current `J = 1 / (1 - exp(-t1 / tau))` of its `t1`; `T` before
 /// its crossing it has the voltage `J - (J - 1) exp(T / tau)`, or, if `T` lies beyond `t1`, is
