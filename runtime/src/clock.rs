@@ -20,7 +20,7 @@
 //! mid-run, the clocked state is converted back to voltages and refractory times ([`unwind`],
 //! in `f32`, once per input change) and the layer goes on stepwise until the next reset.
 
-use crate::drive::{event, flat_index};
+use crate::drive::{event, flat_index, positions};
 use crate::fixed_point::{mul_gain, ONE};
 use crate::layer::Shape;
 use crate::neuron::{normalising_shift, LifConstants};
@@ -243,28 +243,6 @@ fn start_with(
     }
 }
 
-/// The event position of each neuron index, for indices in increasing order (a feature map's
-/// pixel is found by walking along, not by dividing).
-fn positions(shape: Shape) -> impl FnMut(usize) -> u32 {
-    let channels = usize::from(shape.channels).max(1);
-    let vector = shape.is_vector();
-    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
-    move |index| {
-        if vector {
-            return index as u32;
-        }
-        while index >= pixel_start + channels {
-            pixel_start += channels;
-            x += 1;
-            if x == u32::from(shape.width) {
-                x = 0;
-                y += 1;
-            }
-        }
-        crate::drive::pixel_position(y, x) + (index - pixel_start) as u32
-    }
-}
-
 /// `tau_rc ln(J / (J - 1))` in Q16.16 steps, for a Q16.16 current `J > 1`.
 #[inline(always)]
 fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
@@ -437,23 +415,14 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::neuron::{lif_step, Dynamics, Neuron};
+    use crate::neuron::lif_step;
     use proptest::prelude::*;
 
     const DT: f32 = 0.001;
 
     fn lif(tau_rc: f32, tau_ref: f32) -> (LifConstants, ClockConstants) {
-        match (Neuron::Lif {
-            tau_rc,
-            tau_ref,
-            min_voltage: 0.0,
-            amplitude: 1.0,
-        })
-        .dynamics(DT)
-        {
-            Ok(Dynamics::Lif(c)) => (c, c.clock.expect("clocked")),
-            other => panic!("unexpected {other:?}"),
-        }
+        let constants = crate::neuron::tests::lif(tau_rc, tau_ref);
+        (constants, constants.clock.expect("clocked"))
     }
 
     /// One neuron started at rest under `current`, run for `steps` steps: its spike steps

@@ -33,6 +33,29 @@ pub(crate) const fn pixel_position(y: u32, x: u32) -> u32 {
     (y << 16) | (x << 8)
 }
 
+/// The event position of each value index of a layer output of shape `shape`, for indices in
+/// increasing order: a feature map's pixel is found by walking along with them instead of
+/// dividing (a vector's positions are its indices). The inverse of [`flat_index`].
+pub(crate) fn positions(shape: Shape) -> impl FnMut(usize) -> u32 {
+    let channels = usize::from(shape.channels).max(1);
+    let vector = shape.is_vector();
+    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
+    move |index| {
+        if vector {
+            return index as u32;
+        }
+        while index >= pixel_start + channels {
+            pixel_start += channels;
+            x += 1;
+            if x == u32::from(shape.width) {
+                x = 0;
+                y += 1;
+            }
+        }
+        pixel_position(y, x) + (index - pixel_start) as u32
+    }
+}
+
 /// Index in HWC order of the value an event names, for a layer output of shape `shape`.
 #[inline(always)]
 pub(crate) fn flat_index(position: u32, shape: Shape) -> usize {

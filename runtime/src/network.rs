@@ -855,7 +855,7 @@ fn finish_notes(
     noted: usize,
     constants: &LifConstants,
     events: &mut [i32],
-    mut position: impl FnMut(usize) -> usize,
+    mut position: impl FnMut(usize) -> u32,
 ) -> (usize, u32) {
     let mut emitted = 0;
     // At most one spike per note: no overflow.
@@ -873,7 +873,7 @@ fn finish_notes(
         }
         // emitted <= k < events.len(): as `Emitter::emit` for a count of 1.
         if let Some(slot) = events.get_mut(emitted) {
-            *slot = event(position(index) as u32, 1) as i32;
+            *slot = event(position(index), 1) as i32;
             emitted += 1;
         }
         spikes += 1;
@@ -892,7 +892,9 @@ fn lif_finish_vector(
     constants: &LifConstants,
     events: &mut [i32],
 ) -> (usize, u32) {
-    finish_notes(state, currents, noted, constants, events, |index| index)
+    finish_notes(state, currents, noted, constants, events, |index| {
+        index as u32
+    })
 }
 
 /// [`lif_finish`] for a feature map: the notes are in index order, so the pixel (and its
@@ -906,23 +908,12 @@ fn lif_finish_pixels(
     constants: &LifConstants,
     events: &mut [i32],
 ) -> (usize, u32) {
-    finish_notes(state, currents, noted, constants, events, pixel_walk(shape))
-}
-
-/// The position of each neuron index of a feature map, for indices given in increasing order:
-/// the pixel is found by walking along with them instead of dividing.
-fn pixel_walk(shape: Shape) -> impl FnMut(usize) -> usize {
-    let channels = usize::from(shape.channels).max(1);
-    let (mut pixel_start, mut x, mut y) = (0usize, 0u32, 0u32);
-    move |index| {
-        while index >= pixel_start + channels {
-            pixel_start += channels;
-            x += 1;
-            if x == u32::from(shape.width) {
-                x = 0;
-                y += 1;
-            }
-        }
-        pixel_position(y, x) as usize + (index - pixel_start)
-    }
+    finish_notes(
+        state,
+        currents,
+        noted,
+        constants,
+        events,
+        drive::positions(shape),
+    )
 }

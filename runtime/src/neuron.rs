@@ -818,12 +818,13 @@ pub(crate) fn spiking_relu_step(voltage: &mut i32, current: i32) -> i32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const DT: f32 = 0.001;
 
-    fn lif(tau_rc: f32, tau_ref: f32) -> LifConstants {
+    /// The constants of a LIF neuron at dt = 1 ms (min voltage 0, amplitude 1).
+    pub(crate) fn lif(tau_rc: f32, tau_ref: f32) -> LifConstants {
         match (Neuron::Lif {
             tau_rc,
             tau_ref,
