@@ -274,21 +274,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 14.777,
-                per_static_mac_dense: 2.029,
-                per_static_mac_conv: 5.332,
-                per_neuron_step_dense: 11.013,
-                per_neuron_step_conv: 75.450,
+                per_state_word: 15.043,
+                per_static_mac_dense: 2.021,
+                per_static_mac_conv: 4.587,
+                per_neuron_step_dense: 10.950,
+                per_neuron_step_conv: 73.403,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 24.326,
+                per_state_word: 24.317,
                 per_static_mac_dense: 7.559,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 19.863,
-                per_neuron_step_dense: 19.206,
-                per_neuron_step_conv: 131.587,
+                per_static_mac_conv: 17.162,
+                per_neuron_step_dense: 19.208,
+                per_neuron_step_conv: 128.759,
             },
         }
     }
