@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::layer::Shape;
+use crate::shape::Shape;
 
 /// Why a model blob or a state buffer was rejected by [`Model::from_bytes`](crate::Model::from_bytes)
 /// or [`Network::new`](crate::Network::new).

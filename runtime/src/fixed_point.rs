@@ -392,6 +392,36 @@ pub fn q16_from_f32(value: f32) -> Option<Q16> {
     }
 }
 
+/// `e^x` in `f32` to within a few ulp, for `x` up to 88 (micromath's `exp` is good to 1e-4
+/// only): `2^k e^r` with `|r| <= ln 2 / 2` and a degree-8 Taylor polynomial.
+pub(crate) fn exp(x: f32) -> f32 {
+    if x.is_nan() || x <= -87.0 {
+        return 0.0;
+    }
+    let x = x.min(88.0);
+    let k = micromath::F32Ext::round(x * core::f32::consts::LOG2_E);
+    // ln 2 in two parts, so that k ln 2 is subtracted without rounding.
+    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
+    let mut sum = 1.0f32;
+    let mut term = 1.0f32;
+    let mut n = 1.0f32;
+    while n <= 8.0 {
+        term *= r / n;
+        sum += term;
+        n += 1.0;
+    }
+    sum * f32::from_bits(((k as i32 + 127) as u32) << 23)
+}
+
+/// `1 - e^-x` for `x >= 0`, without cancellation for small `x`.
+pub(crate) fn one_minus_exp(x: f32) -> f32 {
+    if x < 0.5 {
+        one_minus_exp_neg(x)
+    } else {
+        1.0 - exp(-x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,5 +645,18 @@ mod tests {
         assert!(q16_from_f32(f32::NAN).is_none());
         assert!(q16_from_f32(f32::INFINITY).is_none());
         assert!(q16_from_f32(40_000.0).is_none());
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        for i in -800..=120 {
+            let x = i as f32 / 10.0;
+            let exact = f64::from(x).exp();
+            let got = f64::from(exp(x));
+            assert!(
+                ((got - exact) / exact).abs() < 4e-7,
+                "{x}: {got} vs {exact}"
+            );
+        }
     }
 }

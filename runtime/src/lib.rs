@@ -48,25 +48,31 @@
 //! ```
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs)]
-// Only `dsp::isa::arm` and `dsp::loops::arm` (thumbv7em) allow it: one-instruction `asm!`
-// wrappers and the four-row `asm!` loops.
+// Only `kernels::arm` (thumbv7em) allows it: the one-instruction `asm!` wrappers and the
+// four-row `asm!` loops.
 #![deny(unsafe_code)]
 
-mod clock;
-mod drive;
-mod dsp;
+// Bottom-up, as `runtime/ARCHITECTURE.md` draws them: no module imports one listed below it.
+mod current;
 pub mod error;
+mod event;
 pub mod fixed_point;
 pub mod format;
+mod integer;
+mod kernels;
 pub mod layer;
+mod model;
 pub mod network;
-pub mod neuron;
 #[cfg(feature = "std")]
 pub mod quantize;
 #[cfg(feature = "std")]
 pub mod reference;
+pub mod neuron;
+mod plan;
+mod runs;
+mod shape;
 pub mod synapse;
 
 pub use error::{EncodeError, LoadError, RunError};
-pub use format::{Model, ModelBuilder};
+pub use model::{Model, ModelBuilder, DEFAULT_MAX_LAYERS, WRITER_MAX_LAYERS};
 pub use network::{Network, Prediction, Spike};

@@ -22,7 +22,7 @@ use std::vec::Vec;
 use crate::error::EncodeError;
 use crate::fixed_point::ONE;
 use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
-use crate::format::ModelBuilder;
+use crate::ModelBuilder;
 use crate::layer::{Conv2d, Dense, Layer, Scaling, SumPool};
 use crate::neuron::Neuron;
 use crate::reference::{FloatKind, FloatLayer, FloatNetwork};

@@ -46,7 +46,7 @@ pub use self::runtime::NetworkClassifier;
 #[cfg(feature = "runtime")]
 mod runtime {
     use super::{Classifier, Inference};
-    use picospike_runtime::format::DEFAULT_MAX_LAYERS;
+    use picospike_runtime::DEFAULT_MAX_LAYERS;
     use picospike_runtime::{Model, Network, RunError};
 
     /// [`Classifier`] over a loaded `picospike_runtime::Network` of at most `L` layers (the

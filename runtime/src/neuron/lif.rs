@@ -1,4 +1,4 @@
-//! Neuron models: their stored parameters and their fixed-point dynamics.
+//! The LIF neuron (Nengo `LIF`): its constants and its fixed-point step.
 //!
 //! Input currents reach a neuron as Q16.16 numbers (see [`crate::fixed_point`]). The dynamics
 //! follow Nengo's reference simulator; the LIF update reproduces Nengo's exact integration
@@ -24,74 +24,16 @@
 //! rates within 0.02%).
 //!
 //! A first LIF layer without a synapse does not step these dynamics while an input is presented
-//! from rest: its current is constant, and the spike clocks (`runtime/src/clock.rs`) place its
+//! from rest: its current is constant, and the spike clocks ([`super::clock`]) place its
 //! spikes at the exact crossing times in closed form.
-//!
-//! * **SpikingRectifiedLinear currents are per step.** The exporter folds `dt` into the weights
-//!   and bias of such a layer, so the runtime adds its current to the voltage directly. At most
-//!   255 spikes per neuron and step are emitted; any excess charge stays in the voltage.
 
-use serde::{Deserialize, Serialize};
-
-use crate::clock::ClockConstants;
 use crate::fixed_point::{self, mul_gain, ONE};
-
-/// A layer's neuron model with its Nengo parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Neuron {
-    /// Leaky integrate-and-fire with threshold 1 (Nengo `LIF`).
-    Lif {
-        /// Membrane time constant in seconds.
-        tau_rc: f32,
-        /// Refractory period in seconds.
-        tau_ref: f32,
-        /// Lower bound of the membrane voltage (Nengo's default is 0).
-        min_voltage: f32,
-        /// Output of one spike times `dt`; the exporter folds it into the next layer's weights.
-        amplitude: f32,
-    },
-    /// Integrate-and-fire with reset by subtraction (Nengo `SpikingRectifiedLinear`).
-    SpikingRectifiedLinear {
-        /// Output of one spike times `dt`; the exporter folds it into the next layer's weights.
-        amplitude: f32,
-    },
-    /// Non-spiking readout: the layer's (filtered) input current is the network output.
-    Readout,
-}
-
-/// Which neuron parameter is out of range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BadParameter {
-    TauRc,
-    TauRef,
-    MinVoltage,
-    Amplitude,
-}
-
-impl BadParameter {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            BadParameter::TauRc => "tau_rc",
-            BadParameter::TauRef => "tau_ref",
-            BadParameter::MinVoltage => "min_voltage",
-            BadParameter::Amplitude => "amplitude",
-        }
-    }
-}
+use crate::integer::{normalising_shift, reciprocal_normalised};
 
 /// Longest refractory period the Q16.16 counter holds, in time steps.
 const MAX_REFRACTORY_STEPS: f32 = 30_000.0;
 
-/// The load-time constants of a neuron model's fixed-point dynamics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Dynamics {
-    Lif(LifConstants),
-    SpikingRectifiedLinear,
-    Readout,
-}
-
-/// Constants of the LIF update, decoded once at load time (21 words, 84 bytes).
+/// Constants of the LIF update, decoded once at load time (15 words, 60 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct LifConstants {
     /// The decay gain `1 - exp(-dt/tau_rc)` is `gain / 2^(16 + gain_shift)`: a 16-bit
@@ -121,9 +63,6 @@ pub(crate) struct LifConstants {
     /// spike time comes from the logarithm (not the fallback for `tau_rc` below 1.44 steps,
     /// whose `q` is not kept).
     pub(crate) partial_gain_is_q: bool,
-    /// The constants of the layer's spike clock (see [`crate::clock`]), `None` when it cannot
-    /// have one.
-    pub(crate) clock: Option<ClockConstants>,
 }
 
 impl LifConstants {
@@ -205,7 +144,6 @@ impl LifConstants {
             partial_gain_is_q: refractory >= ONE
                 && refractory & (ONE - 1) == 0
                 && timing[0] != 1 << 30,
-            clock: None,
         }
     }
 
@@ -214,7 +152,7 @@ impl LifConstants {
     /// Cortex-M3/M4/M7, [`LifConstants::decay_narrow`] (two 32-bit multiplies) elsewhere; both
     /// give the same bits (tested on the host). The result lies between 0 and `difference`.
     #[inline(always)]
-    fn decay(&self, difference: i32, gain: i32) -> i32 {
+    pub(crate) fn decay(&self, difference: i32, gain: i32) -> i32 {
         #[cfg(picospike_long_multiply)]
         {
             self.decay_wide(difference, gain)
@@ -260,73 +198,35 @@ fn q30(x: f32) -> i32 {
     micromath::F32Ext::round(x * (1u32 << 30) as f32) as i32
 }
 
-impl Neuron {
-    /// Whether this model emits spikes (everything but the readout).
-    pub fn is_spiking(&self) -> bool {
-        !matches!(self, Neuron::Readout)
+/// Check a LIF layer's parameters (Nengo's `tau_rc`, `tau_ref` and `min_voltage`) and derive
+/// its constants for time step `dt` seconds; the error names the parameter out of range.
+pub(crate) fn constants(
+    tau_rc: f32,
+    tau_ref: f32,
+    min_voltage: f32,
+    dt: f32,
+) -> Result<LifConstants, &'static str> {
+    if !(tau_rc.is_finite() && tau_rc > 0.0) {
+        return Err("tau_rc");
     }
-
-    /// The output of one spike times `dt` (1 for the readout, whose output is not spikes).
-    pub fn amplitude(&self) -> f32 {
-        match *self {
-            Neuron::Lif { amplitude, .. } | Neuron::SpikingRectifiedLinear { amplitude } => {
-                amplitude
-            }
-            Neuron::Readout => 1.0,
-        }
+    let gain = fixed_point::one_minus_exp_neg(dt / tau_rc);
+    // Gains that round to 0 in Q0.16 (tau_rc above ~131,000 steps) would barely move the
+    // voltage.
+    if gain.is_nan() || gain < 0.5 / ONE as f32 {
+        return Err("tau_rc");
     }
-
-    /// Check the parameters and derive the fixed-point constants for time step `dt` seconds.
-    pub(crate) fn dynamics(&self, dt: f32) -> Result<Dynamics, BadParameter> {
-        match *self {
-            Neuron::Lif {
-                tau_rc,
-                tau_ref,
-                min_voltage,
-                amplitude,
-            } => {
-                check_amplitude(amplitude)?;
-                if !(tau_rc.is_finite() && tau_rc > 0.0) {
-                    return Err(BadParameter::TauRc);
-                }
-                let gain = fixed_point::one_minus_exp_neg(dt / tau_rc);
-                // Gains that round to 0 in Q0.16 (tau_rc above ~131,000 steps) would barely
-                // move the voltage.
-                if gain.is_nan() || gain < 0.5 / ONE as f32 {
-                    return Err(BadParameter::TauRc);
-                }
-                let steps = tau_ref / dt;
-                if !(steps.is_finite() && (0.0..=MAX_REFRACTORY_STEPS).contains(&steps)) {
-                    return Err(BadParameter::TauRef);
-                }
-                let refractory = fixed_point::q16_from_f32(steps)
-                    .ok_or(BadParameter::TauRef)?
-                    .to_bits();
-                if !(min_voltage.is_finite() && (-1000.0..=0.0).contains(&min_voltage)) {
-                    return Err(BadParameter::MinVoltage);
-                }
-                let min_voltage = fixed_point::q16_from_f32(min_voltage)
-                    .ok_or(BadParameter::MinVoltage)?
-                    .to_bits();
-                let mut constants = LifConstants::new(gain, refractory, min_voltage);
-                constants.clock = ClockConstants::new(tau_rc / dt, steps);
-                Ok(Dynamics::Lif(constants))
-            }
-            Neuron::SpikingRectifiedLinear { amplitude } => {
-                check_amplitude(amplitude)?;
-                Ok(Dynamics::SpikingRectifiedLinear)
-            }
-            Neuron::Readout => Ok(Dynamics::Readout),
-        }
+    let steps = tau_ref / dt;
+    if !(steps.is_finite() && (0.0..=MAX_REFRACTORY_STEPS).contains(&steps)) {
+        return Err("tau_ref");
     }
-}
-
-fn check_amplitude(amplitude: f32) -> Result<(), BadParameter> {
-    if amplitude.is_finite() && amplitude > 0.0 {
-        Ok(())
-    } else {
-        Err(BadParameter::Amplitude)
+    let refractory = fixed_point::q16_from_f32(steps).ok_or("tau_ref")?.to_bits();
+    if !(min_voltage.is_finite() && (-1000.0..=0.0).contains(&min_voltage)) {
+        return Err("min_voltage");
     }
+    let min_voltage = fixed_point::q16_from_f32(min_voltage)
+        .ok_or("min_voltage")?
+        .to_bits();
+    Ok(LifConstants::new(gain, refractory, min_voltage))
 }
 
 /// Advance one LIF neuron by one step under input current `current`; returns its spike count.
@@ -361,7 +261,7 @@ pub(crate) fn lif_step(
 }
 
 /// What [`lif_common_step`] left to do.
-enum CommonStep {
+pub(crate) enum CommonStep {
     /// The step is complete (integrated below threshold, or still refractory).
     Done,
     /// The refractory period ends `left` (Q16.16, below one step) before this step's end.
@@ -374,7 +274,7 @@ enum CommonStep {
 /// whose refractory period goes on past this step counts down, one that integrates to at most
 /// the threshold stores its new voltage; anything else is returned untouched.
 #[inline(always)]
-fn lif_common_step(
+pub(crate) fn lif_common_step(
     voltage: &mut i32,
     refractory: &mut i32,
     current: i32,
@@ -429,7 +329,7 @@ fn charge_after_period(voltage: &mut i32, current: i32, constants: &LifConstants
 
 /// The spike of a neuron whose voltage went from `before` to `after` (past 1) over the last
 /// `active` of the step: reset, and the refractory time from the crossing.
-fn lif_spike(
+pub(crate) fn lif_spike(
     voltage: &mut i32,
     refractory: &mut i32,
     current: i32,
@@ -446,164 +346,10 @@ fn lif_spike(
     1
 }
 
-/// Where [`lif_common_steps`] takes each neuron's current from.
-pub(crate) trait Currents {
-    /// How many neurons have a current.
-    fn len(&self) -> usize;
-    /// This step's current of neuron `index` (`None` past [`Currents::len`]); called once per
-    /// neuron and step, in index order.
-    fn current(&mut self, index: usize) -> Option<i32>;
-}
-
-/// Currents already formed, one per neuron.
-impl Currents for &[i32] {
-    #[inline(always)]
-    fn len(&self) -> usize {
-        <[i32]>::len(self)
-    }
-
-    #[inline(always)]
-    fn current(&mut self, index: usize) -> Option<i32> {
-        self.get(index).copied()
-    }
-}
-
-/// Currents through a first-order synapse, stepped in the same pass as the neurons: the filter
-/// state `filter[i]` (which is the current, see `network.rs`) moves towards `targets[i]` by
-/// `z += gain * (target - z)`, exactly as the layer-wide filter pass does. One pass instead of
-/// two saves a load, a store and the loop of each neuron-step. The product is [`mul_gain`]
-/// (two 32-bit multiplies) on every target, so that the neuron-step keeps the LIF update's
-/// `SMMLAR` as its only 32x32->64 multiply on Cortex-M4 (issue 8's budget).
-pub(crate) struct FilteredCurrents<'c> {
-    /// Each neuron's undelayed current (the filter's target).
-    pub(crate) targets: &'c [i32],
-    /// The filter states, updated in place: after the pass, this step's currents.
-    pub(crate) filter: &'c mut [i32],
-    /// `1 - exp(-dt/tau)` in Q0.16 (`0..=ONE`).
-    pub(crate) gain: i32,
-}
-
-impl Currents for FilteredCurrents<'_> {
-    #[inline(always)]
-    fn len(&self) -> usize {
-        self.targets.len().min(self.filter.len())
-    }
-
-    #[inline(always)]
-    fn current(&mut self, index: usize) -> Option<i32> {
-        let (Some(&target), Some(z)) = (self.targets.get(index), self.filter.get_mut(index)) else {
-            return None;
-        };
-        *z = z.saturating_add(mul_gain(target.saturating_sub(*z), self.gain));
-        Some(*z)
-    }
-}
-
-/// The common case of [`lif_step`] for a run of neurons `[voltage, refractory]` under
-/// `currents`, in one loop: a neuron that is neither refractory nor crossing the threshold
-/// integrates, one whose refractory period goes on past this step counts down, one whose
-/// period ends without a spike charges for the rest of the step ([`charge_after_period`], the
-/// loop's only call), and a neuron marked at rest is passed over. Any other neuron (it would
-/// spike, or its refractory period ends inside this step otherwise) is left untouched and its
-/// note written to `noted` (its index, with [`REFRACTORY_ENDS`] set for a period that ends),
-/// for [`lif_finish_noted`] to finish; returns how many. Every neuron's current is taken once,
-/// in order (a filter steps exactly once).
-///
-/// `WHOLE_GAIN` states `constants.gain_shift == 0`, so that the instance drops the decay's
-/// branch on it. `noted` must hold `state.len()` entries (fewer notes are dropped, leaving
-/// those neurons a step behind: never a panic). Not inlined: alone, the loop keeps its
-/// constants in registers.
-#[inline(never)]
-pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
-    state: &mut [[i32; 2]],
-    mut currents: C,
-    constants: &LifConstants,
-    noted: &mut [i32],
-) -> usize {
-    let mut c = *constants;
-    if WHOLE_GAIN {
-        c.gain_shift = 0;
-        c.gain_half = 0;
-    }
-    let mut count = 0;
-    // One counter for the state, the currents and the note (`zip` + `enumerate` kept three,
-    // two instructions more per neuron-step on Cortex-M4 and spills on Cortex-M0; walking
-    // pointers with `split_first` measured 3 % worse on the whole inference).
-    let n = state.len().min(currents.len());
-    let mut index = 0;
-    while index < n {
-        if let (Some(current), Some([voltage, refractory])) =
-            (currents.current(index), state.get_mut(index))
-        {
-            let kind = match lif_common_step(voltage, refractory, current, &c) {
-                CommonStep::Done => None,
-                CommonStep::RefractoryEnds { .. } => Some(REFRACTORY_ENDS),
-                CommonStep::Crosses { .. } => Some(0),
-            };
-            if let Some(kind) = kind {
-                if let Some(slot) = noted.get_mut(count) {
-                    *slot = index as i32 | kind;
-                    count += 1;
-                }
-            }
-        }
-        index += 1;
-    }
-    count
-}
-
 /// The refractory word of a neuron at rest under a static current (see [`mark_at_rest`]).
 ///
 /// Refractory times are never negative, so the mark cannot be mistaken for one.
 pub(crate) const AT_REST: i32 = i32::MIN;
-
-/// Mark the LIF neurons that a static current leaves unchanged, so that each step passes them
-/// over; clear the marks of the others.
-///
-/// A neuron that is not refractory, sits at its voltage floor and receives at most that floor
-/// as current stays exactly as it is: the update moves the voltage towards the current, i.e.
-/// not up, and the floor clamps it back (see [`lif_common_step`]). While the current does not
-/// change, neither does the neuron, so the mark holds until the next input, whose
-/// [`crate::Network::set_input`] calls this again. Only the static first layer without a
-/// synapse is marked; a filtered current changes every step. Only the Cortex-M builds mark
-/// (see `set_input`); the results are the same bits either way.
-#[cfg_attr(not(any(test, target_arch = "arm")), allow(dead_code))]
-pub(crate) fn mark_at_rest(state: &mut [[i32; 2]], currents: &[i32], constants: &LifConstants) {
-    for ([voltage, refractory], &current) in state.iter_mut().zip(currents) {
-        if *refractory == AT_REST {
-            *refractory = 0;
-        }
-        if *refractory == 0 && *voltage == constants.min_voltage && current <= *voltage {
-            *refractory = AT_REST;
-        }
-    }
-}
-
-/// The bit of a [`lif_common_steps`] note that marks a refractory period ending in this step
-/// (clear: the neuron crosses the threshold); the other bits are the neuron's index.
-pub(crate) const REFRACTORY_ENDS: i32 = i32::MIN;
-
-/// Finish the step of a neuron that [`lif_common_steps`] noted with `note`: what [`lif_step`]
-/// would do from the untouched state, without testing again which case it is. Returns the
-/// spike count.
-#[inline(always)]
-pub(crate) fn lif_finish_noted(
-    voltage: &mut i32,
-    refractory: &mut i32,
-    current: i32,
-    note: i32,
-    constants: &LifConstants,
-) -> i32 {
-    if note & REFRACTORY_ENDS != 0 {
-        let left = refractory.saturating_sub(ONE);
-        lif_refractory_end(voltage, refractory, left, current, constants)
-    } else {
-        let before = *voltage;
-        let after =
-            before.wrapping_add(constants.decay(current.saturating_sub(before), constants.gain));
-        lif_spike(voltage, refractory, current, before, after, ONE, constants)
-    }
-}
 
 /// Integrate for the last `active` (Q0.16) of the step with decay gain `gain` (in the format
 /// of [`LifConstants::gain`]), then spike if the voltage passed 1.
@@ -639,7 +385,7 @@ fn lif_integrate(
 /// gain is exactly `q`: the voltage word kept it through the period ([`lif_spike`]). Otherwise
 /// the load-time cubic in `part` gives the gain ([`partial_gain`]).
 #[inline(never)]
-fn lif_refractory_end(
+pub(crate) fn lif_refractory_end(
     voltage: &mut i32,
     refractory: &mut i32,
     left: i32,
@@ -699,7 +445,7 @@ fn spike_refractory(
     let overshoot = (after.wrapping_sub(ONE).max(0) as u32).min(excess);
     // q = overshoot / excess in Q0.30, both normalised into [2^30, 2^31) by the same shift.
     let shift = normalising_shift(excess);
-    let inverse_excess = reciprocal(excess << shift);
+    let inverse_excess = reciprocal_normalised(excess << shift);
     if constants.timing[0] == 1 << 30 {
         // tau_rc below 1.44 steps: the voltage all but reaches the current within the step, so
         // the crossing is the climb from `before` to 1 after the active part starts, to first
@@ -735,88 +481,6 @@ fn refractory_after(since: i32, constants: &LifConstants) -> i32 {
     constants.refractory.wrapping_add(ONE.wrapping_sub(since))
 }
 
-/// The left shift that brings `x` (in `1..2^31`) into `[2^30, 2^31)`.
-#[inline(always)]
-pub(crate) fn normalising_shift(x: u32) -> u32 {
-    #[cfg(any(picospike_long_multiply, not(target_arch = "arm")))]
-    {
-        // CLZ on ARMv7-M and the host.
-        x.leading_zeros().saturating_sub(1)
-    }
-    #[cfg(not(any(picospike_long_multiply, not(target_arch = "arm"))))]
-    {
-        normalising_shift_soft(x)
-    }
-}
-
-/// [`normalising_shift`] by binary search, for cores without `CLZ` (Cortex-M0).
-#[cfg_attr(
-    any(picospike_long_multiply, not(target_arch = "arm")),
-    allow(dead_code)
-)]
-#[inline(always)]
-fn normalising_shift_soft(mut x: u32) -> u32 {
-    // Written out: at opt-level "s" a loop over the step sizes stays a loop over an array on
-    // the stack (about 100 instructions per spike on Cortex-M0; this is about 20).
-    let mut shift = 0;
-    if x < 1 << 15 {
-        x <<= 16;
-        shift += 16;
-    }
-    if x < 1 << 23 {
-        x <<= 8;
-        shift += 8;
-    }
-    if x < 1 << 27 {
-        x <<= 4;
-        shift += 4;
-    }
-    if x < 1 << 29 {
-        x <<= 2;
-        shift += 2;
-    }
-    if x < 1 << 30 {
-        shift += 1;
-    }
-    shift
-}
-
-/// `2^15 / (x / 2^31)` for `x` in `[2^30, 2^31)`: between `2^15` and `2^16`, within half a
-/// unit (relative error below `2^-15`).
-#[inline(always)]
-fn reciprocal(x: u32) -> i32 {
-    // Seed from the 6 bits after the leading one, relative error |e| < 2^-7, then one step of
-    // the cubically convergent r := r (1 + e + e^2), e = 1 - x r: error below 2^-20.
-    let seed = i32::from(RECIPROCALS[((x >> 24) & 63) as usize]);
-    let product = mul_gain(x as i32, seed); // 2^30 (1 - e)
-    let e = (1 << 30) - product; // Q0.30, |e| < 2^23
-    let e_squared = ((e >> 8) * (e >> 8)) >> 14; // Q0.30
-    let correction = (mul_gain(e + e_squared, seed) + (1 << 13)) >> 14;
-    (seed + correction).min(ONE)
-}
-
-/// `2^15 / x` at the midpoints of 64 equal intervals of `x` in `[0.5, 1)`.
-static RECIPROCALS: [u16; 64] = {
-    let mut table = [0u16; 64];
-    let mut i = 0;
-    while i < 64 {
-        // 2^15 / ((64 + i + 0.5) / 128), rounded.
-        let denominator = 129 + 2 * i as u32;
-        table[i] = (((1u32 << 23) + denominator / 2) / denominator) as u16;
-        i += 1;
-    }
-    table
-};
-
-/// Advance one integrate-and-fire neuron by one step under `current` (already times `dt`).
-#[inline]
-pub(crate) fn spiking_relu_step(voltage: &mut i32, current: i32) -> i32 {
-    let charged = voltage.saturating_add(current.max(0));
-    let spikes = (charged >> fixed_point::FRAC_BITS).clamp(0, 255);
-    *voltage = charged - (spikes << fixed_point::FRAC_BITS);
-    spikes
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -825,17 +489,7 @@ pub(crate) mod tests {
 
     /// The constants of a LIF neuron at dt = 1 ms (min voltage 0, amplitude 1).
     pub(crate) fn lif(tau_rc: f32, tau_ref: f32) -> LifConstants {
-        match (Neuron::Lif {
-            tau_rc,
-            tau_ref,
-            min_voltage: 0.0,
-            amplitude: 1.0,
-        })
-        .dynamics(DT)
-        {
-            Ok(Dynamics::Lif(c)) => c,
-            other => panic!("unexpected {other:?}"),
-        }
+        constants(tau_rc, tau_ref, 0.0, DT).expect("valid LIF parameters")
     }
 
     fn q16(x: f64) -> i32 {
@@ -1019,135 +673,11 @@ pub(crate) mod tests {
                 proptest::prop_assert!(narrow.max(0) <= difference.max(0));
             }
         }
-
-        #[test]
-        fn two_passes_equal_lif_step(
-            neurons in proptest::collection::vec(
-                (-2 * ONE..=3 * ONE / 2, proptest::prop_oneof![proptest::strategy::Just(0), 0..=3 * ONE], -4 * ONE..=30 * ONE),
-                0..40,
-            ),
-            tau_rc in 0.0005f32..0.1,
-            tau_ref in 0.0f32..0.004,
-        ) {
-            let c = lif(tau_rc, tau_ref);
-            let currents: Vec<i32> = neurons.iter().map(|n| n.2).collect();
-            let start: Vec<[i32; 2]> = neurons.iter().map(|n| [n.0.min(ONE), n.1]).collect();
-            let mut one = start.clone();
-            let spikes_one: Vec<i32> = one
-                .iter_mut()
-                .zip(&currents)
-                .map(|([v, r], &j)| lif_step(v, r, j, &c))
-                .collect();
-            let mut two = start;
-            let mut notes = vec![0; two.len()];
-            let noted = if c.gain_shift == 0 {
-                lif_common_steps::<true, _>(&mut two, &currents[..], &c, &mut notes)
-            } else {
-                lif_common_steps::<false, _>(&mut two, &currents[..], &c, &mut notes)
-            };
-            let mut spikes_two = vec![0; two.len()];
-            for &note in &notes[..noted] {
-                let index = (note & !REFRACTORY_ENDS) as usize;
-                let [v, r] = &mut two[index];
-                spikes_two[index] = lif_finish_noted(v, r, currents[index], note, &c);
-            }
-            proptest::prop_assert_eq!(one, two);
-            proptest::prop_assert_eq!(spikes_one, spikes_two);
-        }
-
-        #[test]
-        fn neurons_marked_at_rest_step_as_unmarked_ones(
-            neurons in proptest::collection::vec(
-                (
-                    proptest::prop_oneof![proptest::strategy::Just(None), proptest::strategy::Strategy::prop_map(-ONE..=ONE, Some)],
-                    proptest::prop_oneof![proptest::strategy::Just(0), 0..=3 * ONE],
-                    -4 * ONE..=4 * ONE,
-                ),
-                0..40,
-            ),
-            floor in proptest::prop_oneof![proptest::strategy::Just(0), -2 * ONE..=0],
-            tau_rc in 0.0005f32..0.1,
-        ) {
-            let mut c = lif(tau_rc, 0.002);
-            c.min_voltage = floor;
-            // `None`: at the floor, where the marks apply.
-            let start: Vec<[i32; 2]> =
-                neurons.iter().map(|n| [n.0.unwrap_or(floor).max(floor), n.1]).collect();
-            let currents: Vec<i32> = neurons.iter().map(|n| n.2).collect();
-            let mut marked = start.clone();
-            mark_at_rest(&mut marked, &currents, &c);
-            // Marking again (the next input) gives the same marks.
-            let mut again = marked.clone();
-            mark_at_rest(&mut again, &currents, &c);
-            proptest::prop_assert_eq!(&again, &marked);
-            let mut plain = start;
-            for _ in 0..5 {
-                let mut notes = vec![0; marked.len()];
-                let noted = if c.gain_shift == 0 {
-                    lif_common_steps::<true, _>(&mut marked, &currents[..], &c, &mut notes)
-                } else {
-                    lif_common_steps::<false, _>(&mut marked, &currents[..], &c, &mut notes)
-                };
-                let mut spikes = vec![0; marked.len()];
-                for &note in &notes[..noted] {
-                    let index = (note & !REFRACTORY_ENDS) as usize;
-                    let [v, r] = &mut marked[index];
-                    spikes[index] = lif_finish_noted(v, r, currents[index], note, &c);
-                }
-                let plain_spikes: Vec<i32> = plain
-                    .iter_mut()
-                    .zip(&currents)
-                    .map(|([v, r], &j)| lif_step(v, r, j, &c))
-                    .collect();
-                proptest::prop_assert_eq!(spikes, plain_spikes);
-                for (&[v, r], &[pv, pr]) in marked.iter().zip(&plain) {
-                    proptest::prop_assert_eq!(v, pv);
-                    proptest::prop_assert_eq!(if r == AT_REST { 0 } else { r }, pr);
-                }
-            }
-        }
-
-        #[test]
-        fn filtered_pass_equals_filter_then_neurons(
-            neurons in proptest::collection::vec(
-                (-2 * ONE..=3 * ONE / 2, 0..=3 * ONE, -4 * ONE..=8 * ONE, -ONE..=8 * ONE),
-                0..40,
-            ),
-            gain in 1..=ONE,
-            tau_rc in 0.0005f32..0.1,
-        ) {
-            let c = lif(tau_rc, 0.002);
-            let targets: Vec<i32> = neurons.iter().map(|n| n.2).collect();
-            let state: Vec<[i32; 2]> = neurons.iter().map(|n| [n.0.min(ONE), n.1]).collect();
-            let filter: Vec<i32> = neurons.iter().map(|n| n.3).collect();
-            let n = neurons.len();
-            // One pass, the synapse stepped inside the neuron loop.
-            let (mut fused_state, mut fused_filter, mut fused_notes) =
-                (state.clone(), filter.clone(), vec![0; n]);
-            let currents = FilteredCurrents { targets: &targets, filter: &mut fused_filter, gain };
-            let fused = if c.gain_shift == 0 {
-                lif_common_steps::<true, _>(&mut fused_state, currents, &c, &mut fused_notes)
-            } else {
-                lif_common_steps::<false, _>(&mut fused_state, currents, &c, &mut fused_notes)
-            };
-            // Two passes: the filter, then the neurons.
-            let (mut two_state, mut two_filter, mut two_notes) = (state, filter, vec![0; n]);
-            for (z, &target) in two_filter.iter_mut().zip(&targets) {
-                *z = z.saturating_add(mul_gain(target.saturating_sub(*z), gain));
-            }
-            let two = lif_common_steps::<false, _>(
-                &mut two_state, &two_filter[..], &c, &mut two_notes,
-            );
-            proptest::prop_assert_eq!(fused, two);
-            proptest::prop_assert_eq!(&fused_notes[..fused], &two_notes[..two]);
-            proptest::prop_assert_eq!(fused_state, two_state);
-            proptest::prop_assert_eq!(fused_filter, two_filter);
-        }
     }
 
     #[test]
     fn lif_constants_stay_small() {
-        assert_eq!(core::mem::size_of::<LifConstants>(), 84);
+        assert_eq!(core::mem::size_of::<LifConstants>(), 60);
     }
 
     #[test]
@@ -1163,25 +693,6 @@ pub(crate) mod tests {
                     );
                 }
             }
-        }
-    }
-
-    #[test]
-    fn reciprocal_and_normalisation_are_accurate() {
-        for bit in 0..31 {
-            for x in [1u32 << bit, (1u32 << bit) | ((1u32 << bit) - 1)] {
-                let shift = normalising_shift_soft(x);
-                assert_eq!(shift, x.leading_zeros() - 1, "{x}");
-                assert_eq!(normalising_shift(x), shift);
-                assert!((1u32 << 30..1u32 << 31).contains(&(x << shift)));
-            }
-        }
-        let mut x = 1u32 << 30;
-        while x < 1u32 << 31 {
-            let exact = 2f64.powi(46) / f64::from(x);
-            let got = f64::from(reciprocal(x));
-            assert!((got - exact).abs() <= 0.6, "{x}: {got} vs {exact}");
-            x += 65_521;
         }
     }
 
@@ -1266,44 +777,5 @@ pub(crate) mod tests {
         // Huge currents cross right at the start of the step after the refractory period:
         // one spike every tau_ref, without overflow.
         assert_eq!(lif_count(&c, i32::MAX, 3000), 1500);
-    }
-
-    #[test]
-    fn spiking_relu_resets_by_subtraction_and_emits_several_spikes() {
-        let mut v = 0;
-        assert_eq!(spiking_relu_step(&mut v, q16(0.75)), 0);
-        assert_eq!(spiking_relu_step(&mut v, q16(0.75)), 1);
-        assert_eq!(v, q16(0.5));
-        assert_eq!(spiking_relu_step(&mut v, q16(2.6)), 3);
-        assert_eq!(v, q16(0.1));
-        assert_eq!(spiking_relu_step(&mut v, q16(-5.0)), 0);
-        assert_eq!(v, q16(0.1));
-        let mut huge = i32::MAX - 5;
-        assert_eq!(spiking_relu_step(&mut huge, i32::MAX), 255);
-    }
-
-    #[test]
-    fn bad_parameters_are_named() {
-        let bad = |n: Neuron| n.dynamics(DT).err().map(BadParameter::name);
-        let base = |tau_rc, tau_ref, min_voltage, amplitude| Neuron::Lif {
-            tau_rc,
-            tau_ref,
-            min_voltage,
-            amplitude,
-        };
-        assert_eq!(bad(base(0.0, 0.002, 0.0, 1.0)), Some("tau_rc"));
-        assert_eq!(bad(base(f32::NAN, 0.002, 0.0, 1.0)), Some("tau_rc"));
-        assert_eq!(bad(base(1e9, 0.002, 0.0, 1.0)), Some("tau_rc"));
-        assert_eq!(bad(base(0.02, -1.0, 0.0, 1.0)), Some("tau_ref"));
-        assert_eq!(bad(base(0.02, 1e6, 0.0, 1.0)), Some("tau_ref"));
-        assert_eq!(bad(base(0.02, 0.002, 1.0, 1.0)), Some("min_voltage"));
-        assert_eq!(bad(base(0.02, 0.002, 0.0, 0.0)), Some("amplitude"));
-        assert_eq!(
-            bad(Neuron::SpikingRectifiedLinear {
-                amplitude: f32::INFINITY
-            }),
-            Some("amplitude")
-        );
-        assert_eq!(bad(Neuron::Readout), None);
     }
 }

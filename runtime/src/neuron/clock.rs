@@ -9,21 +9,23 @@
 //!
 //! The first layer's current is constant while an input is presented (it has no synapse), so
 //! [`crate::Network::set_input`] computes each neuron's `t1` once, from two base-2 logarithms
-//! ([`log2`]: leading-zero count and a 257-entry table), and puts every neuron that fires on a
+//! (`crate::integer::log2_shifted`: leading-zero count and a 257-entry table), and puts every neuron that fires on a
 //! timing wheel ([`Wheel`]): a list per step modulo 16, linked through the layer's `sums` words.
 //! A step ([`step`]) visits only its own bucket, i.e. the neurons that spike in it (and those a
 //! whole turn of the wheel later), so a silent neuron costs nothing per step. That replaces the
-//! voltage update, the threshold test and the spike-time interpolation of [`crate::neuron`]'s
+//! voltage update, the threshold test and the spike-time interpolation of [`super::lif`]'s
 //! stepwise LIF, with no division and no `i64` anywhere.
 //!
 //! A clock starts only from rest (after [`crate::Network::reset`]). When the input changes
 //! mid-run, the clocked state is converted back to voltages and refractory times ([`unwind`],
 //! in `f32`, once per input change) and the layer goes on stepwise until the next reset.
 
-use crate::drive::{event, flat_index, positions};
-use crate::fixed_point::{mul_gain, ONE};
-use crate::layer::Shape;
-use crate::neuron::{normalising_shift, LifConstants};
+use crate::event::{event, flat_index, positions};
+use crate::fixed_point::{exp, mul_gain, one_minus_exp, ONE};
+use crate::integer::{leading_zeros, log2_shifted};
+use crate::shape::Shape;
+
+use super::lif::LifConstants;
 
 /// Longest period a clock holds, in steps: `17 ln 2 tau_rc/dt + tau_ref/dt` (the largest `t1`
 /// a Q16.16 current can give, plus the refractory period) must stay below it, so that every
@@ -90,68 +92,6 @@ impl ClockConstants {
         ((product << (self.time_left & 31)) + self.time_half) >> (self.time_right & 31)
     }
 }
-
-/// `log2(x / 2^16)` in Q5.26 (to within 3e-6) for a Q16.16 `x > 0`.
-///
-/// The exponent comes from the leading-zero count, the fraction from linear interpolation in
-/// [`LOG2_TABLE`] with the 16 bits that follow the table index.
-#[cfg_attr(not(test), allow(dead_code))]
-#[inline(always)]
-pub(crate) fn log2(x: u32) -> i32 {
-    let x = x.max(1);
-    log2_shifted(x, leading_zeros(x))
-}
-
-/// The leading-zero count of `x > 0` (`normalising_shift` brings `x < 2^31` into `[2^30, 2^31)`;
-/// `CLZ` where there is one, a binary search on Cortex-M0).
-#[inline(always)]
-fn leading_zeros(x: u32) -> u32 {
-    if x >> 31 != 0 {
-        0
-    } else {
-        normalising_shift(x) + 1
-    }
-}
-
-/// [`log2`] of `x > 0` whose leading-zero count `shift` is known.
-#[inline(always)]
-fn log2_shifted(x: u32, shift: u32) -> i32 {
-    let fraction = (x << (shift & 31)) << 1; // Q0.32, the leading one dropped
-    let index = (fraction >> 24) as usize;
-    let within = ((fraction >> 8) & 0xFFFF) as i32;
-    let (low, high) = match (LOG2_TABLE.get(index), LOG2_TABLE.get(index + 1)) {
-        (Some(&low), Some(&high)) => (low as i32, high as i32),
-        _ => (0, 0),
-    };
-    // The step between entries is below 2^23 (at most log2(1 + 1/256) in Q2.30): its top 16
-    // bits times the 16 bits of `within` fit a `u32`, and the 7 bits dropped cost below 2^-22.
-    let rise = (((high - low) as u32 >> 7) * within as u32) >> 9;
-    // Q2.30; x in [2^(31 - shift), 2^(32 - shift)): log2(x / 2^16) = 15 - shift + fraction.
-    let fraction = low + rise as i32;
-    ((15 - shift as i32) << 26) + ((fraction + 8) >> 4)
-}
-
-/// `log2(1 + i / 256)` in Q2.30 for `i` in `0..=256`, rounded.
-static LOG2_TABLE: [u32; 257] = {
-    let mut table = [0u32; 257];
-    let mut i = 0;
-    while i < 257 {
-        // ln(1 + x) = 2 atanh(z), z = x / (2 + x) <= 1/3: the series is below 1e-17 after
-        // 20 terms.
-        let x = i as f64 / 256.0;
-        let z = x / (2.0 + x);
-        let (mut term, mut sum, mut k) = (z, 0.0f64, 1.0f64);
-        while k < 40.0 {
-            sum += term / k;
-            term *= z * z;
-            k += 2.0;
-        }
-        let log2 = 2.0 * sum / core::f64::consts::LN_2;
-        table[i] = (log2 * (1u64 << 30) as f64 + 0.5) as u32;
-        i += 1;
-    }
-    table
-};
 
 /// Buckets of the timing wheel: one per step, modulo 16.
 pub(crate) const WHEEL: usize = 16;
@@ -324,7 +264,7 @@ pub(crate) fn step(
     count
 }
 
-/// Convert a clocked layer back to the stepwise state of [`crate::neuron`] (`[voltage,
+/// Convert a clocked layer back to the stepwise state of [`super::lif`] (`[voltage,
 /// refractory]` per neuron), with the clock `wheel` that started at rest; `currents` are the
 /// words [`start`] left: a link for a neuron that fires, the current for one that never does.
 ///
@@ -380,49 +320,20 @@ pub(crate) fn unwind(
     }
 }
 
-/// `e^x` in `f32` to within a few ulp, for `x` up to 88 (micromath's `exp` is good to 1e-4
-/// only): `2^k e^r` with `|r| <= ln 2 / 2` and a degree-8 Taylor polynomial.
-fn exp(x: f32) -> f32 {
-    if x.is_nan() || x <= -87.0 {
-        return 0.0;
-    }
-    let x = x.min(88.0);
-    let k = micromath::F32Ext::round(x * core::f32::consts::LOG2_E);
-    // ln 2 in two parts, so that k ln 2 is subtracted without rounding.
-    let r = (x - k * 0.693_145_75) - k * 1.428_606_8e-6;
-    let mut sum = 1.0f32;
-    let mut term = 1.0f32;
-    let mut n = 1.0f32;
-    while n <= 8.0 {
-        term *= r / n;
-        sum += term;
-        n += 1.0;
-    }
-    sum * f32::from_bits(((k as i32 + 127) as u32) << 23)
-}
-
-/// `1 - e^-x` for `x >= 0`, without cancellation for small `x`.
-fn one_minus_exp(x: f32) -> f32 {
-    if x < 0.5 {
-        crate::fixed_point::one_minus_exp_neg(x)
-    } else {
-        1.0 - exp(-x)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
 
     use super::*;
-    use crate::neuron::lif_step;
+    use crate::neuron::lif::lif_step;
     use proptest::prelude::*;
 
     const DT: f32 = 0.001;
 
     fn lif(tau_rc: f32, tau_ref: f32) -> (LifConstants, ClockConstants) {
-        let constants = crate::neuron::tests::lif(tau_rc, tau_ref);
-        (constants, constants.clock.expect("clocked"))
+        let constants = crate::neuron::lif::tests::lif(tau_rc, tau_ref);
+        let clock = ClockConstants::new(tau_rc / DT, tau_ref / DT).expect("clocked");
+        (constants, clock)
     }
 
     /// One neuron started at rest under `current`, run for `steps` steps: its spike steps
@@ -568,24 +479,6 @@ mod tests {
     }
 
     #[test]
-    fn log2_is_accurate_over_the_whole_range() {
-        let mut worst = 0f64;
-        let mut x = 1u32;
-        while x < u32::MAX / 2 {
-            let exact = (f64::from(x) / 65_536.0).log2();
-            let got = f64::from(log2(x)) / f64::from(1 << 26);
-            worst = worst.max((got - exact).abs());
-            x = x + x / 997 + 1;
-        }
-        for x in [u32::MAX, 1 << 31, (1 << 31) - 1, 1 << 16, 1, 2, 3] {
-            let exact = (f64::from(x) / 65_536.0).log2();
-            let got = f64::from(log2(x)) / f64::from(1 << 26);
-            worst = worst.max((got - exact).abs());
-        }
-        assert!(worst < 3e-6, "{worst}");
-    }
-
-    #[test]
     fn the_shared_count_is_the_leading_zero_count() {
         let mut j = ONE as u32 + 1;
         while j < u32::MAX / 2 {
@@ -608,19 +501,6 @@ mod tests {
                 excess_leading_zeros(j, leading_zeros(j)),
                 excess.leading_zeros(),
                 "{j}"
-            );
-        }
-    }
-
-    #[test]
-    fn exp_is_accurate() {
-        for i in -800..=120 {
-            let x = i as f32 / 10.0;
-            let exact = f64::from(x).exp();
-            let got = f64::from(exp(x));
-            assert!(
-                ((got - exact) / exact).abs() < 4e-7,
-                "{x}: {got} vs {exact}"
             );
         }
     }

@@ -1,0 +1,293 @@
+//! The 2-D convolution: its stored form, its geometry checks and its event-driven drive kernel.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{COUNT_BITS, MAX_COUNT};
+use crate::integer::divide_small;
+use crate::kernels::add_scaled;
+use crate::neuron::Neuron;
+use crate::shape::Shape;
+use crate::synapse::Synapse;
+
+use super::kind::{Kind, LayerKind};
+use super::scaling::Scaling;
+
+/// A 2-D convolution with zero padding, followed by its synapse and neurons.
+///
+/// Output pixel `(oy, ox)` reads input rows `oy * stride - padding_top + ky` and columns
+/// `ox * stride - padding_left + kx`; positions outside the input read zero. The bottom and
+/// right padding are whatever `output` implies, so "same" and "valid" convolutions both fit.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Conv2d<'a> {
+    /// Shape of the input.
+    pub input: Shape,
+    /// Shape of the output; its channels are the layer's filters.
+    pub output: Shape,
+    /// Kernel rows.
+    pub kernel_height: u8,
+    /// Kernel columns.
+    pub kernel_width: u8,
+    /// Step between output pixels, in input pixels, along both axes.
+    pub stride: u8,
+    /// Zero rows above the input.
+    pub padding_top: u8,
+    /// Zero columns left of the input.
+    pub padding_left: u8,
+    /// The neurons this layer drives.
+    pub neuron: Neuron,
+    /// The filter between the weighted input and the neurons.
+    pub synapse: Synapse,
+    /// `i8` weights `[in_channel][ky][kx][out_channel]`: one input's fan-out into one output
+    /// pixel is contiguous.
+    pub weights: &'a [u8],
+    /// Per-output-channel multipliers, shifts and biases.
+    #[serde(borrow)]
+    pub scaling: Scaling<'a>,
+    /// Mean spikes per neuron and step recorded at export, times 65535 (0 if unknown).
+    pub activity: u16,
+}
+
+impl Kind for Conv2d<'_> {
+    const KIND: LayerKind = LayerKind::Conv2d;
+
+    fn input_shape(&self) -> Shape {
+        self.input
+    }
+
+    fn output_shape(&self) -> Shape {
+        self.output
+    }
+
+    fn neurons(&self) -> Option<(Neuron, Synapse)> {
+        Some((self.neuron, self.synapse))
+    }
+
+    fn fan_in(&self) -> usize {
+        usize::from(self.input.channels)
+            * usize::from(self.kernel_height)
+            * usize::from(self.kernel_width)
+    }
+
+    fn fan_out(&self) -> usize {
+        let stride = usize::from(self.stride.max(1));
+        let rows = usize::from(self.kernel_height).div_ceil(stride);
+        let cols = usize::from(self.kernel_width).div_ceil(stride);
+        rows * cols * usize::from(self.output.channels)
+    }
+
+    fn weight_count(&self) -> usize {
+        self.fan_in() * usize::from(self.output.channels)
+    }
+
+    /// The kernel and stride are not zero, and every output's window starts inside the padded
+    /// input.
+    fn check(&self) -> Result<(), &'static str> {
+        let (kh, kw) = (u32::from(self.kernel_height), u32::from(self.kernel_width));
+        let stride = u32::from(self.stride);
+        if kh == 0 || kw == 0 {
+            return Err("kernel");
+        }
+        if stride == 0 {
+            return Err("stride");
+        }
+        // Each output's window must start inside the padded input, and padding beyond a
+        // kernel's reach would only produce outputs that never see the input.
+        let fits = |inside: u16, outside: u16, pad: u8, k: u32| {
+            let (inside, outside, pad) = (u32::from(inside), u32::from(outside), u32::from(pad));
+            pad < k && outside >= 1 && (outside - 1) * stride < inside + pad
+        };
+        if !fits(self.input.height, self.output.height, self.padding_top, kh) {
+            return Err("output height");
+        }
+        if !fits(self.input.width, self.output.width, self.padding_left, kw) {
+            return Err("output width");
+        }
+        Ok(())
+    }
+
+    fn divisor(&self) -> u8 {
+        self.stride
+    }
+}
+
+impl Conv2d<'_> {
+    /// Scatter each event's kernel footprint into `sums`; returns the weight additions.
+    ///
+    /// An input at row `y` reaches output row `oy` through kernel row `ky` when
+    /// `oy * stride + ky = y + padding_top`: the first such `ky` is the remainder of
+    /// `(y + padding_top) / stride`, and each further one is `stride` rows on, one output row up.
+    pub(crate) fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        stride_reciprocal: u32,
+    ) -> u32 {
+        let stride = u32::from(self.stride);
+        let (kh, kw) = (u32::from(self.kernel_height), u32::from(self.kernel_width));
+        let (out_h, out_w) = (u32::from(self.output.height), u32::from(self.output.width));
+        let filters = usize::from(self.output.channels);
+        let vector = self.input.is_vector();
+        let mut additions = 0u32;
+        for e in events {
+            let position = e >> COUNT_BITS;
+            let count = e & MAX_COUNT;
+            let (y, x, c) = if vector {
+                (0, 0, position)
+            } else {
+                (position >> 16, (position >> 8) & 0xff, position & 0xff)
+            };
+            let reach_y = y + u32::from(self.padding_top);
+            let reach_x = x + u32::from(self.padding_left);
+            let first_oy = divide_small(reach_y, stride_reciprocal);
+            let first_ox = divide_small(reach_x, stride_reciprocal);
+            let first_ky = reach_y - first_oy * stride;
+            let first_kx = reach_x - first_ox * stride;
+            let (mut ky, mut oy) = (first_ky, first_oy);
+            while ky < kh {
+                if oy < out_h {
+                    let (mut kx, mut ox) = (first_kx, first_ox);
+                    while kx < kw {
+                        if ox < out_w {
+                            let tap = ((c * kh + ky) * kw + kx) as usize * filters;
+                            let out = (oy * out_w + ox) as usize * filters;
+                            if let (Some(row), Some(target)) = (
+                                self.weights.get(tap..tap + filters),
+                                sums.get_mut(out..out + filters),
+                            ) {
+                                add_scaled(target, row, count);
+                                additions = additions.wrapping_add(filters as u32);
+                            }
+                        }
+                        if ox == 0 {
+                            break;
+                        }
+                        kx += stride;
+                        ox -= 1;
+                    }
+                }
+                if oy == 0 {
+                    break;
+                }
+                ky += stride;
+                oy -= 1;
+            }
+        }
+        additions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::input_events;
+    use crate::integer::divisor_reciprocal;
+    use proptest::prelude::*;
+    use std::vec::Vec;
+
+    /// A convolution's geometry: input shape, kernel, stride, padding, output size, filters.
+    fn conv_geometry() -> impl Strategy<Value = (Shape, u8, u8, u8, u8, u8, Shape)> {
+        (
+            1u16..=9,
+            1u16..=9,
+            1u16..=3,
+            1u8..=4,
+            1u8..=4,
+            1u8..=3,
+            1u16..=3,
+        )
+            .prop_flat_map(|(h, w, c, kh, kw, stride, filters)| {
+                (0..kh, 0..kh, 0..kw, 0..kw).prop_filter_map(
+                    "kernel larger than the padded input",
+                    move |(top, bottom, left, right)| {
+                        let padded_h = i32::from(h) + i32::from(top) + i32::from(bottom);
+                        let padded_w = i32::from(w) + i32::from(left) + i32::from(right);
+                        let out_h = (padded_h - i32::from(kh)) / i32::from(stride) + 1;
+                        let out_w = (padded_w - i32::from(kw)) / i32::from(stride) + 1;
+                        (padded_h >= i32::from(kh) && padded_w >= i32::from(kw)).then(|| {
+                            (
+                                Shape::image(h, w, c),
+                                kh,
+                                kw,
+                                stride,
+                                top,
+                                left,
+                                Shape::image(out_h as u16, out_w as u16, filters),
+                            )
+                        })
+                    },
+                )
+            })
+    }
+
+    proptest! {
+        /// The event-driven convolution equals the textbook one: every output sums input times
+        /// weight over its window, reading zero outside the input.
+        #[test]
+        fn convolution_scatter_equals_the_direct_sum(
+            (input, kh, kw, stride, top, left, output) in conv_geometry(),
+            seed in any::<u64>(),
+        ) {
+            let mut state = seed | 1;
+            let mut next = move || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state
+            };
+            let (c_in, filters) = (usize::from(input.channels), usize::from(output.channels));
+            let weights: Vec<u8> = (0..c_in * usize::from(kh) * usize::from(kw) * filters)
+                .map(|_| next() as u8)
+                .collect();
+            // Sparse counts, some of them large.
+            let values: Vec<u8> = (0..input.len())
+                .map(|_| if next() % 3 == 0 { next() as u8 } else { 0 })
+                .collect();
+            let conv = Conv2d {
+                input,
+                output,
+                kernel_height: kh,
+                kernel_width: kw,
+                stride,
+                padding_top: top,
+                padding_left: left,
+                neuron: Neuron::Readout,
+                synapse: Synapse::None,
+                weights: &weights,
+                scaling: Scaling { multipliers: &[], shifts: &[], biases: &[] },
+                activity: 0,
+            };
+            prop_assert_eq!(conv.check(), Ok(()));
+            let mut sums = std::vec![0i32; output.len()];
+            conv.accumulate(input_events(input, &values), &mut sums, divisor_reciprocal(stride));
+            let (h, w) = (i32::from(input.height), i32::from(input.width));
+            for oy in 0..i32::from(output.height) {
+                for ox in 0..i32::from(output.width) {
+                    for f in 0..filters {
+                        let mut expected = 0i32;
+                        for ci in 0..c_in {
+                            for ky in 0..i32::from(kh) {
+                                for kx in 0..i32::from(kw) {
+                                    let y = oy * i32::from(stride) - i32::from(top) + ky;
+                                    let x = ox * i32::from(stride) - i32::from(left) + kx;
+                                    if y < 0 || x < 0 || y >= h || x >= w {
+                                        continue;
+                                    }
+                                    let v = values[((y * w + x) as usize) * c_in + ci];
+                                    let tap = ((ci * usize::from(kh) + ky as usize)
+                                        * usize::from(kw)
+                                        + kx as usize)
+                                        * filters
+                                        + f;
+                                    expected += i32::from(v) * i32::from(weights[tap] as i8);
+                                }
+                            }
+                        }
+                        let index = ((oy * i32::from(output.width) + ox) as usize) * filters + f;
+                        prop_assert_eq!(sums[index], expected, "output ({}, {}, {})", oy, ox, f);
+                    }
+                }
+            }
+        }
+    }
+}

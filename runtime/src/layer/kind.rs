@@ -1,0 +1,56 @@
+//! The contract between a layer kind and the loader and engine: what every kind answers.
+
+use crate::neuron::Neuron;
+use crate::shape::Shape;
+use crate::synapse::Synapse;
+
+/// Layer kinds known to the format, numbered by their bit in the header's kind set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum LayerKind {
+    /// Fully connected layer ([`Dense`](super::Dense)).
+    Dense = 0,
+    /// 2-D convolution ([`Conv2d`](super::Conv2d)).
+    Conv2d = 1,
+    /// Sum pooling ([`SumPool`](super::SumPool)).
+    SumPool = 2,
+}
+
+impl LayerKind {
+    /// The kind's bit in the header's kind set.
+    pub const fn bit(self) -> u32 {
+        1 << self as u8
+    }
+}
+
+/// What a layer kind tells the loader and the engine about itself.
+///
+/// Each kind implements it in its own file, beside its stored form and its drive kernel (an
+/// `accumulate` that turns input events into integer sums); [`Layer`](super::Layer) dispatches
+/// over the kinds. See `runtime/ARCHITECTURE.md`, "Adding a layer kind".
+pub(crate) trait Kind {
+    /// The kind's number in the format.
+    const KIND: LayerKind;
+    /// Shape of the input the layer takes.
+    fn input_shape(&self) -> Shape;
+    /// Shape of the output the layer produces.
+    fn output_shape(&self) -> Shape;
+    /// The layer's neurons and their input synapse, `None` for a linear layer (pooling).
+    fn neurons(&self) -> Option<(Neuron, Synapse)>;
+    /// Inputs that feed one output: the number of terms of its weighted sum.
+    fn fan_in(&self) -> usize;
+    /// Weight additions one input event causes at most.
+    fn fan_out(&self) -> usize;
+    /// Bytes of `i8` weights the layer's shape calls for (0 without weights).
+    fn weight_count(&self) -> usize;
+    /// Check the kind's own parameters (the shapes' bounds and the weight lengths are checked
+    /// for every kind by [`Layer`](super::Layer)); the error names the parameter.
+    fn check(&self) -> Result<(), &'static str>;
+    /// The divisor of positions the drive kernel needs (a stride, a window side), whose
+    /// reciprocal the loader computes once; 1 for none.
+    fn divisor(&self) -> u8 {
+        1
+    }
+}
