@@ -9,6 +9,10 @@
 #                   or if the rows measured and committed differ (what boards/ci.sh runs)
 #   --update        the same, then rewrite boards/BENCH.md (commit it)
 #   --network NAME  only this network (repeatable); --check then checks only its rows
+#   --portable-kernels
+#                   the Cortex-M4 board with the runtime's portable kernels instead of the DSP
+#                   ones (feature portable-kernels; prints only: the A/B comparison of the kernels,
+#                   every sample still compared with the host)
 #
 # Every (network, board) runs through run-qemu.sh with PICOSPIKE_MODEL_DIR (and PICOSPIKE_STEPS
 # for a step count other than the model's), so every sample's outputs, spike counts and events
@@ -42,19 +46,26 @@ NETWORKS=(
   "mnist-conv models/mnist-conv 20 qemu-mps2-an386 - -"
 )
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 mode=print
 only=()
+board_features=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --check) mode=check ;;
     --update) mode=update ;;
     --network) only+=("${2:?--network needs a name}"); shift ;;
+    --portable-kernels) board_features=portable-kernels ;;
     -h|--help) usage ;;
     *) usage ;;
   esac
   shift
 done
+
+if [[ -n $board_features && $mode != print ]]; then
+  echo "--portable-kernels prints only: BENCH.md holds the kernels the boards run" >&2
+  exit 2
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -95,6 +106,8 @@ for entry in "${NETWORKS[@]}"; do
   step_env=()
   [[ $steps != - ]] && step_env=(PICOSPIKE_STEPS="$steps")
   for board in ${boards//,/ }; do
+    # The portable kernels are what the Cortex-M0 runs anyway: compare them on the Cortex-M4.
+    [[ -n $board_features && $board != qemu-mps2-an386 ]] && continue
     case $board in
       qemu-mps2-an386) target=thumbv7em-none-eabihf; anchor=$anchor_m4 ;;
       qemu-microbit) target=thumbv6m-none-eabi; anchor=$anchor_m0 ;;
@@ -102,7 +115,7 @@ for entry in "${NETWORKS[@]}"; do
     esac
     echo "== $name on $board (steps: ${steps/-/model default})"
     # run-qemu.sh builds, runs, and fails unless every sample equals the host's.
-    env PICOSPIKE_MODEL_DIR="$model_dir" "${step_env[@]}" "$here/run-qemu.sh" "$board" > "$work/$name-$board.log" 2>&1 || {
+    env PICOSPIKE_MODEL_DIR="$model_dir" PICOSPIKE_BOARD_FEATURES="$board_features" "${step_env[@]}" "$here/run-qemu.sh" "$board" > "$work/$name-$board.log" 2>&1 || {
       tail -30 "$work/$name-$board.log" >&2
       echo "FAIL: $name on $board (log: $work/$name-$board.log)" >&2
       exit 1

@@ -103,7 +103,8 @@ echo "== building $board"
 if [[ ($uart -eq 1 || $kill_test -eq 1) && $board == qemu-mps2-an386 ]]; then
   (cd "$here/$board" && cargo build --release --quiet --bin uart-server)
 else
-  (cd "$here/$board" && cargo build --release --quiet --bin "$bin")
+  # PICOSPIKE_BOARD_FEATURES: board features for this build (bench.sh --portable-kernels).
+  (cd "$here/$board" && cargo build --release --quiet --bin "$bin" ${PICOSPIKE_BOARD_FEATURES:+--features "$PICOSPIKE_BOARD_FEATURES"})
 fi
 
 uart_server_qemu() { # uart_server_qemu SERIAL-SPEC: the QEMU command line of the UART server

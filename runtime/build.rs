@@ -5,7 +5,9 @@
 //! 32x32->64 multiply (`SMULL`) and `CLZ`, and get `cfg(picospike_long_multiply)`. Every other
 //! target (Cortex-M0/M0+/M23, the host) uses the 32-bit-only kernels, which are tested
 //! bit-identical to the others on the host. `thumbv7em` (Cortex-M4/M7) also gets
-//! `cfg(picospike_dsp)`: the fan-out kernels built from the DSP extension (`crate::dsp`).
+//! `cfg(picospike_dsp)`: the fan-out kernels built from the DSP extension (`src/kernels/`),
+//! unless the `portable-kernels` feature asks for the portable ones. This is the one place
+//! that decides which kernels a build runs.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(picospike_long_multiply)");
@@ -20,7 +22,8 @@ fn main() {
     }
     // The ARMv7E-M DSP extension (SXTAB, SXTB16, SMLABB, ...): always on Cortex-M4/M7; on
     // ARMv8-M mainline (Cortex-M33) it is optional, so only thumbv7em gets the asm kernels.
-    if target.starts_with("thumbv7em-") {
+    let portable = std::env::var_os("CARGO_FEATURE_PORTABLE_KERNELS").is_some();
+    if target.starts_with("thumbv7em-") && !portable {
         println!("cargo::rustc-cfg=picospike_dsp");
     }
 }

@@ -182,25 +182,26 @@ pub(crate) fn open(blob: &[u8], capacity: usize) -> Result<(Header, &[u8]), Load
     Ok((header, body))
 }
 
-/// Decode a body's fields (still unvalidated): its time step and input encoding are returned,
-/// its layers decoded one at a time straight into `layers`, so that no frame holds a second
-/// copy of the layer list; any byte sequence that is not exactly one body is
-/// [`LoadError::Malformed`].
+/// Decode a body's fields (still unvalidated) into `dt`, `input` and `layers`; the layers are
+/// decoded one at a time straight into `layers`, so that no frame holds a second copy of the
+/// layer list. Any byte sequence that is not exactly one body is [`LoadError::Malformed`].
 #[inline(never)]
 pub(crate) fn decode_body<'a, const L: usize>(
     body: &'a [u8],
+    dt: &mut f32,
+    input: &mut InputEncoding,
     layers: &mut heapless::Vec<Layer<'a>, L>,
-) -> Result<(f32, InputEncoding), LoadError> {
+) -> Result<(), LoadError> {
     let malformed = |_| LoadError::Malformed { part: "body" };
     let mut deserializer = postcard::Deserializer::from_bytes(body);
     // The fields of the body struct in their order, as the derived decoder read them.
-    let dt = f32::deserialize(&mut deserializer).map_err(malformed)?;
-    let input = InputEncoding::deserialize(&mut deserializer).map_err(malformed)?;
+    *dt = f32::deserialize(&mut deserializer).map_err(malformed)?;
+    *input = InputEncoding::deserialize(&mut deserializer).map_err(malformed)?;
     LayerList(layers)
         .deserialize(&mut deserializer)
         .map_err(malformed)?;
     match deserializer.finalize() {
-        Ok([]) => Ok((dt, input)),
+        Ok([]) => Ok(()),
         _ => Err(LoadError::Malformed { part: "body" }),
     }
 }

@@ -63,12 +63,12 @@ mod kernels;
 pub mod layer;
 mod model;
 pub mod network;
+pub mod neuron;
+mod plan;
 #[cfg(feature = "std")]
 pub mod quantize;
 #[cfg(feature = "std")]
 pub mod reference;
-pub mod neuron;
-mod plan;
 mod runs;
 mod shape;
 pub mod synapse;

@@ -113,7 +113,7 @@ impl<'a, const MAX_LAYERS: usize> Model<'a, MAX_LAYERS> {
     /// layers are decoded one at a time straight into `self.layers` and validated by
     /// reference, so that no frame holds a second copy of the layer list.
     fn fill(&mut self, header: Header, body: &'a [u8]) -> Result<(), LoadError> {
-        (self.dt, self.input) = format::decode_body(body, &mut self.layers)?;
+        format::decode_body(body, &mut self.dt, &mut self.input, &mut self.layers)?;
         self.state_words = plan::check_model(
             self.dt,
             &self.input,

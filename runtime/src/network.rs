@@ -16,7 +16,7 @@ use crate::fixed_point::{scale, Q16};
 use crate::layer::Layer;
 use crate::model::{Model, DEFAULT_MAX_LAYERS};
 use crate::neuron::lif_layer::{lif_common_pass, lif_finish, FilteredCurrents};
-use crate::neuron::{clock, spiking_relu, Dynamics};
+use crate::neuron::{clock, Dynamics};
 use crate::plan::{LayerConstants, LayerState};
 use crate::runs::runs_mut;
 use crate::shape::Shape;
@@ -478,16 +478,10 @@ fn update_neurons(
         emitted: 0,
         spikes: 0,
     };
-    match constants.dynamics {
-        Some(Dynamics::Lif { lif, .. }) => {
-            let (state, _) = neuron_state.as_chunks_mut::<2>();
-            let noted = lif_common_pass(state, currents, &lif, out.events);
-            lif_finish(shape, state, currents, noted, &lif, &mut out);
-        }
-        Some(Dynamics::SpikingRectifiedLinear) => {
-            spiking_relu::step_layer(shape, currents, neuron_state, &mut out);
-        }
-        Some(Dynamics::Readout) | None => {
+    match &constants.dynamics {
+        Some(dynamics) => dynamics.step_layer(shape, currents, neuron_state, outputs, &mut out),
+        // A linear layer has no outputs region (pools take their own branch of the step).
+        None => {
             for (out, &current) in outputs.iter_mut().zip(currents) {
                 *out = current;
             }

@@ -22,10 +22,10 @@ use std::vec::Vec;
 use crate::error::EncodeError;
 use crate::fixed_point::ONE;
 use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
-use crate::ModelBuilder;
 use crate::layer::{Conv2d, Dense, Layer, Scaling, SumPool};
 use crate::neuron::Neuron;
 use crate::reference::{FloatKind, FloatLayer, FloatNetwork};
+use crate::ModelBuilder;
 
 /// Why a [`FloatNetwork`] could not be quantized.
 #[derive(Clone, Debug, PartialEq)]

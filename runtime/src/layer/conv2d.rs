@@ -59,8 +59,12 @@ impl Kind for Conv2d<'_> {
         self.output
     }
 
-    fn neurons(&self) -> Option<(Neuron, Synapse)> {
-        Some((self.neuron, self.synapse))
+    fn neuron(&self) -> Option<Neuron> {
+        Some(self.neuron)
+    }
+
+    fn synapse(&self) -> Synapse {
+        self.synapse
     }
 
     fn fan_in(&self) -> usize {
@@ -108,6 +112,24 @@ impl Kind for Conv2d<'_> {
 
     fn divisor(&self) -> u8 {
         self.stride
+    }
+
+    fn weighted(&self) -> Option<(&[u8], Scaling<'_>)> {
+        Some((self.weights, self.scaling))
+    }
+
+    fn activity(&self) -> u16 {
+        self.activity
+    }
+
+    #[inline(always)]
+    fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        divisor_reciprocal: u32,
+    ) -> u32 {
+        Conv2d::accumulate(self, events, sums, divisor_reciprocal)
     }
 }
 

@@ -48,8 +48,12 @@ impl Kind for Dense<'_> {
         Shape::vector(self.outputs)
     }
 
-    fn neurons(&self) -> Option<(Neuron, Synapse)> {
-        Some((self.neuron, self.synapse))
+    fn neuron(&self) -> Option<Neuron> {
+        Some(self.neuron)
+    }
+
+    fn synapse(&self) -> Synapse {
+        self.synapse
     }
 
     fn fan_in(&self) -> usize {
@@ -66,6 +70,24 @@ impl Kind for Dense<'_> {
 
     fn check(&self) -> Result<(), &'static str> {
         Ok(())
+    }
+
+    fn weighted(&self) -> Option<(&[u8], Scaling<'_>)> {
+        Some((self.weights, self.scaling))
+    }
+
+    fn activity(&self) -> u16 {
+        self.activity
+    }
+
+    #[inline(always)]
+    fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        _divisor_reciprocal: u32,
+    ) -> u32 {
+        Dense::accumulate(self, events, sums)
     }
 }
 

@@ -4,6 +4,8 @@ use crate::neuron::Neuron;
 use crate::shape::Shape;
 use crate::synapse::Synapse;
 
+use super::scaling::Scaling;
+
 /// Layer kinds known to the format, numbered by their bit in the header's kind set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -37,8 +39,16 @@ pub(crate) trait Kind {
     fn input_shape(&self) -> Shape;
     /// Shape of the output the layer produces.
     fn output_shape(&self) -> Shape;
-    /// The layer's neurons and their input synapse, `None` for a linear layer (pooling).
-    fn neurons(&self) -> Option<(Neuron, Synapse)>;
+    /// The layer's neurons, `None` for a linear layer (pooling).
+    fn neuron(&self) -> Option<Neuron>;
+    /// The filter between the layer's weighted input and its neurons ([`Synapse::None`] for a
+    /// linear layer).
+    fn synapse(&self) -> Synapse;
+    /// The `i8` weights and the per-channel scaling of a weighted layer, `None` for a linear
+    /// one.
+    fn weighted(&self) -> Option<(&[u8], Scaling<'_>)>;
+    /// Mean spikes per neuron and step recorded at export, times 65535 (0 if unknown).
+    fn activity(&self) -> u16;
     /// Inputs that feed one output: the number of terms of its weighted sum.
     fn fan_in(&self) -> usize;
     /// Weight additions one input event causes at most.
@@ -53,4 +63,14 @@ pub(crate) trait Kind {
     fn divisor(&self) -> u8 {
         1
     }
+    /// The drive kernel: add the fan-out of each input event to the integer `sums` (one per
+    /// output); returns the weight additions. `divisor_reciprocal` is the load-time
+    /// reciprocal of [`Kind::divisor`]. A kind without weights (a pool) adds nothing here:
+    /// its sums are its output events, which the engine asks it for itself.
+    fn accumulate(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+        divisor_reciprocal: u32,
+    ) -> u32;
 }

@@ -119,31 +119,22 @@ impl<'a> Layer<'a> {
 
     /// The layer's neurons, `None` for a linear layer (pooling).
     pub fn neuron(&self) -> Option<Neuron> {
-        each_kind!(self, layer => layer.neurons()).map(|(neuron, _)| neuron)
+        each_kind!(self, layer => layer.neuron())
     }
 
     /// The layer's input synapse ([`Synapse::None`] for a linear layer).
     pub fn synapse(&self) -> Synapse {
-        each_kind!(self, layer => layer.neurons()).map_or(Synapse::None, |(_, synapse)| synapse)
+        each_kind!(self, layer => layer.synapse())
     }
 
     /// Mean spikes per neuron and step recorded at export, as a fraction (0 if unknown).
     pub fn activity(&self) -> f32 {
-        let bits = match self {
-            Layer::Dense(d) => d.activity,
-            Layer::Conv2d(c) => c.activity,
-            Layer::SumPool(_) => 0,
-        };
-        f32::from(bits) / 65535.0
+        f32::from(each_kind!(self, layer => layer.activity())) / 65535.0
     }
 
     /// The weights and scaling of a weighted layer.
-    pub(crate) fn weighted(&self) -> Option<(&'a [u8], Scaling<'a>)> {
-        match self {
-            Layer::Dense(d) => Some((d.weights, d.scaling)),
-            Layer::Conv2d(c) => Some((c.weights, c.scaling)),
-            Layer::SumPool(_) => None,
-        }
+    pub(crate) fn weighted(&self) -> Option<(&[u8], Scaling<'_>)> {
+        each_kind!(self, layer => layer.weighted())
     }
 
     /// Inputs that feed one output: the number of terms of its weighted sum.
@@ -186,13 +177,14 @@ impl<'a> Layer<'a> {
     /// The state words each region of this layer needs.
     pub fn state_plan(&self) -> StatePlan {
         let n = self.outputs();
-        match each_kind!(self, layer => layer.neurons()) {
+        match self.neuron() {
             None => StatePlan {
                 accumulators: n,
                 events: n,
                 ..StatePlan::default()
             },
-            Some((neuron, synapse)) => {
+            Some(neuron) => {
+                let synapse = self.synapse();
                 let channels = usize::from(self.output_shape().channels);
                 let spiking = neuron.is_spiking();
                 StatePlan {
@@ -269,19 +261,13 @@ impl<'a> Layer<'a> {
         Ok(())
     }
 
-    /// Run the drive kernel of a weighted layer: add the fan-out of each input event to `sums`;
-    /// returns the weight additions. `divisor_reciprocal` is the load-time reciprocal of
-    /// [`Layer::divisor`]. A pool's kernel also writes events, so the engine calls it itself.
+    /// Run the layer's drive kernel (see `kind::Kind::accumulate`).
     pub(crate) fn accumulate(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
         divisor_reciprocal: u32,
     ) -> u32 {
-        match self {
-            Layer::Dense(dense) => dense.accumulate(events, sums),
-            Layer::Conv2d(conv) => conv.accumulate(events, sums, divisor_reciprocal),
-            Layer::SumPool(_) => 0,
-        }
+        each_kind!(self, layer => Kind::accumulate(layer, events, sums, divisor_reciprocal))
     }
 }

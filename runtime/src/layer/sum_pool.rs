@@ -10,6 +10,7 @@ use crate::shape::Shape;
 use crate::synapse::Synapse;
 
 use super::kind::{Kind, LayerKind};
+use super::scaling::Scaling;
 
 /// Sum pooling over `size x size` windows with stride `size` (rows and columns past the last
 /// whole window are dropped).
@@ -43,8 +44,12 @@ impl Kind for SumPool {
         )
     }
 
-    fn neurons(&self) -> Option<(Neuron, Synapse)> {
+    fn neuron(&self) -> Option<Neuron> {
         None
+    }
+
+    fn synapse(&self) -> Synapse {
+        Synapse::None
     }
 
     fn fan_in(&self) -> usize {
@@ -68,6 +73,20 @@ impl Kind for SumPool {
 
     fn divisor(&self) -> u8 {
         self.size
+    }
+
+    fn weighted(&self) -> Option<(&[u8], Scaling<'_>)> {
+        None
+    }
+
+    fn activity(&self) -> u16 {
+        0
+    }
+
+    /// Nothing: a pool's sums are its output events ([`SumPool::accumulate`], which the
+    /// engine calls).
+    fn accumulate(&self, _: impl Iterator<Item = u32>, _: &mut [i32], _: u32) -> u32 {
+        0
     }
 }
 

@@ -52,6 +52,7 @@ impl ClockConstants {
     /// The clock constants for `tau_rc / dt = tau_steps` and a refractory period of
     /// `refractory_steps`, or `None` when the layer cannot be clocked: a period shorter than
     /// one step, or crossing times beyond [`MAX_PERIOD_STEPS`].
+    #[inline(never)] // load time only: one copy
     pub(crate) fn new(tau_steps: f32, refractory_steps: f32) -> Option<Self> {
         let scale = tau_steps * core::f32::consts::LN_2;
         let longest = 17.0 * scale + refractory_steps;
@@ -449,9 +450,15 @@ mod tests {
         /// in the same step or the next or previous one. (The two place a crossing in different
         /// roundings, and at a period such as 3.25 steps a crossing can fall within a hair of
         /// a step's end every few spikes.)
+        ///
+        /// Currents within 1% above the threshold are left out: there `J - 1` is a few hundred
+        /// Q16.16 ulps, the rise of the stepwise neuron near its crossing a few ulps a step, and
+        /// its roundings move the crossing by several steps (`J = 1.00098`, 150 steps unwound:
+        /// the clock fires at step 347 as the exact `tau_rc ln(J / (J - 1))` does, the stepwise
+        /// neuron at 350). The clock, not the unwinding, is the more exact of the two there.
         #[test]
         fn unwound_neurons_continue_the_clock(
-            j in 0.5f64..20.0,
+            j in prop_oneof![0.5f64..1.0, 1.01f64..20.0],
             before in 1u32..300,
             tau in prop::sample::select(&[(0.02f32, 0.002f32), (0.05, 0.001), (0.01, 0.004), (0.02, 0.0025)]),
         ) {

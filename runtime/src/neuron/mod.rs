@@ -13,6 +13,8 @@ pub(crate) mod spiking_relu;
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::Emitter;
+use crate::shape::Shape;
 use clock::ClockConstants;
 use lif::LifConstants;
 
@@ -113,6 +115,37 @@ impl Neuron {
                 Ok(Dynamics::SpikingRectifiedLinear)
             }
             Neuron::Readout => Ok(Dynamics::Readout),
+        }
+    }
+}
+
+impl Dynamics {
+    /// Step a layer of these neurons, of output shape `shape`, under this step's `currents`:
+    /// `state` holds the neurons' state words, `outputs` the readout's values; each neuron that
+    /// fires emits its event through `out`.
+    #[inline(always)]
+    pub(crate) fn step_layer(
+        &self,
+        shape: Shape,
+        currents: &[i32],
+        state: &mut [i32],
+        outputs: &mut [i32],
+        out: &mut Emitter<'_>,
+    ) {
+        match self {
+            Dynamics::Lif { lif, .. } => {
+                let (state, _) = state.as_chunks_mut::<2>();
+                let noted = lif_layer::lif_common_pass(state, currents, lif, out.events);
+                lif_layer::lif_finish(shape, state, currents, noted, lif, out);
+            }
+            Dynamics::SpikingRectifiedLinear => {
+                spiking_relu::step_layer(shape, currents, state, out);
+            }
+            Dynamics::Readout => {
+                for (out, &current) in outputs.iter_mut().zip(currents) {
+                    *out = current;
+                }
+            }
         }
     }
 }
