@@ -18,6 +18,7 @@ pub(crate) fn normalising_shift(x: u32) -> u32 {
 }
 
 /// [`normalising_shift`] by binary search, for cores without `CLZ` (Cortex-M0).
+// Used on Cortex-M0 only; compiled everywhere so that the host tests check it.
 #[cfg_attr(
     any(picospike_long_multiply, not(target_arch = "arm")),
     allow(dead_code)

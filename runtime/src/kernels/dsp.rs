@@ -6,9 +6,9 @@
 
 use core::marker::PhantomData;
 
+use super::fan_out::FanOut;
 use super::isa::Isa;
 use super::slices::{same_length, same_length3, same_length5, word};
-use super::FanOut;
 
 /// The DSP kernels on the instructions `I`, as a [`FanOut`] implementation.
 pub(crate) struct Dsp<I>(PhantomData<I>);

@@ -30,30 +30,14 @@ mod arm;
 #[cfg_attr(not(any(test, picospike_dsp)), allow(dead_code))]
 pub(crate) mod dsp;
 // The twins serve only the tests outside a `Dsp<Twins>` build.
+mod fan_out;
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod isa;
 #[cfg_attr(all(not(test), picospike_dsp), allow(dead_code))]
 pub(crate) mod portable;
 mod slices;
 
-/// A set of fan-out kernels. Each adds rows of `i8` weights, each times its count (`0..=255`,
-/// an event's), to `sums`, up to the shortest of the lengths.
-pub(crate) trait FanOut {
-    /// `sums[j] += weights[j] as i8`.
-    fn add_weights(sums: &mut [i32], weights: &[u8]);
-    /// `sums[j] += count * weights[j] as i8`.
-    fn add_weights_scaled(sums: &mut [i32], weights: &[u8], count: u8);
-    /// `sums[j] += a[j] as i8 + b[j] as i8`, one pass over the sums for two events.
-    fn add_two_weights(sums: &mut [i32], a: &[u8], b: &[u8]);
-    /// `sums[j] += count_a * a[j] as i8 + count_b * b[j] as i8`.
-    fn add_two_weights_scaled(sums: &mut [i32], a: &[u8], count_a: u8, b: &[u8], count_b: u8);
-    /// `sums[j] += counts[0] * rows[0][j] as i8 + ... + counts[2] * rows[2][j] as i8`.
-    fn add_three_weights_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]);
-    /// `sums[j] += rows[0][j] as i8 + ... + rows[3][j] as i8`.
-    fn add_four_weights(sums: &mut [i32], rows: [&[u8]; 4]);
-    /// `sums[j] += counts[0] * rows[0][j] as i8 + ... + counts[3] * rows[3][j] as i8`.
-    fn add_four_weights_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]);
-}
+pub(crate) use fan_out::FanOut;
 
 /// The kernels this build runs.
 #[cfg(picospike_dsp)]

@@ -1,8 +1,8 @@
 //! The portable fan-out kernels: plain Rust element loops, for Cortex-M0/M0+, the host, and any
 //! core when the `portable-kernels` feature asks for them.
 
+use super::fan_out::FanOut;
 use super::slices::{same_length, same_length5};
-use super::FanOut;
 
 /// The portable kernels, as a [`FanOut`] implementation.
 pub(crate) struct Portable;

@@ -200,6 +200,7 @@ fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
 /// The leading-zero count of `J - 1` for a Q16.16 `J > 1` with `shift` leading zeros: for
 /// `J >= 2`, that of `J` or one more, so that on Cortex-M0, whose normalisation is a binary
 /// search, one search serves both logarithms (the same count as [`leading_zeros`], tested).
+// Used on Cortex-M0 only; compiled everywhere so that the host tests check it.
 #[cfg_attr(
     all(not(test), any(picospike_long_multiply, not(target_arch = "arm"))),
     allow(dead_code)

@@ -167,6 +167,7 @@ impl LifConstants {
     /// `(high * gain + ((low * gain) >> 16) + half) >> gain_shift`, exact by the argument of
     /// [`fixed_point::scale_narrow`]; `|high * gain| <= 2^31 - 2^16` (`gain < 2^16` unless
     /// `gain_shift` is 0), so nothing overflows.
+    // Not used where `decay_wide` is; the tests check the two against each other.
     #[cfg_attr(all(not(test), picospike_long_multiply), allow(dead_code))]
     #[inline(always)]
     fn decay_narrow(&self, difference: i32, gain: i32) -> i32 {
@@ -179,6 +180,7 @@ impl LifConstants {
     /// `gain << (16 - gain_shift)` (below 2^31 when `gain_shift >= 1`), the high word rounded
     /// (one `SMMLAR` together with the voltage update); for `gain_shift == 0` (`tau_rc` below
     /// 1.44 steps) the floored 48-bit product.
+    // Cortex-M3/M4/M7 only; the tests check it against `decay_narrow` on the host.
     #[cfg_attr(not(any(test, picospike_long_multiply)), allow(dead_code))]
     #[inline(always)]
     fn decay_wide(&self, difference: i32, gain: i32) -> i32 {
@@ -241,6 +243,7 @@ pub(crate) fn constants(
 /// The engine runs it in two passes ([`lif_common_steps`], then [`lif_finish_noted`] for the
 /// few noted neurons), which leave the same state (tested); this one-neuron form is their
 /// specification.
+// The specification the engine's two passes are tested against; the engine runs those.
 #[cfg_attr(not(test), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn lif_step(

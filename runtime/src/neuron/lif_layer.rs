@@ -129,6 +129,7 @@ pub(crate) fn lif_common_steps<const WHOLE_GAIN: bool, C: Currents>(
 /// [`crate::Network::set_input`] calls this again. Only the static first layer without a
 /// synapse is marked; a filtered current changes every step. Only the Cortex-M builds mark
 /// (see `set_input`); the results are the same bits either way.
+// Only the Cortex-M builds mark (see above); the tests check the marks on the host.
 #[cfg_attr(not(any(test, target_arch = "arm")), allow(dead_code))]
 pub(crate) fn mark_at_rest(state: &mut [[i32; 2]], currents: &[i32], constants: &LifConstants) {
     for ([voltage, refractory], &current) in state.iter_mut().zip(currents) {

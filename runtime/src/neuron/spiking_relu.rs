@@ -20,7 +20,9 @@ pub(crate) fn step(voltage: &mut i32, current: i32) -> i32 {
 
 /// Step a layer of shape `shape`: one voltage per neuron, under this step's `currents`; each
 /// neuron that fires emits an event with its spike count.
-#[inline(always)]
+///
+/// Not inlined: inside the step the loop lost a register and moved a pointer twice per neuron.
+#[inline(never)]
 pub(crate) fn step_layer(
     shape: Shape,
     currents: &[i32],
