@@ -370,10 +370,11 @@ pub fn predict(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use picospike_runtime::quantize::quantize;
-    use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
     use picospike_runtime::synapse::Synapse;
+
+    use super::*;
+    use crate::quantize::quantize;
+    use crate::reference::{FloatKind, FloatLayer, FloatNetwork};
 
     /// A `sizes[0]-sizes[1]-...` LIF network with a readout, small deterministic weights.
     pub(crate) fn dense_model(sizes: &[usize], steps: u16) -> Vec<u8> {

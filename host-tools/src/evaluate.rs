@@ -9,10 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use picospike_runtime::reference::{argmax, FloatNetwork};
 use picospike_runtime::{LoadError, Model, Network};
 
 use crate::data::Dataset;
+use crate::reference::{argmax, FloatNetwork};
 
 /// Firing statistics of one spiking layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -1,6 +1,6 @@
 //! The float network that training produces, and its rate-mode ("rate float") evaluation.
 //!
-//! The types are the runtime's host-side reference types (`picospike_runtime::reference`), so the
+//! The types are the float reference's (`crate::reference`), so the
 //! trained network feeds the quantizer and the float spiking simulator directly. Semantics: the
 //! input of layer 0 is `raw / full_scale`; each layer computes the current
 //! `J_i = sum_j x_j W[j][i] + b_i` with the Nengo gain and bias already folded into `W` and `b`;
@@ -11,12 +11,12 @@ use rayon::prelude::*;
 
 pub use picospike_runtime::format::InputEncoding;
 pub use picospike_runtime::neuron::Neuron;
-pub use picospike_runtime::reference::{argmax, FloatKind, FloatLayer, FloatNetwork, Shape};
+pub use crate::reference::{argmax, FloatKind, FloatLayer, FloatNetwork, Shape};
 pub use picospike_runtime::synapse::Synapse;
 
 /// Steady-state LIF rate in Hz (without amplitude) for current `j`: 0 for `j <= 1`.
 pub fn lif_rate(j: f32, tau_rc: f32, tau_ref: f32) -> f32 {
-    picospike_runtime::reference::lif_rate(f64::from(j), f64::from(tau_rc), f64::from(tau_ref), 1.0)
+    crate::reference::lif_rate(f64::from(j), f64::from(tau_rc), f64::from(tau_ref), 1.0)
         as f32
 }
 

@@ -4,12 +4,12 @@
 use serde::Serialize;
 
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::FloatNetwork;
 use picospike_runtime::synapse::Synapse;
 
 use crate::data::Dataset;
 use crate::evaluate::{self, SpikingEvaluation};
 use crate::quantized::{self, ExportError, ModelSizes};
+use crate::reference::FloatNetwork;
 
 /// How to turn a trained rate network into the spiking network that is exported.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]

@@ -61,10 +61,6 @@ pub mod format;
 pub mod layer;
 pub mod network;
 pub mod neuron;
-#[cfg(feature = "std")]
-pub mod quantize;
-#[cfg(feature = "std")]
-pub mod reference;
 pub mod synapse;
 
 pub use error::{EncodeError, LoadError, RunError};

@@ -2,17 +2,16 @@
 //!
 //! It runs the *unquantized* network with Nengo's reference semantics (exact exponential
 //! integration, fractional refractory time, exact spike times, no cap on spikes per step), so
-//! comparing it with [`crate::Network`] measures exactly what quantization and the documented
+//! comparing it with [`picospike_runtime::Network`] measures exactly what quantization and the documented
 //! fixed-point deviations cost. Its rate mode (LIFRate / RectifiedLinear) is the "rate float"
 //! stage of the NengoDL recipe.
 
 use serde::{Deserialize, Serialize};
-use std::vec::Vec;
 
-use crate::format::InputEncoding;
-pub use crate::layer::Shape;
-use crate::neuron::Neuron;
-use crate::synapse::Synapse;
+use picospike_runtime::format::InputEncoding;
+pub use picospike_runtime::layer::Shape;
+use picospike_runtime::neuron::Neuron;
+use picospike_runtime::synapse::Synapse;
 
 /// A network in float, with Nengo's gain and bias folded into each layer's weights and biases.
 ///
@@ -120,7 +119,7 @@ pub struct FloatRun {
 /// Nengo's `LIFRate` curve: steady-state rate in Hz (times `amplitude`) for constant current `j`.
 ///
 /// ```
-/// use picospike_runtime::reference::lif_rate;
+/// use picospike_host::reference::lif_rate;
 /// // J = 2 with the default time constants: 1 / (2 ms + 20 ms * ln 2) = 63.0 Hz.
 /// assert!((lif_rate(2.0, 0.02, 0.002, 1.0) - 63.04).abs() < 0.01);
 /// assert_eq!(lif_rate(1.0, 0.02, 0.002, 1.0), 0.0); // at and below threshold: silent
@@ -167,7 +166,7 @@ impl FloatLayer {
     ///
     /// ```
     /// use picospike_runtime::neuron::Neuron;
-    /// use picospike_runtime::reference::{FloatKind, FloatLayer, Shape};
+    /// use picospike_host::reference::{FloatKind, FloatLayer, Shape};
     /// use picospike_runtime::synapse::Synapse;
     /// let pool = FloatLayer {
     ///     kind: FloatKind::AvgPool { input: Shape { height: 4, width: 4, channels: 2 }, size: 2 },
@@ -507,7 +506,7 @@ pub struct FloatSimulator<'n> {
 
 impl FloatSimulator<'_> {
     /// Present another static input from the next step on, keeping every neuron's state: a
-    /// stream, as [`crate::Network::set_input`] without a reset.
+    /// stream, as [`picospike_runtime::Network::set_input`] without a reset.
     pub fn present(&mut self, raw: &[u8]) {
         self.first_drive = self.network.first_drive(raw);
     }
