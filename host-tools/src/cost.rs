@@ -296,7 +296,7 @@ impl Board {
 
 /// Predicted cost of one inference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Prediction {
+pub struct CostPrediction {
     /// Timesteps predicted for.
     pub steps: u16,
     /// Instructions of the whole inference.
@@ -323,7 +323,7 @@ pub fn predict(
     costs: &BoardCosts,
     steps: u16,
     clock_mhz: Option<f64>,
-) -> Prediction {
+) -> CostPrediction {
     let steps_f = f64::from(steps);
     let conv = |layer: &LayerWork| layer.kind == "conv2d";
     let per_mac = match workload.layers.first() {
@@ -357,7 +357,7 @@ pub fn predict(
     let step_part = per_step * steps_f;
     let instructions = static_part + step_part;
     let clock_mhz = clock_mhz.unwrap_or(costs.clock_mhz);
-    Prediction {
+    CostPrediction {
         steps,
         instructions,
         static_part,

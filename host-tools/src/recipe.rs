@@ -120,8 +120,8 @@ pub fn convert_and_check(
     let spiking = to_spiking(network, options);
     let (blob, sizes) = quantized::build_blob(&spiking)?;
     let steps = options.timesteps;
-    let rate_float = crate::network::rate_accuracy(network, &test.images, &test.labels);
-    let rate_float_rates_hz = crate::network::mean_rates_hz(network, &test.images);
+    let rate_float = crate::rate_float::rate_accuracy(network, &test.images, &test.labels);
+    let rate_float_rates_hz = crate::rate_float::mean_rates_hz(network, &test.images);
     let spiking_float = evaluate::float_spiking(&spiking, test, usize::from(steps), progress);
     let spiking_fixed =
         evaluate::fixed_spiking(&blob, test, steps, progress).map_err(|source| {

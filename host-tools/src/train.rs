@@ -26,7 +26,11 @@ use serde::{Deserialize, Serialize};
 use crate::arch::{ArchError, Architecture, ResolvedLayer};
 use crate::augment::Augmentation;
 use crate::data::{DataError, Dataset};
-use crate::network::{FloatKind, FloatLayer, FloatNetwork, InputEncoding, Neuron, Shape, Synapse};
+use picospike_runtime::format::InputEncoding;
+use picospike_runtime::neuron::Neuron;
+use picospike_runtime::synapse::Synapse;
+
+use crate::reference::{FloatKind, FloatLayer, FloatNetwork, Shape};
 
 /// Errors from [`train`].
 #[derive(Debug, thiserror::Error)]
@@ -1257,7 +1261,7 @@ fn dropout_masks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{lif_rate, mean_rates_hz, rate_accuracy};
+    use crate::rate_float::{lif_rate, mean_rates_hz, rate_accuracy};
 
     /// Two Gaussian-ish blobs per class on a 4x4 grid: easy but not trivially separable.
     fn toy(n: usize, seed: u64) -> Dataset {
