@@ -62,7 +62,7 @@ const RAMP: [RGBColor; 3] = [
 ];
 
 /// The bundled font: DejaVu Sans 2.37 (see `assets/fonts/README.md` for origin and licence).
-static FONT_TTF: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 /// Family name the bundled font is registered under in plotters (its default family).
 const FONT_FAMILY: &str = "sans-serif";
 
