@@ -84,7 +84,7 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// A configuration suited to the built-in 8x8 digits: 64-100-10 LIF, 60 epochs, 10% held out
-    /// for validation; about 98% rate-mode accuracy in a few seconds.
+    /// for validation (accuracy and time: `host-tools/RESULTS.md`, section 1).
     pub fn digits() -> Self {
         TrainConfig {
             hidden: vec![100],
@@ -113,7 +113,7 @@ impl TrainConfig {
 
     /// A configuration suited to MNIST from 10,000 training images: 784-256-10 LIF, 60 epochs with
     /// random shifts (+-2 px), rotations (+-10 degrees) and scaling (+-10%), 5% held out for
-    /// validation. About 98% rate-mode accuracy on t10k after ~3 CPU-minutes.
+    /// validation (accuracy on t10k and time: `host-tools/RESULTS.md`, section 2).
     pub fn mnist() -> Self {
         TrainConfig {
             hidden: vec![256],
@@ -158,9 +158,8 @@ impl TrainConfig {
     /// A convolutional LIF network for MNIST from 10,000 training images:
     /// `conv16k5s2,conv32k3s2,dense128,dense10` (28x28x1 -> 12x12x16 -> 5x5x32 -> 128 -> 10,
     /// 3,232 hidden neurons, 108,874 parameters), 24 epochs with the MNIST augmentation, 5% held
-    /// out. Measured on the full t10k (`host-tools/RESULTS.md`, section 4): 98.92% rate float;
-    /// converted with a 10 ms readout synapse, 98.70% spiking fixed point at 20 steps, in
-    /// 110 KB of flash and 57 KB of state RAM; about 10 CPU-minutes of training.
+    /// out. Accuracy on the full t10k (rate float, and spiking after conversion with a 10 ms
+    /// readout synapse), model size and training time: `host-tools/RESULTS.md`, section 4.
     pub fn mnist_conv() -> Self {
         TrainConfig {
             arch: Some("conv16k5s2,conv32k3s2,dense128,dense10".into()),
