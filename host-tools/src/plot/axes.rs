@@ -164,7 +164,7 @@ impl ValueFormatter<f64> for Axis {
 }
 
 /// Formats a tick value `v` on an axis with tick spacing `step` and largest magnitude `max_abs`.
-pub(super) fn format_tick(v: f64, step: f64, max_abs: f64) -> String {
+fn format_tick(v: f64, step: f64, max_abs: f64) -> String {
     if v.abs() < step * 1e-6 {
         return "0".to_owned();
     }
@@ -195,7 +195,7 @@ pub(super) fn y_label_area(fonts: &Fonts, axis: &Axis, desc: &str) -> i32 {
     widest_tick(fonts, axis) + 14 + if desc.is_empty() { 4 } else { 30 }
 }
 
-pub(super) fn widest_tick(fonts: &Fonts, axis: &Axis) -> i32 {
+fn widest_tick(fonts: &Fonts, axis: &Axis) -> i32 {
     axis.ticks
         .iter()
         .map(|t| fonts.width(&t.1, LABEL_PX))

@@ -32,9 +32,9 @@ pub(super) const MUTED: RGBColor = RGBColor(0x70, 0x70, 0x70);
 pub(super) const FAINT: RGBColor = RGBColor(0xb0, 0xb0, 0xb0);
 
 /// The bundled font: DejaVu Sans 2.37 (see `assets/fonts/README.md` for origin and licence).
-pub(super) static FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static FONT_TTF: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 /// Family name the bundled font is registered under in plotters (its default family).
-pub(super) const FONT_FAMILY: &str = "sans-serif";
+const FONT_FAMILY: &str = "sans-serif";
 
 /// Why rendering failed, before the destination path is attached.
 #[derive(Debug)]
@@ -62,7 +62,7 @@ impl<E: Error + Send + Sync + 'static> From<DrawingAreaErrorKind<E>> for RenderE
 /// The bundled font was not accepted (cannot happen with the committed file; tested).
 #[derive(Debug, thiserror::Error)]
 #[error("the bundled font (DejaVu Sans) could not be parsed")]
-pub(super) struct FontRejected;
+struct FontRejected;
 
 /// The bundled font, parsed once; also registered with plotters, so that any text plotters draws
 /// itself uses it rather than failing to find a system font.
@@ -99,11 +99,7 @@ pub(super) fn render(
 }
 
 /// Encodes 8-bit RGB pixels as PNG (no metadata such as timestamps, so the bytes are reproducible).
-pub(super) fn encode_png(
-    width: u32,
-    height: u32,
-    rgb: &[u8],
-) -> Result<Vec<u8>, png::EncodingError> {
+fn encode_png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
     let mut out = Vec::new();
     let mut enc = png::Encoder::new(&mut out, width, height);
     enc.set_color(png::ColorType::Rgb);

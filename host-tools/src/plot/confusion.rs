@@ -117,7 +117,7 @@ pub(super) fn render_confusion_matrix(
 }
 
 /// The count `n` as text that fits in `max_w` pixels: plain digits, else scientific, else `None`.
-pub(super) fn compact_count(fonts: &Fonts, n: u64, px: f32, max_w: i32) -> Option<String> {
+fn compact_count(fonts: &Fonts, n: u64, px: f32, max_w: i32) -> Option<String> {
     let plain = n.to_string();
     let sci = format!("{:.1e}", n as f64);
     [plain, sci]
@@ -143,7 +143,7 @@ pub(super) fn ramp(f: f64) -> RGBColor {
 
 /// A vertical colour bar for the row share beside the confusion matrix, from `y0` (100%) to `y1`
 /// (0%) in root pixels.
-pub(super) fn draw_colour_bar(
+fn draw_colour_bar(
     root: &Area<'_>,
     fonts: &Fonts,
     bar: &Area<'_>,

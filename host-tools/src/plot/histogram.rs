@@ -112,7 +112,7 @@ pub(super) fn render_histogram(
 }
 
 /// Counts of the finite `vals` in `bins` equal bins over `lo..hi` (the last bin includes `hi`).
-pub(super) fn bin_counts(vals: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
+fn bin_counts(vals: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<u64> {
     let mut c = vec![0u64; bins];
     let span = hi * 0.5 - lo * 0.5;
     for &v in vals.iter().filter(|v| v.is_finite()) {

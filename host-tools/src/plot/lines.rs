@@ -19,12 +19,12 @@ pub(super) fn render_line_chart(
     render_line_panels(title, x_label, &[(y_label.to_owned(), series.to_vec())])
 }
 
-pub(super) fn is_finite_point(p: &(f64, f64)) -> bool {
+fn is_finite_point(p: &(f64, f64)) -> bool {
     p.0.is_finite() && p.1.is_finite()
 }
 
 /// Extent `(lo, hi)` of the finite values `pick` takes from the finite points of `series`.
-pub(super) fn extent<'a>(
+fn extent<'a>(
     series: impl Iterator<Item = &'a Series>,
     pick: impl Fn(&(f64, f64)) -> f64,
 ) -> Option<(f64, f64)> {
@@ -117,7 +117,7 @@ pub(super) fn render_line_panels(
 }
 
 /// Draws one series as lines (broken at non-finite points), with markers when it has few points.
-pub(super) fn draw_line_series(
+fn draw_line_series(
     chart: &mut Chart<'_, '_>,
     s: &Series,
     colour: RGBColor,

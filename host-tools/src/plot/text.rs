@@ -8,12 +8,12 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::canvas::{Area, RenderError, INK, MUTED};
 
-pub(super) const TITLE_PX: f32 = 24.0;
+const TITLE_PX: f32 = 24.0;
 pub(super) const DESC_PX: f32 = 17.0;
 pub(super) const LABEL_PX: f32 = 15.0;
 
 /// Longest label shown in a legend or beside a raster band, in characters.
-pub(super) const MAX_LABEL_CHARS: usize = 32;
+const MAX_LABEL_CHARS: usize = 32;
 
 /// How a piece of text is drawn: size (line height in pixels), colour, anchor, orientation.
 #[derive(Clone, Copy)]

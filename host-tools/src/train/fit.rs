@@ -60,7 +60,7 @@ pub(super) fn to_floats(images: &[Vec<u8>], order: &[usize], full_scale: u16) ->
         .collect()
 }
 
-pub(super) fn check_data(data: &Dataset) -> Result<usize, TrainError> {
+fn check_data(data: &Dataset) -> Result<usize, TrainError> {
     let features = data.features();
     if data.is_empty() || features == 0 {
         return Err(TrainError::Data("no samples".into()));
@@ -93,7 +93,7 @@ pub(super) fn check_data(data: &Dataset) -> Result<usize, TrainError> {
 }
 
 /// Accuracy of the model with exact rates on a data set, 0..=1.
-pub(super) fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
+fn evaluate(model: &Model, data: &Dataset) -> candle_core::Result<f64> {
     let order: Vec<usize> = (0..data.len()).collect();
     let mut correct = 0u64;
     for chunk in order.chunks(1024) {
@@ -213,7 +213,7 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
     })
 }
 
-pub(super) fn epoch_bar(cfg: &TrainConfig) -> ProgressBar {
+fn epoch_bar(cfg: &TrainConfig) -> ProgressBar {
     let bar = if cfg.progress {
         ProgressBar::new(cfg.epochs as u64)
     } else {
@@ -230,7 +230,7 @@ pub(super) fn epoch_bar(cfg: &TrainConfig) -> ProgressBar {
 
 /// One pass over `train_set` in `order` (augmented as configured): minibatch gradient steps.
 /// Returns the mean batch loss and the training accuracy.
-pub(super) fn run_epoch(
+fn run_epoch(
     model: &Model,
     opt: &mut Descent,
     train_set: &Dataset,

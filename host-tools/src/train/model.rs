@@ -90,7 +90,7 @@ impl Layer {
 /// Gather indices of a convolution: for every output position `(oy, ox)` and patch entry
 /// `(c, ky, kx)`, the input index in HWC order, or `padding_index` (the appended zero) outside
 /// the image.
-pub(super) fn conv_indices(kind: &FloatKind, padding_index: usize) -> Vec<u32> {
+fn conv_indices(kind: &FloatKind, padding_index: usize) -> Vec<u32> {
     let FloatKind::Conv2d {
         input,
         output,
@@ -131,7 +131,7 @@ pub(super) fn conv_indices(kind: &FloatKind, padding_index: usize) -> Vec<u32> {
 }
 
 /// Gather indices of an average pool, `(oy, ox, c, py, px)` order.
-pub(super) fn pool_indices(input: Shape, size: u8) -> Vec<u32> {
+fn pool_indices(input: Shape, size: u8) -> Vec<u32> {
     let output = FloatKind::pool_output(input, size);
     let (s, iw, c) = (
         usize::from(size),
@@ -159,7 +159,7 @@ pub(super) struct Model {
     pub(super) device: Device,
     /// The layers with their shapes; the last is the readout.
     pub(super) layers: Vec<(Layer, ResolvedLayer)>,
-    pub(super) params: NeuronParams,
+    params: NeuronParams,
     pub(super) gain: f64,
     pub(super) bias: f64,
 }
@@ -176,7 +176,7 @@ pub(super) enum Rates {
 /// The device training runs on: the CPU; with the `cuda` feature the first CUDA GPU when one
 /// is present (candle's CUDA kernels are not bit-reproducible run to run, so the "same seed,
 /// same bytes" guarantee holds on the CPU only).
-pub(super) fn training_device() -> candle_core::Result<Device> {
+fn training_device() -> candle_core::Result<Device> {
     #[cfg(feature = "cuda")]
     {
         Device::cuda_if_available(0)
@@ -189,7 +189,7 @@ pub(super) fn training_device() -> candle_core::Result<Device> {
 
 /// `n` Glorot-uniform values for the given fan-in and fan-out (Keras' default for Dense and
 /// Conv2D).
-pub(super) fn glorot(n: usize, fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+fn glorot(n: usize, fan_in: usize, fan_out: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
     let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
     (0..n).map(|_| rng.random_range(-limit..limit)).collect()
 }
