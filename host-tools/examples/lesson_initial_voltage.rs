@@ -21,10 +21,10 @@ use rayon::prelude::*;
 use picospike_host::commands::limit;
 use picospike_host::data::Dataset;
 use picospike_host::model_file::load_network;
-use picospike_host::network::FloatNetwork;
 use picospike_host::recipe::{to_spiking, ConvertOptions};
+use picospike_host::reference::argmax;
+use picospike_host::reference::FloatNetwork;
 use picospike_host::source::{DataSpec, Split};
-use picospike_runtime::reference::argmax;
 
 /// Accuracy at the last step and mean spikes per hidden neuron per inference.
 fn score(

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use picospike_runtime::reference::{FloatKind, Shape};
+use crate::reference::{FloatKind, Shape};
 
 /// Why an architecture string cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -538,7 +538,7 @@ mod tests {
                     * usize::from(kernel_height)
                     * usize::from(kernel_width)
                     * usize::from(output.channels);
-                let f = picospike_runtime::reference::FloatLayer {
+                let f = crate::reference::FloatLayer {
                     kind: layer.kind,
                     inputs: layer.inputs,
                     outputs: layer.outputs,

@@ -296,7 +296,7 @@ impl Board {
 
 /// Predicted cost of one inference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Prediction {
+pub struct CostPrediction {
     /// Timesteps predicted for.
     pub steps: u16,
     /// Instructions of the whole inference.
@@ -323,7 +323,7 @@ pub fn predict(
     costs: &BoardCosts,
     steps: u16,
     clock_mhz: Option<f64>,
-) -> Prediction {
+) -> CostPrediction {
     let steps_f = f64::from(steps);
     let conv = |layer: &LayerWork| layer.kind == "conv2d";
     let per_mac = match workload.layers.first() {
@@ -357,7 +357,7 @@ pub fn predict(
     let step_part = per_step * steps_f;
     let instructions = static_part + step_part;
     let clock_mhz = clock_mhz.unwrap_or(costs.clock_mhz);
-    Prediction {
+    CostPrediction {
         steps,
         instructions,
         static_part,
@@ -370,10 +370,11 @@ pub fn predict(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use picospike_runtime::quantize::quantize;
-    use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
     use picospike_runtime::synapse::Synapse;
+
+    use super::*;
+    use crate::quantize::quantize;
+    use crate::reference::{FloatKind, FloatLayer, FloatNetwork};
 
     /// A `sizes[0]-sizes[1]-...` LIF network with a readout, small deterministic weights.
     pub(crate) fn dense_model(sizes: &[usize], steps: u16) -> Vec<u8> {

@@ -9,10 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use picospike_runtime::reference::{argmax, FloatNetwork};
 use picospike_runtime::{LoadError, Model, Network};
 
 use crate::data::Dataset;
+use crate::reference::{argmax, FloatNetwork};
 
 /// Firing statistics of one spiking layer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -316,7 +316,7 @@ pub fn rate_warnings(evaluation: &SpikingEvaluation, network: &FloatNetwork) -> 
         let Some(float_layer) = network.layers.get(layer.layer) else {
             continue;
         };
-        let ceiling = crate::network::rate_ceiling(&float_layer.neuron, dt);
+        let ceiling = crate::rate_float::rate_ceiling(&float_layer.neuron, dt);
         if layer.mean_rate_hz > 0.8 * ceiling {
             warnings.push(format!(
                 "layer {} fires at {:.0} Hz on average, near its ceiling of {ceiling:.0} Hz: neurons saturate and \

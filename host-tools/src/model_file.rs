@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use picospike_runtime::neuron::Neuron;
+
 use crate::input::{read_bounded, InputError, MAX_NETWORK_BYTES};
-use crate::network::{FloatNetwork, Neuron};
 use crate::output::{self, OutputError};
+use crate::reference::FloatNetwork;
 
 /// Errors from saving or loading a network file.
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +137,11 @@ fn check_network(net: &FloatNetwork) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{FloatKind, FloatLayer, InputEncoding, Neuron, Synapse};
+    use picospike_runtime::format::InputEncoding;
+    use picospike_runtime::neuron::Neuron;
+    use picospike_runtime::synapse::Synapse;
+
+    use crate::reference::{FloatKind, FloatLayer};
 
     fn net() -> FloatNetwork {
         FloatNetwork {

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use picospike_runtime::quantize::{quantize, QuantizeError};
-use picospike_runtime::reference::FloatNetwork;
 use picospike_runtime::{LoadError, Model};
 
 use crate::data::Dataset;
 use crate::output::{write_atomic, OutputError};
+use crate::quantize::{quantize, QuantizeError};
+use crate::reference::FloatNetwork;
 
 /// Errors from exporting a model.
 #[derive(Debug, thiserror::Error)]

@@ -4,12 +4,12 @@
 use serde::Serialize;
 
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::FloatNetwork;
 use picospike_runtime::synapse::Synapse;
 
 use crate::data::Dataset;
 use crate::evaluate::{self, SpikingEvaluation};
 use crate::quantized::{self, ExportError, ModelSizes};
+use crate::reference::FloatNetwork;
 
 /// How to turn a trained rate network into the spiking network that is exported.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -120,8 +120,8 @@ pub fn convert_and_check(
     let spiking = to_spiking(network, options);
     let (blob, sizes) = quantized::build_blob(&spiking)?;
     let steps = options.timesteps;
-    let rate_float = crate::network::rate_accuracy(network, &test.images, &test.labels);
-    let rate_float_rates_hz = crate::network::mean_rates_hz(network, &test.images);
+    let rate_float = crate::rate_float::rate_accuracy(network, &test.images, &test.labels);
+    let rate_float_rates_hz = crate::rate_float::mean_rates_hz(network, &test.images);
     let spiking_float = evaluate::float_spiking(&spiking, test, usize::from(steps), progress);
     let spiking_fixed =
         evaluate::fixed_spiking(&blob, test, steps, progress).map_err(|source| {

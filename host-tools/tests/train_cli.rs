@@ -7,8 +7,9 @@ use common::{bin, require_success};
 
 use picospike_host::data;
 use picospike_host::model_file::load_network;
-use picospike_host::network::{mean_rates_hz, rate_accuracy, Neuron};
+use picospike_host::rate_float::{mean_rates_hz, rate_accuracy};
 use picospike_host::train::{train, TrainConfig};
+use picospike_runtime::neuron::Neuron;
 
 /// The full MNIST directory: `PICOSPIKE_DATA/mnist` when that variable is set, else the shared
 /// data folder beside the repository. Panics with a message naming what is missing.

@@ -1,9 +1,9 @@
 //! Shared helpers for picospike's cross-crate tests: hand-built networks and blob utilities.
 
+use picospike_host::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::{FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{LoadError, Model};
 
@@ -293,7 +293,7 @@ pub fn digits_like_network() -> FloatNetwork {
 /// networks with and without synapses, a digits-sized network, a readout-only model and an
 /// 8-layer chain.
 pub fn fuzz_seed_models() -> Vec<(&'static str, Vec<u8>)> {
-    use picospike_runtime::quantize::quantize;
+    use picospike_host::quantize::quantize;
     let lowpass = Synapse::Lowpass { tau: 0.005 };
     let golden = picospike_runtime::ModelBuilder {
         dt: 0.001,

@@ -1,10 +1,10 @@
 //! Closed-form checks of neuron dynamics through whole networks, in both executors: the float
 //! reference (Nengo semantics) and the fixed-point runtime.
 
+use picospike_host::quantize::quantize;
+use picospike_host::reference::{lif_rate, FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::quantize::quantize;
-use picospike_runtime::reference::{lif_rate, FloatKind, FloatLayer, FloatNetwork};
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, Network};
 

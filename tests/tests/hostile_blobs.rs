@@ -4,7 +4,7 @@
 //! CRC so that the mutations reach the body decoder and the layer validation). A mutated blob that
 //! was not resealed must be rejected.
 
-use picospike_runtime::quantize::quantize;
+use picospike_host::quantize::quantize;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{ModelBuilder, Network};
 use picospike_tests::{

@@ -1,8 +1,8 @@
 //! One network, two executors: the float reference and the fixed-point runtime agree within
 //! the documented tolerance, and the runtime is deterministic.
 
-use picospike_runtime::quantize::quantize;
-use picospike_runtime::reference::FloatNetwork;
+use picospike_host::quantize::quantize;
+use picospike_host::reference::FloatNetwork;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{Model, Network};
 use picospike_tests::{sample_input, small_conv_network, small_network};

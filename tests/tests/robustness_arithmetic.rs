@@ -11,11 +11,11 @@
 
 use std::sync::OnceLock;
 
+use picospike_host::reference::lif_rate;
 use picospike_runtime::fixed_point::ONE;
 use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::{Dense, Layer, Scaling, Shape};
 use picospike_runtime::neuron::Neuron;
-use picospike_runtime::reference::lif_rate;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::{EncodeError, LoadError, Model, ModelBuilder, Network};
 use proptest::prelude::*;

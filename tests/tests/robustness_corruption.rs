@@ -14,8 +14,8 @@ use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+use picospike_host::quantize::quantize;
 use picospike_runtime::layer::Layer;
-use picospike_runtime::quantize::quantize;
 use picospike_runtime::{LoadError, Model, Network};
 use picospike_tests::{digits_like_network, reseal, sample_input};
 

@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use picospike_runtime::reference::FloatNetwork;
-
 use super::report::{report_json, stage_table, write_plots};
 use super::{
     check_compatible, create_dir, limit, non_negative, positive, steps, Result, TestDataArgs,
@@ -14,6 +12,7 @@ use super::{
 use crate::model_file;
 use crate::output;
 use crate::recipe::{self, ConvertOptions, StageReport};
+use crate::reference::FloatNetwork;
 
 /// How a rate network becomes a spiking one (shared with `export`).
 #[derive(Args, Clone, Debug)]

@@ -12,7 +12,7 @@ use picospike_runtime::synapse::Synapse;
 use picospike_runtime::Model;
 
 use super::{positive_f64, CommandError, Result};
-use crate::cost::{predict, Activity, Board, Prediction, Workload};
+use crate::cost::{predict, Activity, Board, CostPrediction, Workload};
 use crate::input::{read_bounded, MAX_MODEL_BYTES};
 use crate::quantized::ModelSizes;
 
@@ -52,7 +52,7 @@ pub fn prediction(
     model: &Model<'_>,
     board: Board,
     clock_mhz: Option<f64>,
-) -> Result<Prediction> {
+) -> Result<CostPrediction> {
     let activity = Activity::recorded(model).ok_or_else(|| CommandError::NoActivity {
         path: path.to_owned(),
     })?;

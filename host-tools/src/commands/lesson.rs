@@ -19,9 +19,9 @@ use super::{
     at_least_one, create_dir, limit, non_negative, positive, steps, Result, TrainDataArgs,
 };
 use crate::model_file;
-use crate::network::FloatNetwork;
 use crate::output;
 use crate::recipe::{self, ConvertOptions};
+use crate::reference::FloatNetwork;
 use crate::source::DataSpec;
 use crate::train::{self, OptimizerKind, RateRegularization, TrainConfig};
 
@@ -341,7 +341,7 @@ pub fn lesson(
 
 /// Mean rate-mode rate of each hidden neuron layer (pools and the readout left out).
 fn hidden_rates(network: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
-    let rates = crate::network::mean_rates_hz(network, images);
+    let rates = crate::rate_float::mean_rates_hz(network, images);
     let hidden = network.layers.len().saturating_sub(1);
     rates
         .into_iter()

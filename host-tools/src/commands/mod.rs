@@ -76,7 +76,7 @@ pub enum CommandError {
         /// The network file.
         path: PathBuf,
         /// What does not fit.
-        source: picospike_runtime::quantize::QuantizeError,
+        source: crate::quantize::QuantizeError,
     },
     /// The runtime refused an input (a sample of the wrong size).
     #[error("cannot run the model: {source}")]

@@ -11,8 +11,9 @@ use super::{
 };
 use crate::data::Dataset;
 use crate::model_file;
-use crate::network::{mean_rates_hz, rate_accuracy, FloatKind, FloatNetwork};
 use crate::output;
+use crate::rate_float::{mean_rates_hz, rate_accuracy};
+use crate::reference::{FloatKind, FloatNetwork};
 use crate::train::{
     self, NeuronKind, OptimizerKind, RateRegularization, TrainConfig, TrainOutcome,
 };

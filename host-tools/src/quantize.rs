@@ -17,15 +17,14 @@
 //! is exactly average pooling, so pooling adds no rounding of its own.
 
 use std::fmt;
-use std::vec::Vec;
 
-use crate::error::EncodeError;
-use crate::fixed_point::ONE;
-use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
-use crate::layer::{Conv2d, Dense, Layer, Scaling, SumPool};
-use crate::neuron::Neuron;
+use picospike_runtime::fixed_point::ONE;
+use picospike_runtime::fixed_point::{MAX_SHIFT, MIN_SHIFT};
+use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, SumPool};
+use picospike_runtime::neuron::Neuron;
+use picospike_runtime::{EncodeError, ModelBuilder};
+
 use crate::reference::{FloatKind, FloatLayer, FloatNetwork};
-use crate::ModelBuilder;
 
 /// Why a [`FloatNetwork`] could not be quantized.
 #[derive(Clone, Debug, PartialEq)]

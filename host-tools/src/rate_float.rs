@@ -1,7 +1,7 @@
-//! The float network that training produces, and its rate-mode ("rate float") evaluation.
+//! The "rate float" stage: rate-mode predictions, accuracy and firing rates of a float network.
 //!
-//! The types are the runtime's host-side reference types (`picospike_runtime::reference`), so the
-//! trained network feeds the quantizer and the float spiking simulator directly. Semantics: the
+//! The network is the float reference's [`FloatNetwork`], which training produces and the
+//! quantizer and the float spiking simulator read. Semantics: the
 //! input of layer 0 is `raw / full_scale`; each layer computes the current
 //! `J_i = sum_j x_j W[j][i] + b_i` with the Nengo gain and bias already folded into `W` and `b`;
 //! hidden layers emit `amplitude * rate_hz(J)` in rate mode and spikes of height `amplitude / dt`
@@ -9,15 +9,13 @@
 
 use rayon::prelude::*;
 
-pub use picospike_runtime::format::InputEncoding;
-pub use picospike_runtime::neuron::Neuron;
-pub use picospike_runtime::reference::{argmax, FloatKind, FloatLayer, FloatNetwork, Shape};
-pub use picospike_runtime::synapse::Synapse;
+use picospike_runtime::neuron::Neuron;
+
+use crate::reference::{argmax, FloatNetwork};
 
 /// Steady-state LIF rate in Hz (without amplitude) for current `j`: 0 for `j <= 1`.
 pub fn lif_rate(j: f32, tau_rc: f32, tau_ref: f32) -> f32 {
-    picospike_runtime::reference::lif_rate(f64::from(j), f64::from(tau_rc), f64::from(tau_ref), 1.0)
-        as f32
+    crate::reference::lif_rate(f64::from(j), f64::from(tau_rc), f64::from(tau_ref), 1.0) as f32
 }
 
 /// The ceiling firing rate of a neuron model in Hz (LIF: `1/tau_ref`; ReLU: one spike a step).
@@ -88,7 +86,11 @@ pub fn mean_rates_hz(net: &FloatNetwork, images: &[Vec<u8>]) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
+    use picospike_runtime::format::InputEncoding;
+    use picospike_runtime::synapse::Synapse;
+
     use super::*;
+    use crate::reference::{FloatKind, FloatLayer};
 
     #[test]
     fn lif_rate_matches_nengo_max_rate() {
