@@ -260,8 +260,11 @@ pub struct BoardCosts {
 /// networks, conv costs from the conv network's remainder; on the Cortex-M0, which cannot hold
 /// the conv network, its conv costs are the M4's scaled by the ratio of the dense costs).
 /// The fit leaves out the rows of the networks in `HELD_OUT` of `boards/tools/bench.py`
-/// (today `digits-demo`, on both boards: measured 23,364 / 52,087, predicted 23,316 / 52,173,
-/// -0.2 % / +0.2 %); the fitted rows land within 7.4 % (digits-64-100-10 -7.4 % on the M4).
+/// (today `digits-demo`, on both boards). `inspect --board` predicts those held-out rows at
+/// 23,544 instructions on the M4 (measured 23,364, +0.8 %) and 53,024 on the M0 (measured
+/// 52,087, +1.8 %), the fitted rows within 6.9 % (mnist-784-256-10 on the M4). (`bench.py fit`
+/// prints slightly different figures: it takes the state size and input density from the
+/// BENCH.md row, `inspect` from the model.)
 /// The conv costs rest on one row (mnist-conv on the M4), which cannot be held out without
 /// leaving them undetermined, so they are fitted, not validated.
 /// Refit and paste after `boards/bench.sh --update` whenever the kernels change: the test
