@@ -126,7 +126,8 @@ if [[ $kill_test -eq 1 ]]; then
   done
   # A client that dies (SIGKILL) after sending half an Infer frame: the board keeps the half.
   # It writes how much it sent before it kills itself; anything but death by SIGKILL (status
-  # 128 + 9) after a part of a frame (no connection, a failed send) fails the test.
+  # 128 + 9) after a part of a frame (no connection, a failed send) fails the test. (bash reports
+  # the kill as "Killed python3 - ... <<'PY'" on stderr: that line is the expected outcome.)
   client_status=0
   rm -f "$out_dir/$board-kill-client.out"
   python3 - "$port" "$here/tools" "$out_dir/$board-kill-client.out" <<'PY' || client_status=$?
