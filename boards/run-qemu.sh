@@ -17,8 +17,9 @@
 #                  reply is checked against the host reference; ends with the line
 #                  `faults injected=N detected=D recovered=R wrong=W`, fails unless wrong=0 and
 #                  every sample got its host-identical reply
-#   --kill-test    the board on a TCP socket; a client killed (kill -9) in the middle of a frame,
-#                  then the next client must succeed at its first attempt (--retries 0)
+#   --kill-test    the board on a TCP socket; a client killed (kill -9, status 137) after sending
+#                  half a frame, which the board must then reject (its link counters), and the
+#                  next client must succeed at its first attempt (--retries 0)
 #   --panic-never  build bin panic-never (feature panic-never): model load and inference with a
 #                  panic handler that references an undefined symbol, so the build fails to
 #                  link if any panic path is left; run it and compare its lines with the host
@@ -125,15 +126,31 @@ if [[ $kill_test -eq 1 ]]; then
     sleep 0.2
   done
   # A client that dies (SIGKILL) after sending half an Infer frame: the board keeps the half.
-  python3 - "$port" "$here/tools" <<'PY' || true
+  # It writes how much it sent before it kills itself; anything but death by SIGKILL (status
+  # 128 + 9) after a part of a frame (no connection, a failed send) fails the test. (bash reports
+  # the kill as "Killed python3 - ... <<'PY'" on stderr: that line is the expected outcome.)
+  client_status=0
+  rm -f "$out_dir/$board-kill-client.out"
+  python3 - "$port" "$here/tools" "$out_dir/$board-kill-client.out" <<'PY' || client_status=$?
 import os, signal, socket, sys
 sys.path.insert(0, sys.argv[2])
 import pspk_uart
-sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
 frame = pspk_uart.frame(pspk_uart.infer(12345, 0, bytes(64)))
-sock.sendall(frame[: len(frame) // 2])
+half = frame[: len(frame) // 2]
+sock.sendall(half)
+with open(sys.argv[3], "w") as f:
+    f.write(f"sent={len(half)} frame={len(frame)} terminators={half.count(0)}\n")
 os.kill(os.getpid(), signal.SIGKILL)
 PY
+  sent=$(cat "$out_dir/$board-kill-client.out" 2> /dev/null || true)
+  if [[ $client_status -ne 137 || ! $sent =~ ^sent=([0-9]+)\ frame=([0-9]+)\ terminators=0$ ]] ||
+     (( BASH_REMATCH[1] == 0 || BASH_REMATCH[1] >= BASH_REMATCH[2] )); then
+    echo "FAIL: the client was not killed mid-frame (exit status $client_status, expected 137;" \
+      "${sent:-it sent nothing})" >&2
+    exit 1
+  fi
+  echo "client killed (status 137) after $sent"
   status=0
   for command in ping info run; do
     python3 "$here/tools/pspk_uart.py" --tcp "127.0.0.1:$port" --retries 0 --timeout 5 $command \
@@ -143,8 +160,19 @@ PY
   # (also in the EXIT trap) would fail the test after it passed.
   kill $qemu_pid 2> /dev/null || true
   [[ $status -eq 0 ]] || exit 1
+  # The half frame reached the board: the next session's leading 0x00 ended it, and the board
+  # rejected it (one CRC or COBS error in the link counters that `info` reports; a fresh board
+  # that never saw the half frame has none).
+  rejected=$(python3 -c 'import ast, sys; link = ast.literal_eval(open(sys.argv[1]).read())["link"]
+print(link["crc_errors"] + link["bad_frames"])' "$out_dir/$board-kill-info.out") || rejected=
+  if [[ -z $rejected || $rejected -lt 1 ]]; then
+    echo "FAIL: the board reports no rejected frame, so the killed client's half frame never reached it:" \
+      "$(cat "$out_dir/$board-kill-info.out")" >&2
+    exit 1
+  fi
   tail -1 "$out_dir/$board-kill-run.out"
-  echo "after kill -9 mid-frame: ping, info and run succeeded at their first attempt (--retries 0)"
+  echo "after kill -9 mid-frame: the board rejected the half frame ($rejected rejected) and ping, info and" \
+    "run succeeded at their first attempt (--retries 0)"
   exit 0
 fi
 

@@ -1,7 +1,16 @@
-//! `picospike inspect --board` predicts each reference network of `boards/bench.sh` within 15 %
-//! of the instructions QEMU measured (`boards/BENCH.md`), on both boards, from the committed
-//! models alone (their shapes and the activity recorded at export).
-
+//! `picospike inspect --board` against the instructions QEMU measured (`boards/BENCH.md`), on
+//! both boards, from the committed models alone (their shapes and the activity recorded at
+//! export).
+//!
+//! The per-kind costs of `host-tools/src/cost.rs` are fitted to BENCH.md's rows except the
+//! rows of the networks in `HELD_OUT` of `boards/tools/bench.py`. Those held-out rows must be
+//! predicted within 5 %: that is the validation, on measurements the coefficients never saw (it
+//! proves that the cost model carries over to another step count of a network, with the
+//! activity recorded in the model; today digits-demo, the digits model at 6 steps instead of
+//! 20). The fitted rows are checked within 10 %, which only shows that the pasted coefficients
+//! still match BENCH.md (a stale paste or a changed formula fails). What is NOT validated:
+//! the conv costs, fitted to the one conv row (mnist-conv on the M4; holding it out would leave
+//! them undetermined), and the M0's conv costs, extrapolated from the M4's.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,47 +67,99 @@ fn measured() -> Vec<(String, String, f64)> {
         .collect()
 }
 
+/// Held-out rows: prediction within this fraction of the measurement.
+const HELD_OUT_TOLERANCE: f64 = 0.05;
+/// Rows the costs were fitted to.
+const FITTED_TOLERANCE: f64 = 0.10;
+
+/// The networks `bench.py fit` leaves out, from its `HELD_OUT = {"a", "b"}` line.
+fn held_out() -> Vec<String> {
+    let script = read(&boards_dir().join("tools/bench.py"));
+    let line = script
+        .lines()
+        .find_map(|l| l.strip_prefix("HELD_OUT = {"))
+        .expect("bench.py has a HELD_OUT = {...} line");
+    line.trim_end_matches('}')
+        .split(',')
+        .map(|name| name.trim().trim_matches('"').to_string())
+        .filter(|name| !name.is_empty())
+        .collect()
+}
+
+/// `inspect --board`'s prediction of one BENCH.md row: its relative error and a report line.
+fn predict_row(
+    networks: &BTreeMap<String, (String, Option<u16>)>,
+    network: &str,
+    board: &str,
+    instructions: f64,
+) -> (f64, String) {
+    let (dir, steps) = networks
+        .get(network)
+        .unwrap_or_else(|| panic!("{network} of BENCH.md is not in bench.sh's NETWORKS"));
+    let board = match board {
+        "qemu-mps2-an386" => Board::CortexM4,
+        "qemu-microbit" => Board::CortexM0,
+        other => panic!("unknown board {other} in BENCH.md"),
+    };
+    let blob = std::fs::read(boards_dir().join(dir).join("model.pspk"))
+        .unwrap_or_else(|e| panic!("boards/{dir}/model.pspk: {e}"));
+    let model: Model = Model::from_bytes(&blob).expect("a committed model loads");
+    let activity = Activity::recorded(&model)
+        .unwrap_or_else(|| panic!("boards/{dir}/model.pspk records no activity"));
+    let steps = steps.unwrap_or(model.default_timesteps());
+    let p = predict(
+        &Workload::of(&model),
+        &activity,
+        &board.costs(),
+        steps,
+        None,
+    );
+    let error = p.instructions / instructions - 1.0;
+    let line = format!(
+        "{network} on {board:?} at {steps} steps: measured {instructions}, predicted {:.0} ({:+.1}%)",
+        p.instructions,
+        error * 100.0
+    );
+    (error, line)
+}
+
 #[test]
-fn predictions_are_within_15_percent_of_qemu() {
+fn held_out_rows_are_predicted_within_5_percent_and_fitted_rows_within_10() {
     let networks = networks();
     let rows = measured();
+    let held_out = held_out();
     assert!(rows.len() >= 6, "BENCH.md has too few rows: {rows:?}");
+    assert!(
+        !held_out.is_empty(),
+        "bench.py holds no network out of the fit"
+    );
     let mut report = Vec::new();
-    let mut worst = 0.0f64;
+    let mut failures = Vec::new();
+    let mut validated = 0;
     for (network, board, instructions) in &rows {
-        let (dir, steps) = networks
-            .get(network)
-            .unwrap_or_else(|| panic!("{network} of BENCH.md is not in bench.sh's NETWORKS"));
-        let board = match board.as_str() {
-            "qemu-mps2-an386" => Board::CortexM4,
-            "qemu-microbit" => Board::CortexM0,
-            other => panic!("unknown board {other} in BENCH.md"),
+        let (error, line) = predict_row(&networks, network, board, *instructions);
+        let (kind, tolerance) = if held_out.contains(network) {
+            validated += 1;
+            ("held out", HELD_OUT_TOLERANCE)
+        } else {
+            ("fitted", FITTED_TOLERANCE)
         };
-        let blob = std::fs::read(boards_dir().join(dir).join("model.pspk"))
-            .unwrap_or_else(|e| panic!("boards/{dir}/model.pspk: {e}"));
-        let model: Model = Model::from_bytes(&blob).expect("a committed model loads");
-        let activity = Activity::recorded(&model)
-            .unwrap_or_else(|| panic!("boards/{dir}/model.pspk records no activity"));
-        let steps = steps.unwrap_or(model.default_timesteps());
-        let p = predict(
-            &Workload::of(&model),
-            &activity,
-            &board.costs(),
-            steps,
-            None,
-        );
-        let error = p.instructions / instructions - 1.0;
-        worst = worst.max(error.abs());
-        report.push(format!(
-            "{network} on {board:?}: measured {instructions}, predicted {:.0} ({:+.1}%)",
-            p.instructions,
-            error * 100.0
-        ));
+        let line = format!("{kind:>8}: {line}");
+        if error.abs() > tolerance {
+            failures.push(format!("{line}: beyond {:.0} %", tolerance * 100.0));
+        }
+        report.push(line);
     }
     println!("{}", report.join("\n"));
+    // Every held-out network has rows: a name that matches none would validate nothing.
     assert!(
-        worst <= 0.15,
-        "a prediction is off by more than 15 % (refit: python3 boards/tools/bench.py fit --bench-md boards/BENCH.md):\n{}",
+        validated >= held_out.len(),
+        "held-out networks {held_out:?} have {validated} rows in BENCH.md"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} (refit: python3 boards/tools/bench.py fit --bench-md boards/BENCH.md):\n{}",
+        failures.join("\n"),
         report.join("\n")
     );
 }

@@ -1,6 +1,6 @@
 //! Every `LoadError` variant (and `RunError`) is produced by a concrete bad model or buffer.
 
-use picospike_runtime::layer::{Conv2d, Dense, Layer, Shape, SumPool};
+use picospike_runtime::layer::{Conv2d, Dense, Layer, Scaling, Shape, SumPool};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::{EncodeError, LoadError, Model, ModelBuilder, Network, RunError};
 use picospike_tests::{
@@ -420,10 +420,60 @@ fn pooling_cannot_start_or_end_a_network_and_its_sums_must_fit_an_event() {
             parameter: "size"
         }
     );
-    let _ = SumPool {
-        input: Shape::image(2, 2, 2),
-        size: 2,
+    // LIF spikes (at most 1 per step): a 15x15 window sums to at most 225 and fits, 16x16 can
+    // reach 256 and does not. A 16x16 LIF map, pooled, then read out.
+    let pooled = |size: u8| {
+        let lif_map = Layer::Conv2d(Conv2d {
+            input: Shape::image(16, 16, 1),
+            output: Shape::image(16, 16, 1),
+            kernel_height: 1,
+            kernel_width: 1,
+            stride: 1,
+            weights: &[1],
+            scaling: Scaling {
+                multipliers: &[0, 0x80],
+                shifts: &[3],
+                biases: &[0; 4],
+            },
+            ..first_conv()
+        });
+        let pool = Layer::SumPool(SumPool {
+            input: Shape::image(16, 16, 1),
+            size,
+        });
+        let readout = Layer::Dense(Dense {
+            input: Shape::vector(1),
+            outputs: 1,
+            weights: &[1],
+            scaling: Scaling {
+                multipliers: &[0, 1],
+                shifts: &[4],
+                biases: &[0; 4],
+            },
+            ..match golden_layers()[1] {
+                Layer::Dense(d) => d,
+                _ => unreachable!(),
+            }
+        });
+        ModelBuilder {
+            dt: 0.001,
+            input: picospike_runtime::format::InputEncoding {
+                shape: Shape::image(16, 16, 1),
+                ..GOLDEN_CONV_INPUT
+            },
+            layers: &[lif_map, pool, readout],
+        }
+        .to_vec()
+        .map(|blob| load(&blob).map(|model| model.output_size()))
     };
+    assert_eq!(pooled(15), Ok(Ok(1)));
+    assert_eq!(
+        pooled(16),
+        Err(EncodeError::Invalid(LoadError::ParameterOutOfRange {
+            layer: Some(1),
+            parameter: "size"
+        }))
+    );
 }
 
 #[test]

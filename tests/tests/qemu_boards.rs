@@ -3,7 +3,8 @@
 //! must equal the host runtime's, bit for bit.
 //!
 //! Needs `qemu-system-arm` and the `thumbv7em-none-eabihf` / `thumbv6m-none-eabi` targets
-//! (`./test.sh` installs them; this test fails with a message naming what is missing) and MNIST
+//! (`./test.sh` installs them; this test fails with a message naming what is missing, rustup
+//! or not) and MNIST
 //! images: `$PICOSPIKE_DATA/mnist` when that is set, else the committed fixture
 //! `tests/fixtures/mnist` (500 training and 200 test images). Also prints the cost figures the
 //! boards report (instructions per inference, per step, per synaptic event; stack).
@@ -38,18 +39,37 @@ fn require_tools() {
         qemu.is_ok_and(|o| o.status.success()),
         "qemu-system-arm is missing: run ./test.sh (installs it) or apt-get install qemu-system-arm"
     );
-    let targets = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .current_dir(repo().join("boards"))
-        .output();
-    if let Ok(out) = targets {
-        let installed = String::from_utf8_lossy(&out.stdout);
-        for target in ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"] {
-            assert!(
-                installed.lines().any(|l| l.trim() == target),
-                "the Rust target {target} is missing: run ./test.sh (installs it) or rustup target add {target}"
-            );
-        }
+    // Ask the compiler the boards build with (their directory's toolchain) where each target's
+    // standard library lives: it works with or without rustup, and an absent `libcore` is a
+    // target that is not installed.
+    for target in ["thumbv6m-none-eabi", "thumbv7em-none-eabihf"] {
+        let out = Command::new("rustc")
+            .args(["--print", "target-libdir", "--target", target])
+            .current_dir(repo().join("boards"))
+            .output();
+        let libdir = match out {
+            Ok(out) if out.status.success() => {
+                PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+            }
+            Ok(out) => panic!(
+                "rustc --print target-libdir --target {target} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => panic!("rustc does not run ({e}): it builds the boards"),
+        };
+        let has_core = std::fs::read_dir(&libdir).is_ok_and(|entries| {
+            entries.filter_map(Result::ok).any(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("libcore-") && name.ends_with(".rlib")
+            })
+        });
+        assert!(
+            has_core,
+            "the Rust target {target} is missing (no libcore in {}): run ./test.sh (installs it) \
+             or rustup target add {target}",
+            libdir.display()
+        );
     }
 }
 

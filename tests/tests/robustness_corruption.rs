@@ -4,8 +4,12 @@
 //! is rejected with a [`LoadError`], and nothing panics.
 //!
 //! CRC-32 detects every error burst of up to 32 bits, so no single-bit flip may pass, wherever
-//! it lands (magic, version, header, body or the checksum itself); the earlier checks (magic,
-//! version, header, length) may reject it first. Flips whose CRC-32 is recomputed ("resealed",
+//! it lands (magic, version, header, body or the checksum itself), and each is refused by the
+//! check the loader's order gives it: a flip in the magic is `BadMagic` naming the bytes found,
+//! in the version `UnsupportedVersion`, behind the header (body or checksum: the framing is
+//! intact) `ChecksumMismatch` with the stored and computed CRCs; in the header, any error. Every
+//! truncation is `Truncated`, saying how much is there and (once the header is whole) the exact
+//! length it records. Flips whose CRC-32 is recomputed ("resealed",
 //! as a buggy writer or an attacker would) must still either load into a model that runs, or be
 //! rejected by the body checks.
 
@@ -15,6 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use picospike_host::quantize::quantize;
+use picospike_runtime::format::FORMAT_VERSION;
 use picospike_runtime::layer::Layer;
 use picospike_runtime::{LoadError, Model, Network};
 use picospike_tests::{digits_like_network, reseal, sample_input};
@@ -85,6 +90,38 @@ fn kind(error: &LoadError) -> &'static str {
     }
 }
 
+/// A postcard varint (LEB128) at `*at`, advancing it.
+fn read_varint(blob: &[u8], at: &mut usize) -> usize {
+    let mut value = 0usize;
+    for shift in (0..35).step_by(7) {
+        let byte = blob[*at];
+        *at += 1;
+        value |= usize::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    value
+}
+
+/// Where the header ends (the body starts) in a well-formed blob: after the 6-byte preamble,
+/// the header's layer kinds (varint), layer count (one byte), state words (varint) and body
+/// length (varint), as runtime/FORMAT.md lays them out; checked against the blob's length.
+fn header_end(blob: &[u8]) -> usize {
+    let mut at = 6;
+    read_varint(blob, &mut at); // layer kinds
+    at += 1; // layer count
+    read_varint(blob, &mut at); // state words
+    let body_len = read_varint(blob, &mut at);
+    assert_eq!(at + body_len + 4, blob.len(), "header parsed wrong");
+    at
+}
+
+/// The stored CRC-32 (the last four bytes).
+fn stored_crc(blob: &[u8]) -> u32 {
+    u32::from_le_bytes(blob[blob.len() - 4..].try_into().unwrap())
+}
+
 /// Load `blob`, turning a panic into a test failure that names `what`.
 fn load<'b>(blob: &'b [u8], what: &dyn Fn() -> String) -> Result<Model<'b>, LoadError> {
     catch_unwind(AssertUnwindSafe(|| Model::from_bytes(blob)))
@@ -93,75 +130,109 @@ fn load<'b>(blob: &'b [u8], what: &dyn Fn() -> String) -> Result<Model<'b>, Load
 
 #[test]
 fn every_single_bit_flip_is_rejected() {
-    let mut total = 0usize;
     for (name, original) in exported_models() {
+        let body = header_end(&original);
         let mut blob = original.clone();
         let mut tally = BTreeMap::new();
-        let mut tried = 0usize;
         for byte in 0..blob.len() {
             for bit in 0..8 {
                 blob[byte] ^= 1 << bit;
                 let what = || format!("{name}: byte {byte} bit {bit} flipped");
-                match load(&blob, &what) {
+                let error = match load(&blob, &what) {
                     Ok(_) => panic!("{} was accepted", what()),
-                    Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+                    Err(error) => error,
+                };
+                // The loader's order: magic, version, header, checksum. A flip behind the
+                // header leaves the framing intact, so only the CRC can catch it.
+                let expected = match byte {
+                    0..4 => Some(LoadError::BadMagic {
+                        found: blob[..4].try_into().unwrap(),
+                    }),
+                    4..6 => Some(LoadError::UnsupportedVersion {
+                        found: u16::from_le_bytes([blob[4], blob[5]]),
+                        supported: FORMAT_VERSION,
+                    }),
+                    _ if byte < body => None, // header: any error
+                    _ => Some(LoadError::ChecksumMismatch {
+                        stored: stored_crc(&blob),
+                        computed: {
+                            let mut resealed = blob.clone();
+                            reseal(&mut resealed);
+                            stored_crc(&resealed)
+                        },
+                    }),
+                };
+                if let Some(expected) = expected {
+                    assert_eq!(error, expected, "{}", what());
                 }
+                *tally.entry(kind(&error)).or_insert(0usize) += 1;
                 blob[byte] ^= 1 << bit;
-                tried += 1;
             }
         }
-        assert_eq!(blob, original);
-        assert_eq!(tried, 8 * original.len());
-        assert_eq!(tally.values().sum::<usize>(), tried);
         println!(
-            "{name}: bit flips tried: {tried} ({} bytes x 8), all rejected: {tally:?}",
+            "{name}: every bit of {} bytes flipped and rejected: {tally:?}",
             original.len()
         );
-        total += tried;
     }
-    println!("bit flips tried in all: {total}");
 }
 
 #[test]
 fn every_32_bit_burst_is_rejected() {
     for (name, original) in exported_models() {
+        let body = header_end(&original);
         let mut blob = original.clone();
-        let mut tried = 0usize;
         for start in 0..=blob.len() - 4 {
             for b in &mut blob[start..start + 4] {
                 *b = !*b;
             }
             let what = || format!("{name}: bytes {start}..{} inverted", start + 4);
-            assert!(load(&blob, &what).is_err(), "{} was accepted", what());
+            let error = load(&blob, &what).err();
+            let error = error.unwrap_or_else(|| panic!("{} was accepted", what()));
+            if start < 4 {
+                assert!(
+                    matches!(error, LoadError::BadMagic { .. }),
+                    "{}: {error:?}",
+                    what()
+                );
+            } else if start >= body {
+                assert!(
+                    matches!(error, LoadError::ChecksumMismatch { .. }),
+                    "{}: {error:?}",
+                    what()
+                );
+            }
             for b in &mut blob[start..start + 4] {
                 *b = !*b;
             }
-            tried += 1;
         }
-        assert_eq!(tried, original.len() - 3);
-        println!("{name}: 32-bit bursts tried: {tried}, all rejected");
+        println!("{name}: every 32-bit burst rejected");
     }
 }
 
 #[test]
 fn every_truncation_and_extension_is_rejected() {
-    let mut total = 0usize;
     for (name, original) in exported_models() {
-        let mut tally = BTreeMap::new();
+        let body = header_end(&original);
         for len in 0..original.len() {
             let what = || format!("{name}: truncation to {len} bytes");
+            // Every cut is `Truncated`, with what is there and a need beyond it: the preamble's
+            // 6 bytes, more header, or (once the header is whole) the exact length it records.
             match load(&original[..len], &what) {
-                Ok(_) => panic!("{} was accepted", what()),
-                Err(error) => *tally.entry(kind(&error)).or_insert(0usize) += 1,
+                Err(LoadError::Truncated { needed, available }) => {
+                    assert_eq!(available, len, "{}", what());
+                    match len {
+                        0..6 => assert_eq!(needed, 6, "{}", what()),
+                        _ if len < body => assert!(needed > len, "{}", what()),
+                        _ => assert_eq!(needed, original.len(), "{}", what()),
+                    }
+                }
+                other => panic!("{}: {other:?}", what()),
             }
         }
-        let truncations = tally.values().sum::<usize>();
-        assert_eq!(truncations, original.len());
         println!(
-            "{name}: truncations tried: {truncations} (lengths 0..{}), all rejected: {tally:?}",
+            "{name}: every truncation (lengths 0..{}) is Truncated",
             original.len()
         );
-        total += truncations;
 
         // Bytes after the checksum (flash padding, a concatenated second model) are refused too.
         for extra in [&[0u8][..], &[0xff; 3], &original[..]] {
@@ -174,7 +245,6 @@ fn every_truncation_and_extension_is_rejected() {
             );
         }
     }
-    println!("truncations tried in all: {total}");
 }
 
 #[test]
@@ -192,6 +262,7 @@ fn resealed_bit_flips_load_and_run_or_are_rejected() {
     let input: Vec<u8> = sample_input(64, 3).into_iter().map(|x| x % 17).collect();
     let mut state = vec![0i32; 4096];
     let (mut tried, mut accepted, mut rejected) = (0usize, 0usize, BTreeMap::new());
+    let mut weight_flips = 0usize;
     let mut blob = original.clone();
     // Flipping a bit of the checksum itself is undone by resealing: skip those.
     let body_end = original.len() - 4;
@@ -207,9 +278,31 @@ fn resealed_bit_flips_load_and_run_or_are_rejected() {
             blob[byte] ^= 1 << bit;
             reseal(&mut blob);
             let what = || format!("byte {byte} bit {bit} flipped and resealed");
-            match load(&blob, &what) {
+            let loaded = load(&blob, &what);
+            // A resealed flip of the magic or version is still refused by them.
+            if byte < 6 {
+                assert!(
+                    matches!(
+                        loaded,
+                        Err(LoadError::BadMagic { .. } | LoadError::UnsupportedVersion { .. })
+                    ),
+                    "{}: {:?}",
+                    what(),
+                    loaded.as_ref().map(|_| ())
+                );
+            }
+            match loaded {
                 Ok(model) => {
                     accepted += 1;
+                    // The model borrows its weights from the blob: a flipped weight is what
+                    // the network uses.
+                    if weights.contains(&byte) {
+                        let Layer::Dense(first) = model.layers()[0] else {
+                            panic!("not dense")
+                        };
+                        assert_eq!(first.weights[byte - weights.start], blob[byte]);
+                        weight_flips += 1;
+                    }
                     let words = model.state_words();
                     let mut network = Network::new(&model, &mut state[..words])
                         .unwrap_or_else(|e| panic!("{}: {e}", what()));
@@ -224,12 +317,19 @@ fn resealed_bit_flips_load_and_run_or_are_rejected() {
                         Err(_) => panic!("running panicked: {}", what()),
                     }
                 }
-                Err(error) => *rejected.entry(kind(&error)).or_insert(0usize) += 1,
+                Err(error) => {
+                    // Any i8 is a valid weight: no weight flip may be refused.
+                    assert!(!weights.contains(&byte), "{}: {error}", what());
+                    *rejected.entry(kind(&error)).or_insert(0usize) += 1;
+                }
             }
         }
     }
-    assert_eq!(tried, 8 * body_end - 7 * weights.len());
-    assert_eq!(accepted + rejected.values().sum::<usize>(), tried);
+    assert_eq!(
+        weight_flips,
+        weights.len(),
+        "every weight's sign flip loads"
+    );
     println!(
         "resealed bit flips tried: {tried}; accepted and ran 3 steps: {accepted}; \
          rejected: {rejected:?}"
