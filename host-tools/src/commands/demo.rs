@@ -217,15 +217,15 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let summary = demo(&args.out, args.seed, args.arch.as_deref(), !args.quiet)?;
     let final_steps = summary.report.spiking_fixed.accuracy_by_step.len();
-    let mut t = String::new();
+    let mut text = String::new();
     let _ = writeln!(
-        t,
+        text,
         "rate scale  accuracy at {final_steps} steps  eligible  fewest steps within {:.1} pp",
         STEP_TOLERANCE * 100.0
     );
     for t in &summary.trials {
         let _ = writeln!(
-            t,
+            text,
             "x{:<10} {:>20.2}%  {:<8}  {} ({:.2}%)",
             t.scale,
             t.final_accuracy * 100.0,
@@ -234,10 +234,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             t.accuracy * 100.0
         );
     }
-    let _ = writeln!(t);
-    t += &stage_table(&summary.report);
+    let _ = writeln!(text);
+    text += &stage_table(&summary.report);
     let _ = writeln!(
-        t,
+        text,
         "model.pspk: rates x{}, runs at {} steps: {:.2}% fixed point (the fewest steps within \
          {:.1} pp of the accuracy at {final_steps} steps, over the rate scales within {:.1} pp of \
          the unscaled network's)",
@@ -250,11 +250,15 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     for warning in &summary.report.warnings {
         warn(warning);
     }
-    let _ = writeln!(t, "\nwrote, in {:.0} s:", started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        text,
+        "\nwrote, in {:.0} s:",
+        started.elapsed().as_secs_f64()
+    );
     for file in &summary.files {
-        let _ = writeln!(t, "  {}", file.display());
+        let _ = writeln!(text, "  {}", file.display());
     }
-    print_stdout(&t)
+    print_stdout(&text)
 }
 
 #[cfg(test)]

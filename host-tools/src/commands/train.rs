@@ -112,7 +112,7 @@ pub struct TrainArgs {
     /// Lowpass synapse between spiking layers (s); 0 for none.
     #[arg(long, value_parser = non_negative)]
     pub synapse_tau: Option<f32>,
-    /// No progress bar.
+    /// No progress bar and no data summary on standard error (errors and warnings only).
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -305,14 +305,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => TrainConfig::digits(),
     };
     let cfg = config(args, preset);
-    let _ = writeln!(
-        std::io::stderr(),
-        "data: {} training and {} test samples, {} inputs, full scale {}",
-        train_set.len(),
-        test_set.len(),
-        train_set.features(),
-        train_set.full_scale
-    );
+    if !args.quiet {
+        let _ = writeln!(
+            std::io::stderr(),
+            "data: {} training and {} test samples, {} inputs, full scale {}",
+            train_set.len(),
+            test_set.len(),
+            train_set.features(),
+            train_set.full_scale
+        );
+    }
     let out = train_network(&train_set, &cfg)?;
     model_file::save_network(&args.output, &out.network)?;
     if let Some(h) = &args.history {
