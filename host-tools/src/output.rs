@@ -703,7 +703,7 @@ mod tests {
         let input = d.path().join("net.json");
         fs::write(&input, b"{}").unwrap();
         let spelled_otherwise = d.path().join(".").join("net.json");
-        let e = check_plan(&[input.clone()], &[spelled_otherwise], &[]).unwrap_err();
+        let e = check_plan(std::slice::from_ref(&input), &[spelled_otherwise], &[]).unwrap_err();
         assert!(matches!(e, OutputError::IsInput { .. }), "{e}");
         let a = d.path().join("a.json");
         let e = check_plan(&[], &[a.clone(), d.path().join("./a.json")], &[]).unwrap_err();
@@ -726,7 +726,7 @@ mod tests {
         let p = d.path().join("r.json");
         write_atomic(&p, b"x").unwrap();
         let _ = write_with(&p, |_| Err(io::Error::other("fails")));
-        check_plan(&[], &[p.clone()], &[]).unwrap();
+        check_plan(&[], std::slice::from_ref(&p), &[]).unwrap();
         assert!(!registry().iter().any(|t| t.starts_with(d.path())));
         // A registered file exists until it is renamed or removed.
         let (_file, tmp) = create_temp(&p).unwrap();

@@ -977,9 +977,7 @@ fn issue_22_every_case_is_one_error_and_leaves_every_file_as_it_was() {
     }
     std::fs::write(p("nine.json"), nine.to_string()).unwrap();
 
-    let a = |args: &[&dyn AsRef<std::ffi::OsStr>]| -> Vec<String> {
-        args.iter().map(|x| s(x)).collect()
-    };
+    let a = |args: &[&dyn AsRef<std::ffi::OsStr>]| -> Vec<String> { args.iter().map(s).collect() };
     let cases: Vec<(&str, Vec<String>, String)> = vec![
         (
             "1 read-only output",

@@ -5,7 +5,7 @@
 //! validated when parsed (ranges through clap value parsers) and options that do not apply to
 //! the chosen data are rejected ([`CommandError::NotApplicable`]), never ignored. Every command
 //! checks all its outputs against its inputs before any work ([`crate::output::check_plan`]),
-//! and writes its report with [`print_stdout`], so a closed or full standard output is one
+//! and writes its report with `print_stdout`, so a closed or full standard output is one
 //! error, never a panic.
 
 pub mod convert;
