@@ -51,11 +51,17 @@ pub struct SpikingEvaluation {
     pub synaptic_events_per_inference: f64,
     /// Accuracy of each class after the last step (`None` for a class without samples).
     pub per_class_accuracy: Vec<Option<f64>>,
-    /// Counts after the last step: row = true class, column = predicted class.
+    /// Counts after the last step: row = true class, column = predicted class, for the
+    /// classes below the model's output count and the data's class count, at most
+    /// [`MAX_CONFUSION_CLASSES`].
     pub confusion_matrix: Vec<Vec<u64>>,
+    /// Predictions of a class at or above [`MAX_CONFUSION_CLASSES`] (only a model with more
+    /// outputs makes them): wrong, and not in the matrix.
+    pub predictions_beyond_matrix: u64,
 }
 
-/// What one spiking inference contributes to the totals.
+/// What one spiking inference contributes to the totals (dropped once added: memory is set by
+/// the model's layer sizes and the step count, never by the number of samples).
 struct SampleTrace {
     /// Whether the class after each step was right.
     correct_by_step: Vec<bool>,
@@ -65,6 +71,106 @@ struct SampleTrace {
     /// The true class and the class after the last step.
     label: usize,
     predicted: usize,
+}
+
+/// Most classes a confusion matrix has rows and columns for: labels are bytes, so every true
+/// class fits; a prediction of a class at or above it (only from a model with more outputs) is
+/// counted in [`SpikingEvaluation::predictions_beyond_matrix`]. The matrix is at most 256 x 256
+/// counts (512 KiB) whatever the model declares.
+pub const MAX_CONFUSION_CLASSES: usize = 256;
+
+/// Running totals of many inferences; two halves of a data set merge.
+#[derive(Clone, Debug, Default)]
+struct Totals {
+    samples: usize,
+    /// Samples right after each step.
+    correct_by_step: Vec<u64>,
+    /// Spikes of each neuron over all samples, per spiking layer (empty for pools).
+    spikes: Vec<Vec<u64>>,
+    /// Per layer: (sample, neuron) pairs without a spike.
+    silent: Vec<u64>,
+    synaptic_events: u64,
+    confusion: Vec<Vec<u64>>,
+    beyond: u64,
+}
+
+impl Totals {
+    /// Empty totals with a `classes` x `classes` confusion matrix (at most
+    /// [`MAX_CONFUSION_CLASSES`]).
+    fn new(classes: usize) -> Self {
+        let classes = classes.min(MAX_CONFUSION_CLASSES);
+        Totals {
+            confusion: vec![vec![0; classes]; classes],
+            ..Totals::default()
+        }
+    }
+
+    fn add(mut self, trace: SampleTrace) -> Self {
+        if self.samples == 0 && self.spikes.is_empty() {
+            self.correct_by_step = vec![0; trace.correct_by_step.len()];
+            self.spikes = trace
+                .neuron_spikes
+                .iter()
+                .map(|l| vec![0; l.len()])
+                .collect();
+            self.silent = vec![0; trace.neuron_spikes.len()];
+        }
+        self.samples += 1;
+        for (total, &right) in self.correct_by_step.iter_mut().zip(&trace.correct_by_step) {
+            *total += u64::from(right);
+        }
+        for ((totals, silent), counts) in self
+            .spikes
+            .iter_mut()
+            .zip(&mut self.silent)
+            .zip(&trace.neuron_spikes)
+        {
+            for (t, &c) in totals.iter_mut().zip(counts) {
+                *t += u64::from(c);
+                *silent += u64::from(c == 0);
+            }
+        }
+        self.synaptic_events = self.synaptic_events.saturating_add(trace.synaptic_events);
+        match self
+            .confusion
+            .get_mut(trace.label)
+            .and_then(|row| row.get_mut(trace.predicted))
+        {
+            Some(cell) => *cell += 1,
+            None if trace.predicted >= MAX_CONFUSION_CLASSES && trace.predicted != usize::MAX => {
+                self.beyond += 1;
+            }
+            None => {}
+        }
+        self
+    }
+
+    fn merge(self, other: Totals) -> Totals {
+        if other.samples == 0 {
+            return self;
+        }
+        if self.samples == 0 {
+            return other;
+        }
+        let mut sum = self;
+        let add = |a: &mut Vec<u64>, b: &[u64]| {
+            for (x, &y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        };
+        sum.samples += other.samples;
+        add(&mut sum.correct_by_step, &other.correct_by_step);
+        for (a, b) in sum.spikes.iter_mut().zip(&other.spikes) {
+            add(a, b);
+        }
+        add(&mut sum.silent, &other.silent);
+        sum.synaptic_events = sum.synaptic_events.saturating_add(other.synaptic_events);
+        for (a, b) in sum.confusion.iter_mut().zip(&other.confusion) {
+            add(a, b);
+        }
+        sum.beyond += other.beyond;
+        sum
+    }
 }
 
 fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
@@ -89,7 +195,9 @@ pub fn float_spiking(
     progress: bool,
 ) -> SpikingEvaluation {
     let bar = progress_bar(data.len(), "spiking float", progress);
-    let traces: Vec<SampleTrace> = data
+    let outputs = network.layers.last().map_or(0, |l| l.outputs);
+    let classes = outputs.max(data.classes);
+    let totals = data
         .images
         .par_iter()
         .zip(&data.labels)
@@ -119,15 +227,10 @@ pub fn float_spiking(
                 predicted,
             }
         })
-        .collect();
+        .fold(|| Totals::new(classes), Totals::add)
+        .reduce(|| Totals::new(classes), Totals::merge);
     bar.finish_and_clear();
-    let outputs = network.layers.last().map_or(0, |l| l.outputs);
-    summarize(
-        &traces,
-        timesteps,
-        f64::from(network.dt),
-        outputs.max(data.classes),
-    )
+    summarize(totals, timesteps, f64::from(network.dt))
 }
 
 /// Spiking accuracy, rates and synaptic events of the fixed-point runtime on a model blob.
@@ -147,7 +250,8 @@ pub fn fixed_spiking(
         .map(|l| l.neuron().is_none())
         .collect();
     let bar = progress_bar(data.len(), "spiking fixed", progress);
-    let traces: Result<Vec<SampleTrace>, LoadError> = data
+    let classes = model.output_size().max(data.classes);
+    let totals = data
         .images
         .par_iter()
         .zip(&data.labels)
@@ -157,16 +261,19 @@ pub fn fixed_spiking(
                 let mut network = Network::new(&model, state)?;
                 let trace = fixed_trace(&mut network, &linear, image, label, timesteps);
                 bar.inc(1);
-                Ok(trace)
+                Ok::<_, LoadError>(trace)
             },
         )
-        .collect();
+        .try_fold(
+            || Totals::new(classes),
+            |totals, trace| Ok::<_, LoadError>(totals.add(trace?)),
+        )
+        .try_reduce(|| Totals::new(classes), |a, b| Ok(a.merge(b)));
     bar.finish_and_clear();
     Ok(summarize(
-        &traces?,
+        totals?,
         usize::from(timesteps),
         f64::from(model.dt()),
-        model.output_size().max(data.classes),
     ))
 }
 
@@ -219,17 +326,6 @@ fn fixed_trace(
     }
 }
 
-/// Row = true class, column = predicted class; predictions outside `0..classes` are not counted.
-fn confusion(traces: &[SampleTrace], classes: usize) -> Vec<Vec<u64>> {
-    let mut matrix = vec![vec![0u64; classes]; classes];
-    for t in traces {
-        if let Some(cell) = matrix.get_mut(t.label).and_then(|r| r.get_mut(t.predicted)) {
-            *cell += 1;
-        }
-    }
-    matrix
-}
-
 /// Each row's diagonal share (`None` for an empty row).
 pub fn per_class_accuracy(matrix: &[Vec<u64>]) -> Vec<Option<f64>> {
     matrix
@@ -242,56 +338,45 @@ pub fn per_class_accuracy(matrix: &[Vec<u64>]) -> Vec<Option<f64>> {
         .collect()
 }
 
-fn summarize(
-    traces: &[SampleTrace],
-    timesteps: usize,
-    dt: f64,
-    classes: usize,
-) -> SpikingEvaluation {
-    let confusion_matrix = confusion(traces, classes);
-    let samples = traces.len().max(1) as f64;
+fn summarize(totals: Totals, timesteps: usize, dt: f64) -> SpikingEvaluation {
+    let samples = totals.samples.max(1) as f64;
     let accuracy_by_step: Vec<f64> = (0..timesteps)
-        .map(|t| traces.iter().filter(|s| s.correct_by_step[t]).count() as f64 / samples)
+        .map(|t| totals.correct_by_step.get(t).copied().unwrap_or(0) as f64 / samples)
         .collect();
     let window = timesteps as f64 * dt;
-    let layer_count = traces.first().map_or(0, |t| t.neuron_spikes.len());
-    let layers = (0..layer_count)
-        .filter(|&l| !traces[0].neuron_spikes[l].is_empty())
-        .map(|l| {
-            let neurons = traces[0].neuron_spikes[l].len();
-            let mut totals = vec![0u64; neurons];
-            let mut silent = 0usize;
-            for trace in traces {
-                for (t, &c) in totals.iter_mut().zip(&trace.neuron_spikes[l]) {
-                    *t += u64::from(c);
-                }
-                silent += trace.neuron_spikes[l].iter().filter(|&&c| c == 0).count();
-            }
-            let neuron_rates_hz: Vec<f64> = totals
+    let layers = totals
+        .spikes
+        .iter()
+        .zip(&totals.silent)
+        .enumerate()
+        .filter(|(_, (spikes, _))| !spikes.is_empty())
+        .map(|(l, (spikes, &silent))| {
+            let neurons = spikes.len();
+            let neuron_rates_hz: Vec<f64> = spikes
                 .iter()
                 .map(|&t| t as f64 / samples / window.max(f64::MIN_POSITIVE))
                 .collect();
-            let spikes: u64 = totals.iter().sum();
+            let total: u64 = spikes.iter().sum();
             LayerRates {
                 layer: l,
                 neurons,
                 mean_rate_hz: neuron_rates_hz.iter().sum::<f64>() / neurons.max(1) as f64,
                 silent_fraction: silent as f64 / (samples * neurons.max(1) as f64),
-                spikes_per_neuron: spikes as f64 / (samples * neurons.max(1) as f64),
+                spikes_per_neuron: total as f64 / (samples * neurons.max(1) as f64),
                 neuron_rates_hz,
             }
         })
         .collect();
     SpikingEvaluation {
-        samples: traces.len(),
+        samples: totals.samples,
         timesteps,
         accuracy: accuracy_by_step.last().copied().unwrap_or(0.0),
         accuracy_by_step,
         layers,
-        synaptic_events_per_inference: traces.iter().map(|t| t.synaptic_events as f64).sum::<f64>()
-            / samples,
-        per_class_accuracy: per_class_accuracy(&confusion_matrix),
-        confusion_matrix,
+        synaptic_events_per_inference: totals.synaptic_events as f64 / samples,
+        per_class_accuracy: per_class_accuracy(&totals.confusion),
+        confusion_matrix: totals.confusion,
+        predictions_beyond_matrix: totals.beyond,
     }
 }
 

@@ -1,8 +1,11 @@
 //! `picospike`: command-line front end of the picospike host tools.
 //!
 //! Exit status: 0 on success, 1 on any error, including a command line that does not parse or an
-//! option out of its range (one `error:` line on standard error names the file, row or option).
+//! option out of its range (one `error:` line on standard error names the file, row or option),
+//! a report that cannot be written to standard output (a closed pipe, a full disk) and SIGINT,
+//! SIGTERM or SIGHUP, after which no temporary file is left.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -11,7 +14,16 @@ use picospike_host::commands::{convert, demo, eval, export, inspect, lesson, tra
 
 /// Train spiking neural networks and prepare them for fixed-point inference on microcontrollers.
 #[derive(Parser)]
-#[command(name = "picospike", version)]
+#[command(
+    name = "picospike",
+    version,
+    after_help = "Outputs: a regular file is replaced atomically (temporary file, fsync, rename), \
+keeping its mode, owner and group, only if it could be opened for writing, has a write \
+permission bit (`chmod 444` protects it, also from root) and has no other hard link; a device or FIFO is written in place; `-` is standard output. An output path that is a \
+symbolic link (even a dangling one), a directory, an input of the command, or another output is \
+refused with an error naming it. Every output is checked before any work starts. SIGINT, SIGTERM \
+and SIGHUP remove temporary files and exit 1. Errors: one `error:` line, exit status 1."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,6 +63,19 @@ fn main() -> ExitCode {
             };
         }
     };
+    // A signal between a temporary file's creation and its rename must not leave it behind.
+    if let Err(e) = ctrlc::set_handler(|| {
+        picospike_host::output::exit_removing_temporary_files(
+            1,
+            "error: stopped by a signal (SIGINT, SIGTERM or SIGHUP); temporary files removed",
+        )
+    }) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot install the signal handler: {e}"
+        );
+        return ExitCode::FAILURE;
+    }
     let result = match &cli.command {
         Command::Train(args) => train::run(args),
         Command::Convert(args) => convert::run(args),
@@ -64,7 +89,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Every library error already includes its cause in its message; print only the top.
-            eprintln!("error: {e}");
+            // Never a panic, even if standard error is closed or full.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::FAILURE
         }
     }

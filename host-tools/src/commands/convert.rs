@@ -5,14 +5,19 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::report::{report_json, stage_table, write_plots};
+use super::report::{report_json, stage_table, write_plots, PLOT_FILES};
 use super::{
-    check_compatible, create_dir, limit, non_negative, positive, steps, Result, TestDataArgs,
+    check_compatible, create_dir, data_inputs, dir_files, limit, non_negative, positive,
+    print_stdout, steps, warn, CommandError, Result, TestDataArgs, MAX_STATE_BYTES,
 };
 use crate::model_file;
 use crate::output;
+use crate::quantized;
 use crate::recipe::{self, ConvertOptions, StageReport};
 use crate::reference::FloatNetwork;
+
+/// The files `convert --out DIR` writes into DIR, besides the plots.
+pub const OUT_FILES: [&str; 3] = ["model.pspk", "spiking.json", "report.json"];
 
 /// How a rate network becomes a spiking one (shared with `export`).
 #[derive(Args, Clone, Debug)]
@@ -77,6 +82,24 @@ pub fn convert(
     progress: bool,
 ) -> Result<(FloatNetwork, Vec<u8>, StageReport, Vec<u8>)> {
     let network = model_file::load_network(network_path)?;
+    super::check_layers(network_path, &network)?;
+    // The state the evaluation allocates per worker, bounded before it runs.
+    let (_, sizes) =
+        quantized::build_blob(&recipe::to_spiking(&network, options)).map_err(|e| match e {
+            quantized::ExportError::Quantize(q) => CommandError::NotExportable {
+                path: network_path.to_owned(),
+                source: q,
+            },
+            other => other.into(),
+        })?;
+    if sizes.ram_bytes > MAX_STATE_BYTES {
+        return Err(CommandError::StateTooLarge {
+            path: network_path.to_owned(),
+            words: sizes.state_words,
+            bytes: sizes.ram_bytes,
+            limit: MAX_STATE_BYTES,
+        });
+    }
     let classes = network.layers.last().map_or(0, |l| l.outputs);
     let spec = data.spec(classes)?;
     let test = spec.load_test(data.split, Some(network.input.size()))?;
@@ -97,6 +120,14 @@ pub fn convert(
 /// # Errors
 /// A [`super::CommandError`] naming the file or option.
 pub fn run(args: &ConvertArgs) -> Result<()> {
+    let dirs: Vec<PathBuf> = args.out.iter().cloned().collect();
+    let files: Vec<PathBuf> = dirs
+        .iter()
+        .flat_map(|d| [dir_files(d, &OUT_FILES), dir_files(d, &PLOT_FILES)].concat())
+        .collect();
+    let mut inputs = data_inputs(&args.data.data);
+    inputs.push(args.network.clone());
+    output::check_plan(&inputs, &files, &dirs)?;
     let (spiking, blob, report, first) = convert(
         &args.network,
         &args.data,
@@ -111,12 +142,12 @@ pub fn run(args: &ConvertArgs) -> Result<()> {
         write_plots(out, None, &report, &blob, &first)?;
     }
     if args.json {
-        println!("{}", report_json(&report));
+        print_stdout(&format!("{}\n", report_json(&report)))?;
     } else {
-        print!("{}", stage_table(&report));
+        print_stdout(&stage_table(&report))?;
     }
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        warn(warning);
     }
     Ok(())
 }

@@ -1,19 +1,24 @@
 //! `picospike demo`: the whole recipe on the built-in 8x8 digits: train, convert, quantize,
 //! export, report, plot.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde::Serialize;
 use serde_json::json;
 
-use super::report::{report_json, stage_table, write_plots};
-use super::{create_dir, Result};
+use super::report::{report_json, stage_table, write_plots, PLOT_FILES};
+use super::{create_dir, dir_files, print_stdout, train_network, warn, Result};
 use crate::model_file;
+use crate::output;
 use crate::quantized;
 use crate::recipe::{self, ConvertOptions, StageReport};
 use crate::source::DataSpec;
-use crate::train::{self, NeuronKind, TrainConfig};
+use crate::train::{NeuronKind, TrainConfig};
+
+/// The files `demo` writes into its directory, besides the plots.
+pub const OUT_FILES: [&str; 4] = ["network.json", "model.pspk", "model.rs", "report.json"];
 
 /// Options of `picospike demo`.
 #[derive(Args, Clone, Debug)]
@@ -108,6 +113,9 @@ pub struct DemoSummary {
 /// # Errors
 /// A one-line error naming what failed (a bad `arch` before anything is written).
 pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result<DemoSummary> {
+    // Every output before the training.
+    let files = [dir_files(out, &OUT_FILES), dir_files(out, &PLOT_FILES)].concat();
+    output::check_plan(&[], &files, &[out.to_owned()])?;
     let spec = DataSpec::digits();
     let (train_set, test_set) = spec.load()?;
     let mut config = TrainConfig::digits();
@@ -121,7 +129,7 @@ pub fn demo(out: &Path, seed: u64, arch: Option<&str>, progress: bool) -> Result
         ..ConvertOptions::default()
     };
     config.timesteps = options.timesteps;
-    let outcome = train::train(&train_set, &config)?;
+    let outcome = train_network(&train_set, &config)?;
     create_dir(out)?;
     let neuron = &config.neuron;
     // The scaled maximum rate as a fraction of the LIF ceiling `1 / tau_ref` (with a margin
@@ -209,12 +217,15 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let summary = demo(&args.out, args.seed, args.arch.as_deref(), !args.quiet)?;
     let final_steps = summary.report.spiking_fixed.accuracy_by_step.len();
-    println!(
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "rate scale  accuracy at {final_steps} steps  eligible  fewest steps within {:.1} pp",
         STEP_TOLERANCE * 100.0
     );
     for t in &summary.trials {
-        println!(
+        let _ = writeln!(
+            text,
             "x{:<10} {:>20.2}%  {:<8}  {} ({:.2}%)",
             t.scale,
             t.final_accuracy * 100.0,
@@ -223,9 +234,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             t.accuracy * 100.0
         );
     }
-    println!();
-    print!("{}", stage_table(&summary.report));
-    println!(
+    let _ = writeln!(text);
+    text += &stage_table(&summary.report);
+    let _ = writeln!(
+        text,
         "model.pspk: rates x{}, runs at {} steps: {:.2}% fixed point (the fewest steps within \
          {:.1} pp of the accuracy at {final_steps} steps, over the rate scales within {:.1} pp of \
          the unscaled network's)",
@@ -236,13 +248,17 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         STEP_TOLERANCE * 100.0,
     );
     for warning in &summary.report.warnings {
-        eprintln!("warning: {warning}");
+        warn(warning);
     }
-    println!("\nwrote, in {:.0} s:", started.elapsed().as_secs_f64());
+    let _ = writeln!(
+        text,
+        "\nwrote, in {:.0} s:",
+        started.elapsed().as_secs_f64()
+    );
     for file in &summary.files {
-        println!("  {}", file.display());
+        let _ = writeln!(text, "  {}", file.display());
     }
-    Ok(())
+    print_stdout(&text)
 }
 
 #[cfg(test)]

@@ -9,9 +9,16 @@ use picospike_runtime::Model;
 
 use super::inspect::read_model;
 use super::report::{evaluation_json, percent, write_confusion};
-use super::{check_compatible, create_dir, limit, steps, CommandError, Result, TestDataArgs};
+use super::{
+    check_compatible, check_model_bounds, create_dir, data_inputs, dir_files, limit, print_stdout,
+    steps, CommandError, Result, TestDataArgs,
+};
 use crate::evaluate::{self, SpikingEvaluation};
 use crate::model_file;
+use crate::output;
+
+/// The files `eval --out DIR` writes into DIR.
+pub const OUT_FILES: [&str; 3] = ["eval.json", "confusion_matrix.png", "confusion_matrix.json"];
 
 /// Options of `picospike eval`.
 #[derive(Args, Clone, Debug)]
@@ -21,7 +28,8 @@ pub struct EvalArgs {
     /// Which data, and which part of it, to score.
     #[command(flatten)]
     pub data: TestDataArgs,
-    /// Time steps per inference, 1..=65535 (default: the model's).
+    /// Time steps per inference, 1..=65535 (default: the model's; required for a model that
+    /// records 0).
     #[arg(long, value_parser = steps())]
     pub timesteps: Option<u16>,
     /// Print one JSON object (accuracy, per-class accuracy, confusion matrix, rates).
@@ -51,6 +59,7 @@ pub fn eval(
     };
     let blob = read_model(path)?;
     let model: Model = Model::from_bytes(&blob).map_err(invalid)?;
+    check_model_bounds(path, &model)?;
     let spec = data.spec(model.output_size())?;
     // The model's input size goes to the loader, which checks every row against it first.
     let test = spec.load_test(data.split, Some(model.input_size()))?;
@@ -61,7 +70,15 @@ pub fn eval(
         &test,
         &spec.source,
     )?;
-    let steps = timesteps.unwrap_or(model.default_timesteps()).max(1);
+    // A model that records 0 steps needs --timesteps: never a silent 1.
+    let steps = match timesteps.unwrap_or(model.default_timesteps()) {
+        0 => {
+            return Err(CommandError::NoSteps {
+                path: path.to_owned(),
+            })
+        }
+        n => n,
+    };
     let evaluation = evaluate::fixed_spiking(&blob, &test, steps, progress).map_err(invalid)?;
     let mut value = evaluation_json(&evaluation);
     value["data"] = json!({
@@ -77,6 +94,11 @@ pub fn eval(
 /// # Errors
 /// A [`CommandError`] naming the file or option.
 pub fn run(args: &EvalArgs) -> Result<()> {
+    let dirs: Vec<PathBuf> = args.out.iter().cloned().collect();
+    let files: Vec<PathBuf> = dirs.iter().flat_map(|d| dir_files(d, &OUT_FILES)).collect();
+    let mut inputs = data_inputs(&args.data.data);
+    inputs.push(args.model.clone());
+    output::check_plan(&inputs, &files, &dirs)?;
     let (evaluation, json) = eval(&args.model, &args.data, args.timesteps, !args.quiet)?;
     if let Some(out) = &args.out {
         create_dir(out)?;
@@ -88,10 +110,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         )?;
     }
     if args.json {
-        println!("{json}");
-        return Ok(());
+        return print_stdout(&format!("{json}\n"));
     }
-    println!(
+    let mut text = format!(
         "accuracy {} on {} samples, {} steps; {:.0} synaptic events per inference",
         percent(evaluation.accuracy),
         evaluation.samples,
@@ -104,15 +125,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .enumerate()
         .filter_map(|(c, a)| a.map(|a| format!("{c}: {}", percent(a))))
         .collect();
-    println!("per class: {}", per_class.join(", "));
+    text += &format!("\nper class: {}\n", per_class.join(", "));
     for layer in &evaluation.layers {
-        println!(
-            "layer {}: {} neurons, mean rate {:.1} Hz, {:.1}% silent",
+        text += &format!(
+            "layer {}: {} neurons, mean rate {:.1} Hz, {:.1}% silent\n",
             layer.layer,
             layer.neurons,
             layer.mean_rate_hz,
             100.0 * layer.silent_fraction
         );
     }
-    Ok(())
+    print_stdout(&text)
 }

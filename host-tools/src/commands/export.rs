@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::convert::ConversionArgs;
-use super::{at_least_one, create_dir, CommandError, Result};
+use super::{
+    at_least_one, create_dir, data_inputs, dir_files, print_stdout, CommandError, Result,
+    MAX_STATE_BYTES,
+};
 use crate::model_file;
 use crate::output;
 use crate::quantized::{self, ModelSizes};
@@ -24,7 +27,8 @@ pub struct ExportArgs {
     /// How the network becomes a spiking one.
     #[command(flatten)]
     pub conversion: ConversionArgs,
-    /// Also write DIR/model.pspk and DIR/model.rs (constants and test samples) for firmware.
+    /// Also write DIR/model.pspk and DIR/model.rs (constants and test samples) for firmware
+    /// (DIR is created if needed).
     #[arg(long)]
     pub rust_module: Option<PathBuf>,
     /// Test samples to put into the Rust module, from --data (needs --rust-module and --data).
@@ -50,7 +54,20 @@ pub fn export_network(
     output: &Path,
     rust_module: Option<(&Path, Option<&DataSpec>, usize)>,
 ) -> Result<ModelSizes> {
+    // Every output before any work: a bad --rust-module fails before -o is written.
+    let mut inputs = vec![network_path.to_owned()];
+    let mut files = vec![output.to_owned()];
+    let mut dirs = Vec::new();
+    if let Some((dir, spec, _)) = rust_module {
+        if let Some(spec) = spec {
+            inputs.extend(data_inputs(&spec.source));
+        }
+        files.extend(dir_files(dir, &["model.pspk", "model.rs"]));
+        dirs.push(dir.to_owned());
+    }
+    output::check_plan(&inputs, &files, &dirs)?;
     let network = model_file::load_network(network_path)?;
+    super::check_layers(network_path, &network)?;
     let spiking = recipe::to_spiking(&network, options);
     let (blob, mut sizes) = quantized::build_blob(&spiking).map_err(|e| match e {
         quantized::ExportError::Quantize(q) => CommandError::NotExportable {
@@ -59,6 +76,14 @@ pub fn export_network(
         },
         other => other.into(),
     })?;
+    if sizes.ram_bytes > MAX_STATE_BYTES {
+        return Err(CommandError::StateTooLarge {
+            path: network_path.to_owned(),
+            words: sizes.state_words,
+            bytes: sizes.ram_bytes,
+            limit: MAX_STATE_BYTES,
+        });
+    }
     let test = match rust_module {
         Some((_, Some(spec), _)) => Some(spec.load_test(Split::Seeded, Some(sizes.input_size))?),
         _ => None,
@@ -118,10 +143,11 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             dir.display()
         );
     }
+    text.push('\n');
     if output::is_stdout(&args.output) {
-        eprintln!("{text}");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+        Ok(())
     } else {
-        println!("{text}");
+        print_stdout(&text)
     }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
 use picospike_runtime::Model;
 
-use super::{positive_f64, CommandError, Result};
+use super::{check_model_bounds, positive_f64, print_stdout, CommandError, Result};
 use crate::cost::{predict, Activity, Board, CostPrediction, Workload};
 use crate::input::{read_bounded, MAX_MODEL_BYTES};
 use crate::quantized::ModelSizes;
@@ -46,7 +46,8 @@ pub fn read_model(path: &Path) -> Result<Vec<u8>> {
 /// The predicted cost of one inference of `model` on `board` (see [`crate::cost`]).
 ///
 /// # Errors
-/// [`CommandError::NoActivity`] if the model records no activity.
+/// [`CommandError::NoActivity`] if the model records no activity, [`CommandError::NoSteps`] if
+/// it records 0 steps per inference.
 pub fn prediction(
     path: &Path,
     model: &Model<'_>,
@@ -56,6 +57,11 @@ pub fn prediction(
     let activity = Activity::recorded(model).ok_or_else(|| CommandError::NoActivity {
         path: path.to_owned(),
     })?;
+    if model.default_timesteps() == 0 {
+        return Err(CommandError::NoSteps {
+            path: path.to_owned(),
+        });
+    }
     Ok(predict(
         &Workload::of(model),
         &activity,
@@ -77,6 +83,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
         path: path.to_owned(),
         source,
     })?;
+    check_model_bounds(path, &model)?;
     let predicted = match board {
         Some((board, clock)) => Some((board, prediction(path, &model, board, clock)?)),
         None => None,
@@ -145,13 +152,16 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
         path.display(),
         picospike_runtime::format::FORMAT_VERSION
     );
+    let steps = match input.timesteps {
+        0 => "0 steps (none recorded: eval needs --timesteps)".to_string(),
+        n => format!("{n} steps"),
+    };
     let _ = writeln!(
         t,
-        "input: {} bytes ({}), full scale {}, {} steps of {} ms",
+        "input: {} bytes ({}), full scale {}, {steps} of {} ms",
         input.size(),
         input.shape,
         input.full_scale,
-        input.timesteps,
         model.dt() * 1000.0
     );
     for (i, layer) in model.layers().iter().enumerate() {
@@ -258,6 +268,5 @@ fn neuron_text(neuron: &Neuron) -> String {
 /// A [`CommandError`] naming the file.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let board = args.board.map(|b| (b, args.clock_mhz));
-    print!("{}", inspect(&args.model, args.json, board)?);
-    Ok(())
+    print_stdout(&inspect(&args.model, args.json, board)?)
 }

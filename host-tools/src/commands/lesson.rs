@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::report::percent;
 use super::{
-    at_least_one, create_dir, limit, non_negative, positive, steps, Result, TrainDataArgs,
+    at_least_one, create_dir, data_inputs, dir_files, epochs, limit, non_negative, positive,
+    print_stdout, steps, train_network, Result, TrainDataArgs,
 };
 use crate::model_file;
 use crate::output;
@@ -88,12 +89,12 @@ pub struct LessonArgs {
     /// Time steps per inference.
     #[arg(long, default_value_t = 30, value_parser = steps())]
     pub timesteps: u16,
-    /// Epochs of the plain network (default: 12 on an IDX directory, NengoDL's 600 steps of
-    /// 200 images; the preset's otherwise).
-    #[arg(long, value_parser = at_least_one)]
+    /// Epochs of the plain network, 1..=100000 (default: 12 on an IDX directory, NengoDL's 600
+    /// steps of 200 images; the preset's otherwise).
+    #[arg(long, value_parser = epochs)]
     pub epochs: Option<usize>,
-    /// Epochs of the rate-regularized network (default: as `--epochs`).
-    #[arg(long, value_parser = at_least_one)]
+    /// Epochs of the rate-regularized network, 1..=100000 (default: as `--epochs`).
+    #[arg(long, value_parser = epochs)]
     pub regularized_epochs: Option<usize>,
     /// Training seed.
     #[arg(long, default_value_t = 0)]
@@ -266,8 +267,8 @@ pub fn lesson(
         timesteps,
         ..config.clone()
     };
-    let plain = train::train(&train_set, &configure(&training.plain))?;
-    let regularized = train::train(&train_set, &configure(&training.regularized))?;
+    let plain = train_network(&train_set, &configure(&training.plain))?;
+    let regularized = train_network(&train_set, &configure(&training.regularized))?;
     let rate_target = training
         .regularized
         .rate_reg
@@ -436,10 +437,18 @@ pub fn run(args: &LessonArgs) -> Result<()> {
     let samples = args
         .samples
         .or(spec.is_idx_dir().then_some(KERAS_TO_SNN_SAMPLES));
-    // Before the training, so that a bad directory fails at once.
-    if let Some(dir) = &args.out {
-        create_dir(dir)?;
-    }
+    // Every output before the training, so that a bad path fails at once.
+    let dirs: Vec<PathBuf> = args.out.iter().cloned().collect();
+    let files: Vec<PathBuf> = args
+        .json
+        .iter()
+        .cloned()
+        .chain(
+            dirs.iter()
+                .flat_map(|d| dir_files(d, &["plain.json", "regularized.json"])),
+        )
+        .collect();
+    output::check_plan(&data_inputs(&spec.source), &files, &dirs)?;
     let lesson = lesson(
         &spec,
         &training(args, &spec),
@@ -459,14 +468,15 @@ pub fn run(args: &LessonArgs) -> Result<()> {
     let table = lesson_table(&lesson);
     // With the JSON on standard output, the table goes to standard error.
     if args.json.as_deref().is_some_and(output::is_stdout) {
-        eprint!("{table}");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), table.as_bytes());
     } else {
-        print!("{table}");
+        print_stdout(&table)?;
     }
     if let Some(path) = &args.json {
         model_file::save_json(path, &lesson)?;
     }
     if let Some(dir) = &args.out {
+        create_dir(dir)?;
         model_file::save_network(&dir.join("plain.json"), &lesson.plain)?;
         model_file::save_network(&dir.join("regularized.json"), &lesson.regularized)?;
     }

@@ -3,7 +3,10 @@
 //!
 //! `main` only parses the command line and prints a [`CommandError`] as one line. Options are
 //! validated when parsed (ranges through clap value parsers) and options that do not apply to
-//! the chosen data are rejected ([`CommandError::NotApplicable`]), never ignored.
+//! the chosen data are rejected ([`CommandError::NotApplicable`]), never ignored. Every command
+//! checks all its outputs against its inputs before any work ([`crate::output::check_plan`]),
+//! and writes its report with `print_stdout`, so a closed or full standard output is one
+//! error, never a panic.
 
 pub mod convert;
 pub mod demo;
@@ -14,10 +17,11 @@ pub mod lesson;
 mod report;
 pub mod train;
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use picospike_runtime::LoadError;
+use picospike_runtime::{LoadError, Model};
 
 use crate::data::{CsvHeader, DataError, Dataset, DEFAULT_CLASSES};
 use crate::input::InputError;
@@ -26,7 +30,7 @@ use crate::output::OutputError;
 use crate::plot::PlotError;
 use crate::quantized::ExportError;
 use crate::source::{DataSpec, SourceKind, Split};
-use crate::train::TrainError;
+use crate::train::{TrainConfig, TrainError, TrainOutcome};
 
 /// Why a command failed; every message names the file (and row, option) concerned.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +119,56 @@ pub enum CommandError {
         /// Why, in words (`"to the built-in digits"`).
         reason: String,
     },
+    /// Training produced a non-finite loss or weight.
+    #[error("training diverged: {what} at epoch {epoch}; nothing was saved (lower --lr, --weight-decay or --rate-weight)")]
+    Diverged {
+        /// The one-based epoch.
+        epoch: usize,
+        /// What was not finite.
+        what: String,
+    },
+    /// The validation part cannot be split off the training part.
+    #[error("--val-fraction {fraction}: cannot hold out that part of {samples} training samples for validation (every class needs samples on both sides); lower it, or 0 for no validation")]
+    ValidationSplit {
+        /// Training samples.
+        samples: usize,
+        /// The fraction asked for.
+        fraction: f64,
+    },
+    /// A model declares more state than any tool here allocates.
+    #[error("{path}: the model declares {words} state words ({bytes} bytes), more than the {limit}-byte bound of the host tools (MAX_STATE_BYTES)")]
+    StateTooLarge {
+        /// The model file.
+        path: PathBuf,
+        /// State words declared.
+        words: usize,
+        /// Their size in bytes.
+        bytes: usize,
+        /// The bound.
+        limit: usize,
+    },
+    /// A model's header says 0 steps per inference and no `--timesteps` was given.
+    #[error("{path}: the model records 0 time steps per inference; give --timesteps N")]
+    NoSteps {
+        /// The model file.
+        path: PathBuf,
+    },
+    /// The network has more layers than the runtime runs.
+    #[error("{path}: {layers} layers, the runtime runs at most {limit} (picospike_runtime::format::DEFAULT_MAX_LAYERS)")]
+    TooManyLayers {
+        /// The network or model file.
+        path: PathBuf,
+        /// Its layers.
+        layers: usize,
+        /// The runtime's bound.
+        limit: usize,
+    },
+    /// The report could not be written to standard output (a closed pipe, a full disk).
+    #[error("cannot write to standard output: {source}")]
+    Stdout {
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A directory could not be created.
     #[error("cannot create directory {path}: {source}")]
     CreateDir {
@@ -184,6 +238,34 @@ pub(crate) fn non_negative_f64(s: &str) -> std::result::Result<f64, String> {
 /// A finite positive number, as f64 (learning rate).
 pub(crate) fn positive_f64(s: &str) -> std::result::Result<f64, String> {
     positive(s).and_then(|_| parse_f64(s))
+}
+
+/// Most epochs `--epochs` and `--regularized-epochs` take: far beyond any useful run, and
+/// small enough that nothing sized by the epoch count can exhaust memory.
+pub const MAX_EPOCHS: usize = 100_000;
+
+/// Number of epochs: 1 to [`MAX_EPOCHS`].
+pub(crate) fn epochs(s: &str) -> std::result::Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_EPOCHS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s}: expected a number of epochs from 1 to {MAX_EPOCHS}"
+        )),
+    }
+}
+
+/// Largest time step a model may record, in seconds (the runtime's model loader refuses more).
+pub const MAX_DT_S: f32 = 1.0;
+
+/// A simulation time step: greater than 0 and at most [`MAX_DT_S`] seconds, the bound that
+/// `export` (the runtime's loader) applies.
+pub(crate) fn dt(s: &str) -> std::result::Result<f32, String> {
+    match positive(s) {
+        Ok(x) if x <= MAX_DT_S => Ok(x),
+        _ => Err(format!(
+            "{s}: expected a time step in seconds, greater than 0 and at most {MAX_DT_S}"
+        )),
+    }
 }
 
 /// A count of at least 1.
@@ -403,6 +485,121 @@ fn check_compatible(inputs: usize, full_scale: u16, data: &Dataset, source: &str
         });
     }
     Ok(())
+}
+
+/// Writes a command's report to standard output and flushes it.
+///
+/// # Errors
+/// [`CommandError::Stdout`] if standard output is closed (`EPIPE`) or full: one `error:` line
+/// and exit status 1, never a panic.
+pub(crate) fn print_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| CommandError::Stdout { source })
+}
+
+/// Prints a warning line on standard error; a closed or full standard error is ignored.
+pub(crate) fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
+}
+
+/// The files a `--data` argument reads: none for the digits, the CSV file, the IDX images and
+/// labels files, or every IDX file of a directory.
+pub(crate) fn data_inputs(source: &str) -> Vec<PathBuf> {
+    match SourceKind::of(source) {
+        Ok(SourceKind::Csv(path)) => vec![path],
+        Ok(SourceKind::IdxFile { images, labels }) => vec![images, labels],
+        Ok(SourceKind::IdxDir(dir)) => std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.to_string_lossy().contains("-idx"))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// `names` inside `dir`.
+pub(crate) fn dir_files(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+    names.iter().map(|name| dir.join(name)).collect()
+}
+
+/// Most bytes of state a model may declare: 64 MiB (16 Mi `i32` words), hundreds of times what
+/// any microcontroller has, so that a small hostile file cannot make `eval` allocate gigabytes
+/// per worker.
+pub const MAX_STATE_BYTES: usize = 64 << 20;
+
+/// Checks a loaded model's declared state against [`MAX_STATE_BYTES`].
+///
+/// # Errors
+/// [`CommandError::StateTooLarge`] naming the file and the bound.
+pub(crate) fn check_model_bounds(path: &Path, model: &Model<'_>) -> Result<()> {
+    let words = model.state_words();
+    let bytes = words.saturating_mul(4);
+    if bytes > MAX_STATE_BYTES {
+        return Err(CommandError::StateTooLarge {
+            path: path.to_owned(),
+            words,
+            bytes,
+            limit: MAX_STATE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a network has no more layers than the runtime runs.
+///
+/// # Errors
+/// [`CommandError::TooManyLayers`] naming the file and the runtime's bound.
+pub(crate) fn check_layers(path: &Path, network: &crate::reference::FloatNetwork) -> Result<()> {
+    let limit = picospike_runtime::DEFAULT_MAX_LAYERS;
+    if network.layers.len() > limit {
+        return Err(CommandError::TooManyLayers {
+            path: path.to_owned(),
+            layers: network.layers.len(),
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// Trains `cfg` on `data` and checks the result: a loss or weight that is not finite is an
+/// error naming the epoch, so a diverged run is never saved as a success.
+///
+/// # Errors
+/// [`CommandError::Train`], [`CommandError::ValidationSplit`] if the validation part cannot be
+/// split off, [`CommandError::Diverged`].
+pub(crate) fn train_network(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome> {
+    let outcome = crate::train::train(data, cfg).map_err(|e| match e {
+        // train's only split is the validation split (TrainError::Split's doc).
+        TrainError::Split(DataError::BadSplit { samples, fraction }) => {
+            CommandError::ValidationSplit { samples, fraction }
+        }
+        other => other.into(),
+    })?;
+    if let Some(e) = outcome.history.iter().find(|e| !e.train_loss.is_finite()) {
+        return Err(CommandError::Diverged {
+            epoch: e.epoch,
+            what: format!("the training loss is {}", e.train_loss),
+        });
+    }
+    for (i, layer) in outcome.network.layers.iter().enumerate() {
+        let bad = layer
+            .weights
+            .iter()
+            .chain(&layer.biases)
+            .find(|x| !x.is_finite());
+        if let Some(x) = bad {
+            return Err(CommandError::Diverged {
+                epoch: outcome.kept_epoch,
+                what: format!("layer {i} has a weight or bias of {x}"),
+            });
+        }
+    }
+    Ok(outcome)
 }
 
 fn create_dir(path: &Path) -> Result<()> {

@@ -14,6 +14,18 @@ use crate::plot::{self, Series};
 use crate::recipe::StageReport;
 use crate::train::TrainOutcome;
 
+/// Every file [`write_plots`] may write into its directory (`training.png` only with a
+/// training history, `channel_rates.png` only for convolutions).
+pub(crate) const PLOT_FILES: [&str; 7] = [
+    "training.png",
+    "accuracy_vs_steps.png",
+    "firing_rates.png",
+    "channel_rates.png",
+    "raster.png",
+    "confusion_matrix.png",
+    "confusion_matrix.json",
+];
+
 /// `0.9876` -> `98.76%`.
 pub(crate) fn percent(x: f64) -> String {
     format!("{:.2}%", 100.0 * x)
@@ -89,6 +101,7 @@ pub(crate) fn evaluation_json(e: &SpikingEvaluation) -> serde_json::Value {
         "layers": e.layers,
         "per_class_accuracy": e.per_class_accuracy,
         "confusion_matrix": e.confusion_matrix,
+        "predictions_beyond_matrix": e.predictions_beyond_matrix,
     })
 }
 

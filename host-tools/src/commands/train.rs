@@ -1,22 +1,21 @@
 //! `picospike train`: fit a dense rate network (NengoDL recipe, step 1) and save it as JSON.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{
-    at_least_one, fraction_or_zero, non_negative, non_negative_f64, positive, positive_f64, steps,
-    Result, TrainDataArgs,
+    at_least_one, data_inputs, dt, epochs, fraction_or_zero, non_negative, non_negative_f64,
+    positive, positive_f64, print_stdout, steps, train_network, warn, Result, TrainDataArgs,
 };
 use crate::data::Dataset;
 use crate::model_file;
 use crate::output;
 use crate::rate_float::{mean_rates_hz, rate_accuracy};
 use crate::reference::{FloatKind, FloatNetwork};
-use crate::train::{
-    self, NeuronKind, OptimizerKind, RateRegularization, TrainConfig, TrainOutcome,
-};
+use crate::train::{NeuronKind, OptimizerKind, RateRegularization, TrainConfig, TrainOutcome};
 
 /// Options of `picospike train`; unset training options take the data set's preset.
 #[derive(Args)]
@@ -62,8 +61,8 @@ pub struct TrainArgs {
     /// SoftLIFRate smoothing.
     #[arg(long, value_parser = positive)]
     pub sigma: Option<f32>,
-    /// Number of epochs.
-    #[arg(long, value_parser = at_least_one)]
+    /// Number of epochs, 1..=100000.
+    #[arg(long, value_parser = epochs)]
     pub epochs: Option<usize>,
     /// Minibatch size.
     #[arg(long, value_parser = at_least_one)]
@@ -105,8 +104,8 @@ pub struct TrainArgs {
     /// Training seed (initialization, batches, augmentation, validation split).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Simulation time step recorded in the network (s).
-    #[arg(long, value_parser = positive)]
+    /// Simulation time step recorded in the network (s), in (0, 1] (what `export` accepts).
+    #[arg(long, value_parser = dt)]
     pub dt: Option<f32>,
     /// Spiking steps per inference recorded in the network.
     #[arg(long, value_parser = steps())]
@@ -114,7 +113,7 @@ pub struct TrainArgs {
     /// Lowpass synapse between spiking layers (s); 0 for none.
     #[arg(long, value_parser = non_negative)]
     pub synapse_tau: Option<f32>,
-    /// No progress bar.
+    /// No progress bar and no data summary on standard error (errors and warnings only).
     #[arg(short, long)]
     pub quiet: bool,
 }
@@ -280,10 +279,10 @@ fn report(net: &FloatNetwork, arch: Option<&str>, test: &Dataset, out: &TrainOut
             net.input.timesteps
         );
         if r * window < 2.0 {
-            eprintln!(
-                "warning: hidden layer {i} fires too little for {} steps; raise --max-rate or use --rate-target",
+            warn(&format!(
+                "hidden layer {i} fires too little for {} steps; raise --max-rate or use --rate-target",
                 net.input.timesteps
-            );
+            ));
         }
     }
     t
@@ -295,6 +294,11 @@ fn report(net: &FloatNetwork, arch: Option<&str>, test: &Dataset, out: &TrainOut
 /// A [`super::CommandError`] naming the file or option.
 pub fn run(args: &TrainArgs) -> Result<()> {
     let spec = args.data.spec()?;
+    // Every output before the training: a bad path fails now, not after minutes.
+    let outputs: Vec<PathBuf> = std::iter::once(args.output.clone())
+        .chain(args.history.clone())
+        .collect();
+    output::check_plan(&data_inputs(&spec.source), &outputs, &[])?;
     let (train_set, test_set) = spec.load()?;
     let preset = match args.preset {
         Some(p) => p.config(),
@@ -302,14 +306,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         None => TrainConfig::digits(),
     };
     let cfg = config(args, preset);
-    eprintln!(
-        "data: {} training and {} test samples, {} inputs, full scale {}",
-        train_set.len(),
-        test_set.len(),
-        train_set.features(),
-        train_set.full_scale
-    );
-    let out = train::train(&train_set, &cfg)?;
+    if !args.quiet {
+        let _ = writeln!(
+            std::io::stderr(),
+            "data: {} training and {} test samples, {} inputs, full scale {}",
+            train_set.len(),
+            test_set.len(),
+            train_set.features(),
+            train_set.full_scale
+        );
+    }
+    let out = train_network(&train_set, &cfg)?;
     model_file::save_network(&args.output, &out.network)?;
     if let Some(h) = &args.history {
         write_history(h, &out)?;
@@ -318,9 +325,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     text += &format!("saved {}\n", args.output.display());
     // With the network on standard output, the report goes to standard error.
     if output::is_stdout(&args.output) {
-        eprint!("{text}");
+        let _ = std::io::stderr().write_all(text.as_bytes());
+        Ok(())
     } else {
-        print!("{text}");
+        print_stdout(&text)
     }
-    Ok(())
 }

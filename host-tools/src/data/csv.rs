@@ -9,6 +9,9 @@ use super::{
     MAX_CSV_ROWS,
 };
 
+/// The UTF-8 byte-order mark, skipped at the start of a file.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
 /// Whether the first line of a CSV file is a header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum CsvHeader {
@@ -64,7 +67,8 @@ pub fn load_csv(path: &Path, options: &CsvOptions) -> Result<Dataset, DataError>
 /// Parses CSV text (gzip-compressed or not): integer pixels 0..=255, then the label, per row;
 /// `path` only names the source in errors.
 ///
-/// An optional header line (see [`CsvHeader`]); blank lines are skipped; every row must have as
+/// A UTF-8 byte-order mark at the start is skipped; an optional header line (see
+/// [`CsvHeader`]); blank lines are skipped; every row must have as
 /// many columns as the first (or `pixels + 1` when [`CsvOptions::pixels`] is set). Fields may be
 /// integral floats (`3.0`). The image is taken as square when the pixel count is a perfect
 /// square.
@@ -111,6 +115,10 @@ fn parse_csv_inner(
         }
         row += 1;
         total += n as u64;
+        if row == 1 && line.starts_with(UTF8_BOM) {
+            // A byte-order mark (what some spreadsheets write first) is not part of a value.
+            line.drain(..UTF8_BOM.len());
+        }
         if total > MAX_CSV_BYTES {
             return Err(too_large("bytes of CSV text", MAX_CSV_BYTES));
         }

@@ -165,7 +165,8 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
     let input = input_encoding(&layers, data.full_scale, cfg.timesteps);
 
     let bar = epoch_bar(cfg);
-    let mut history = Vec::with_capacity(cfg.epochs);
+    // Grown per epoch, not reserved: an epoch count is bounded by the command line, not here.
+    let mut history = Vec::new();
     let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
     let mut order: Vec<usize> = (0..train_set.len()).collect();
     for epoch in 0..cfg.epochs {
