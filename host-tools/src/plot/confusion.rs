@@ -4,7 +4,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axes::{draw_axis_labels, draw_mesh, plot_rect, x_label_area, y_label_area, Axis};
-use super::canvas::{render, Area, RenderError, AXIS, FAINT, INK, MUTED};
+use super::canvas::{Area, RenderError, AXIS, FAINT, INK, MUTED};
+use super::render::render;
 use super::text::{draw_no_data, draw_title, width_of, Fonts, Style, DESC_PX, LABEL_PX};
 
 /// Confusion-matrix colour ramp (white to dark blue), sampled at fractions 0, 0.5 and 1.

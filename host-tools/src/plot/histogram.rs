@@ -6,7 +6,8 @@ use plotters::style::text_anchor::{HPos, VPos};
 use super::axes::{
     count_axis, draw_axis_labels, draw_mesh, plot_rect, widen, x_label_area, y_label_area, Axis,
 };
-use super::canvas::{render, RenderError, PALETTE};
+use super::canvas::{RenderError, PALETTE};
+use super::render::render;
 use super::text::{draw_no_data, draw_title, label_or, Style, LABEL_PX};
 use super::{HEIGHT, MAX_BINS, MAX_PANELS, WIDTH};
 

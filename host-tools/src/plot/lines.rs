@@ -6,7 +6,8 @@ use super::axes::{
     draw_axis_labels, draw_mesh, plot_rect, whole_step, widen, x_label_area, y_label_area, Axis,
     Chart,
 };
-use super::canvas::{render, RenderError, PALETTE};
+use super::canvas::{RenderError, PALETTE};
+use super::render::render;
 use super::text::{draw_legend_rows, draw_no_data, draw_title, label_or};
 use super::{Series, HEIGHT, MAX_PANELS, WIDTH};
 

@@ -11,8 +11,8 @@
 //! the destination, so a failed write never leaves a half-written PNG behind. Non-finite values
 //! (NaN, ±∞) are skipped; a chart with nothing to show says "no data" instead of failing.
 //!
-//! One concept per file: `canvas` is the pixel buffer, colours, bundled font and PNG encoding;
-//! `text` lays out and draws labels; `axes` picks ticks and draws the frame around a plot;
+//! One concept per file: `canvas` holds the colours, the bundled font and the drawing area type;
+//! `text` lays out and draws labels; `render` draws a chart on a pixel buffer and encodes the PNG; `axes` picks ticks and draws the frame around a plot;
 //! `lines`, `histogram`, `raster` and `confusion` each draw one kind of chart.
 
 use std::error::Error;
@@ -26,6 +26,7 @@ mod confusion;
 mod histogram;
 mod lines;
 mod raster;
+mod render;
 #[cfg(test)]
 mod tests;
 mod text;

@@ -4,7 +4,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
 use super::axes::{draw_axis_labels, draw_mesh, plot_rect, whole_step, x_label_area, Axis};
-use super::canvas::{render, RenderError, AXIS, MUTED, PALETTE};
+use super::canvas::{RenderError, AXIS, MUTED, PALETTE};
+use super::render::render;
 use super::text::{draw_no_data, draw_title, label_or, Style, LABEL_PX};
 use super::{HEIGHT, WIDTH};
 
