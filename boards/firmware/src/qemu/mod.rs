@@ -323,8 +323,8 @@ fn samples<E: Embedded>(
 
 /// Print the `cost` line: fixed versus per-step cost, from the first sample at the default
 /// steps and twice that. Returns the stack one inference needs below its caller
-/// (`stack_inference`), measured on the way. The measurement and the printing are two calls
-/// that are never inlined, for the reason of [`static_line`].
+/// (`stack_inference`), measured on the way. The printing is a call that is never inlined, for
+/// the reason of [`static_line`].
 #[inline(never)]
 fn cost_line<E: Embedded>(
     out: &mut Out,
@@ -337,20 +337,12 @@ fn cost_line<E: Embedded>(
         return Ok(0);
     };
     let steps = E::STEPS.unwrap_or(model.default_timesteps());
-    let (cost, stack) = measure_cost(classifier, input, steps, ticks);
+    // Here, in a function generic over the board like the sample loop, and not in a helper
+    // of its own: a function that is not generic is compiled in this crate, the sample loop
+    // in the board's, and each had its own copy of `classify` (8 KB more on the Cortex-M4).
+    let (cost, stack) = cm::measure_stack(|| step_cost(classifier, input, steps, ticks));
     print_cost(out, cost, per_tick)?;
     Ok(stack)
-}
-
-/// [`step_cost`] of `input`, and the stack it needed below this call.
-#[inline(never)]
-fn measure_cost(
-    classifier: &mut Classifier,
-    input: &[u8],
-    steps: u16,
-    ticks: &mut SysTickCounter,
-) -> (Result<StepCost, RunError>, usize) {
-    cm::measure_stack(|| step_cost(classifier, input, steps, ticks))
 }
 
 /// Print the `cost` line of [`cost_line`].
@@ -410,8 +402,8 @@ fn memory_line(out: &mut Out, stacks: Stacks, model: &Model<'static, LAYERS>) ->
 
 /// Print the `static` line: every sample at 0 steps, i.e. the part of an inference before its
 /// first step (reset, static input drive) and the readout (`boards/bench.sh` divides it by the
-/// static-input MACs). The measurement and the printing are two calls that are never inlined,
-/// so that the line's formatting frame is not live under the inferences.
+/// static-input MACs). The printing is a call that is never inlined, so that the line's
+/// formatting frame is not live under the inferences.
 #[inline(never)]
 fn static_line<E: Embedded>(
     out: &mut Out,
@@ -423,7 +415,6 @@ fn static_line<E: Embedded>(
 }
 
 /// [`static_cost`] of every sample.
-#[inline(never)]
 fn measure_static<E: Embedded>(
     classifier: &mut Classifier,
     ticks: &mut SysTickCounter,
