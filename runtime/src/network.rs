@@ -148,12 +148,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
     /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
     /// let model: Model = Model::from_bytes(blob)?;
-    /// let mut state = [0i32; 16];
+    /// let (mut state, mut tiny) = ([0i32; 16], [0i32; 1]);
     /// let mut place: Option<Network> = None; // on a board: a `static` (e.g. a `StaticCell`)
     /// let network = Network::new_into(&mut place, &model, &mut state)?;
     /// assert_eq!(network.input_size(), 2);
     ///
-    /// let mut tiny = [0i32; 1];
     /// assert!(Network::new_into(&mut place, &model, &mut tiny).is_err());
     /// assert!(place.is_none());
     /// # Ok::<(), Box<dyn core::error::Error>>(())
