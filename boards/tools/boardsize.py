@@ -19,9 +19,12 @@ every board without a list of section names:
 Usage:
   boardsize.py show  ELF [--stack-peak N] [--figure KEY=N ...]
   boardsize.py check SIZE_FILE ELF [--stack-peak N] [--figure KEY=N ...] [--update] [--tolerance 0.05]
+                    [--limit KEY=N ...]
 
 `check` fails (exit 1) if any figure grew by more than the tolerance over the committed file,
-printing a table of old and new figures; `--update` rewrites the file instead.
+printing a table of old and new figures; `--update` rewrites the file instead. A `--limit` is an
+absolute bound (e.g. `stack_peak=1024` on the Cortex-M0 board): a figure above it fails the
+check, with or without `--update`, so that no size file can record it.
 Standard library only, so CI needs nothing but python3.
 """
 import argparse
@@ -95,6 +98,7 @@ def main():
     check.add_argument("--figure", action="append", default=[])
     check.add_argument("--update", action="store_true")
     check.add_argument("--tolerance", type=float, default=0.05)
+    check.add_argument("--limit", action="append", default=[])
     args = parser.parse_args()
 
     figures = measure(args.elf)
@@ -110,6 +114,22 @@ def main():
             if key in figures:
                 print(f"{key}={figures[key]}")
         return 0
+
+    over = []
+    for item in args.limit:
+        key, value = item.split("=", 1)
+        if key not in ORDER:
+            sys.exit(f"unknown figure {key} in --limit; known: {', '.join(ORDER)}")
+        if key not in figures:
+            over.append(f"{key} was not measured, its limit is {int(value)}")
+        elif figures[key] > int(value):
+            over.append(f"{key}={figures[key]} is above its limit of {int(value)}")
+    if over:
+        for reason in over:
+            print(f"FAIL: {reason}", file=sys.stderr)
+        print(f"size check FAILED for {args.elf}: a limit is a bound, not a trend; --update does not "
+              f"lift it (see the limits in boards/run-qemu.sh)", file=sys.stderr)
+        return 1
 
     if args.update:
         write_size_file(args.size_file, figures, args.elf)

@@ -123,6 +123,73 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn new(model: &'m Model<'m, MAX_LAYERS>, state: &'s mut [i32]) -> Result<Self, LoadError> {
+        let mut network = Self::unbound(model);
+        network.bind(model, state)?;
+        Ok(network)
+    }
+
+    /// Bind `model` to `state` like [`Network::new`], building the network in `place` rather
+    /// than returning it; `place` holds it after success and is `None` after an error.
+    ///
+    /// For a network that lives in a `static` on a small microcontroller, as
+    /// [`Model::load_into`] is for the model: `new` returns the network by value, and moving
+    /// it into its place costs its size again in stack (`size_of::<Network>()`, about 100 bytes
+    /// per layer of capacity on a 32-bit target), while here no frame holds a copy.
+    ///
+    /// # Errors
+    /// The [`LoadError`] that [`Network::new`] returns for the same model and state.
+    ///
+    /// ```
+    /// # use picospike_runtime::format::InputEncoding;
+    /// # use picospike_runtime::{Model, ModelBuilder, Network};
+    /// # let layers = picospike_runtime::format::doc_identity_layers();
+    /// # let input = InputEncoding::vector(2, 255, 10);
+    /// # let mut flash = [0u8; 128];
+    /// # let blob = ModelBuilder { dt: 0.001, input, layers: &layers }.to_slice(&mut flash)?;
+    /// // `blob`: a one-layer readout model, 2 inputs -> 2 outputs (identity weights).
+    /// let model: Model = Model::from_bytes(blob)?;
+    /// let (mut state, mut tiny) = ([0i32; 16], [0i32; 1]);
+    /// let mut place: Option<Network> = None; // on a board: a `static` (e.g. a `StaticCell`)
+    /// let network = Network::new_into(&mut place, &model, &mut state)?;
+    /// assert_eq!(network.input_size(), 2);
+    ///
+    /// assert!(Network::new_into(&mut place, &model, &mut tiny).is_err());
+    /// assert!(place.is_none());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn new_into<'p>(
+        place: &'p mut Option<Self>,
+        model: &'m Model<'m, MAX_LAYERS>,
+        state: &'s mut [i32],
+    ) -> Result<&'p mut Self, LoadError> {
+        *place = None;
+        if let Err(e) = place.insert(Self::unbound(model)).bind(model, state) {
+            *place = None;
+            return Err(e);
+        }
+        // Always `Some` here (just bound); the error only keeps this path free of panics.
+        place.as_mut().ok_or(LoadError::Malformed { part: "body" })
+    }
+
+    /// A network of no stages, to be bound by `Network::bind`; never handed out unbound.
+    fn unbound(model: &Model<'m, MAX_LAYERS>) -> Self {
+        Network {
+            stages: heapless::Vec::new(),
+            clock: None,
+            input_shape: model.input().shape,
+            synaptic_events: 0,
+            steps: 0,
+        }
+    }
+
+    /// Carve `state` into the stages of `model`'s layers, pushed into the network itself (not
+    /// into a vector that is then moved: one network-sized value less on the stack), decode
+    /// their constants and reset.
+    fn bind(
+        &mut self,
+        model: &'m Model<'m, MAX_LAYERS>,
+        state: &'s mut [i32],
+    ) -> Result<(), LoadError> {
         let too_small = LoadError::StateTooSmall {
             needed: model.state_words(),
             given: state.len(),
@@ -131,15 +198,6 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             return Err(too_small);
         }
         let mut rest = state;
-        // The stages are pushed into the network itself, not into a vector that is then moved:
-        // one network-sized value less on the stack.
-        let mut network = Network {
-            stages: heapless::Vec::new(),
-            clock: None,
-            input_shape: model.input().shape,
-            synaptic_events: 0,
-            steps: 0,
-        };
         for (layer, constants) in model.layers().iter().zip(model.constants()) {
             let state = LayerState::carve(&layer.state_plan(), &mut rest).ok_or(too_small)?;
             let mut stage = Stage {
@@ -151,15 +209,15 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                 spikes: 0,
             };
             stage.state.decode_constants(layer);
-            if network.stages.push(stage).is_err() {
+            if self.stages.push(stage).is_err() {
                 return Err(LoadError::TooManyLayers {
                     found: model.layers().len(),
                     capacity: MAX_LAYERS,
                 });
             }
         }
-        network.reset();
-        Ok(network)
+        self.reset();
+        Ok(())
     }
 
     /// Number of input bytes [`Network::set_input`] takes.

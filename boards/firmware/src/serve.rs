@@ -68,7 +68,7 @@ where
         Ok(model) => model,
         Err(e) => return e,
     };
-    let network = match Network::new(model, state) {
+    let mut network = match Network::new(model, state) {
         Ok(network) => network,
         Err(e) => return e,
     };
@@ -78,7 +78,7 @@ where
         steps: model.default_timesteps(),
         state_words: model.state_words(),
     });
-    let classifier = NetworkClassifier::with_capacity(model, network);
+    let classifier = NetworkClassifier::with_capacity(model, &mut network);
     let mut server: Server<_, _, N> = Server::new(classifier, ticks, model_id(blob));
     loop {
         if let Err(e) = server.poll(rx, tx, |response| events.response(response)) {

@@ -99,14 +99,14 @@ fn main() -> ExitCode {
         }
     };
     let mut state = vec![0i32; model::STATE_WORDS];
-    let network = match Network::new(&model, &mut state) {
+    let mut network = match Network::new(&model, &mut state) {
         Ok(network) => network,
         Err(e) => {
             eprintln!("error stage=state message=\"{e}\"");
             return ExitCode::FAILURE;
         }
     };
-    let mut classifier = NetworkClassifier::new(&model, network);
+    let mut classifier = NetworkClassifier::new(&model, &mut network);
 
     if serve {
         let clock = HostClock(Instant::now());

@@ -202,12 +202,26 @@ fn q30(x: f32) -> i32 {
 
 /// Check a LIF layer's parameters (Nengo's `tau_rc`, `tau_ref` and `min_voltage`) and derive
 /// its constants for time step `dt` seconds; the error names the parameter out of range.
+#[cfg(test)]
 pub(crate) fn constants(
     tau_rc: f32,
     tau_ref: f32,
     min_voltage: f32,
     dt: f32,
 ) -> Result<LifConstants, &'static str> {
+    let (gain, refractory, min_voltage) = checked(tau_rc, tau_ref, min_voltage, dt)?;
+    Ok(LifConstants::new(gain, refractory, min_voltage))
+}
+
+/// The checks of [`constants`] and the arguments of [`LifConstants::new`]: the decay gain
+/// `1 - exp(-dt/tau_rc)`, the refractory period (Q16.16 steps) and the voltage floor (Q16.16).
+/// Apart from `new`, so that the loader builds the constants in their place.
+pub(crate) fn checked(
+    tau_rc: f32,
+    tau_ref: f32,
+    min_voltage: f32,
+    dt: f32,
+) -> Result<(f32, i32, i32), &'static str> {
     if !(tau_rc.is_finite() && tau_rc > 0.0) {
         return Err("tau_rc");
     }
@@ -228,7 +242,7 @@ pub(crate) fn constants(
     let min_voltage = fixed_point::q16_from_f32(min_voltage)
         .ok_or("min_voltage")?
         .to_bits();
-    Ok(LifConstants::new(gain, refractory, min_voltage))
+    Ok((gain, refractory, min_voltage))
 }
 
 /// Advance one LIF neuron by one step under input current `current`; returns its spike count.

@@ -97,7 +97,23 @@ impl Neuron {
 
     /// Check the parameters and derive the fixed-point constants for time step `dt` seconds;
     /// the error names the parameter out of range.
+    #[cfg(test)]
     pub(crate) fn dynamics(&self, dt: f32) -> Result<Dynamics, &'static str> {
+        let mut dynamics = None;
+        self.dynamics_into(dt, &mut dynamics)?;
+        dynamics.ok_or("neuron")
+    }
+
+    /// [`Neuron::dynamics`] written into `place` (`Some` after success, unchanged after an
+    /// error), so that the loader computes a layer's constants straight into its entry.
+    // Never inlined: its frame (the LIF constants' float work) would otherwise be part of the
+    // loader's, live under every layer's checks (on the Cortex-M0, 128 bytes at the load's peak).
+    #[inline(never)]
+    pub(crate) fn dynamics_into(
+        &self,
+        dt: f32,
+        place: &mut Option<Dynamics>,
+    ) -> Result<(), &'static str> {
         match *self {
             Neuron::Lif {
                 tau_rc,
@@ -106,16 +122,19 @@ impl Neuron {
                 amplitude,
             } => {
                 check_amplitude(amplitude)?;
-                let lif = lif::constants(tau_rc, tau_ref, min_voltage, dt)?;
+                let (gain, refractory, min_voltage) =
+                    lif::checked(tau_rc, tau_ref, min_voltage, dt)?;
                 let clock = ClockConstants::new(tau_rc / dt, tau_ref / dt);
-                Ok(Dynamics::Lif { lif, clock })
+                let lif = LifConstants::new(gain, refractory, min_voltage);
+                *place = Some(Dynamics::Lif { lif, clock });
             }
             Neuron::SpikingRectifiedLinear { amplitude } => {
                 check_amplitude(amplitude)?;
-                Ok(Dynamics::SpikingRectifiedLinear)
+                *place = Some(Dynamics::SpikingRectifiedLinear);
             }
-            Neuron::Readout => Ok(Dynamics::Readout),
+            Neuron::Readout => *place = Some(Dynamics::Readout),
         }
+        Ok(())
     }
 }
 

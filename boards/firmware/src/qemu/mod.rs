@@ -14,12 +14,14 @@
 use core::fmt::Write as _;
 
 use cortex_m_semihosting::{debug, hio};
-use picospike_runtime::{LoadError, Model, Network};
+use picospike_runtime::{LoadError, Model, Network, RunError};
 
 use crate::classifier::NetworkClassifier;
 use crate::cortex_m::{self as cm, SysTickCounter};
 use crate::ticks::Ratio;
-use crate::{run_samples, static_cost, step_cost, LineWriter, RunConfig, TickCounter};
+use crate::{
+    run_samples, static_cost, step_cost, LineWriter, RunConfig, StaticCost, StepCost, TickCounter,
+};
 
 pub mod cmsdk_uart;
 pub mod panic_never;
@@ -79,7 +81,7 @@ macro_rules! qemu_board {
 }
 
 /// The network, as the runner sees it.
-type Classifier = NetworkClassifier<'static, 'static, LAYERS>;
+type Classifier = NetworkClassifier<'static, 'static, 'static, LAYERS>;
 
 /// Output over semihosting, one host call per line.
 type Out = LineWriter<hio::HostStream, 256>;
@@ -150,10 +152,7 @@ fn setup<E: Embedded>(
     let (loaded, load_ticks, stack_model_load) = load::<E>(&mut ticks);
     let model = match loaded {
         Some(Ok(model)) => model,
-        Some(Err(e)) => {
-            writeln!(out, "error stage=load message=\"{e}\"")?;
-            return Ok(None);
-        }
+        Some(Err(e)) => return error_line(out, "load", &e).map(|()| None),
         None => return Ok(None),
     };
     board_line::<E>(out, model)?;
@@ -161,10 +160,7 @@ fn setup<E: Embedded>(
     let classifier = match bind(model, state) {
         Ok(Some(classifier)) => classifier,
         Ok(None) => return Ok(None),
-        Err(e) => {
-            writeln!(out, "error stage=state message=\"{e}\"")?;
-            return Ok(None);
-        }
+        Err(e) => return error_line(out, "state", &e).map(|()| None),
     };
     load_line(out, load_ticks, per_tick)?;
     // Peak so far: boot, output setup, model validation, network construction.
@@ -219,6 +215,12 @@ fn board_line<E: Embedded>(out: &mut Out, model: &Model<'_, LAYERS>) -> core::fm
     )
 }
 
+/// Print the `error` line of a failed `stage`.
+#[inline(never)]
+fn error_line(out: &mut Out, stage: &str, error: &LoadError) -> core::fmt::Result {
+    writeln!(out, "error stage={stage} message=\"{error}\"")
+}
+
 /// Print the `load` line: validating the blob (checksum, shapes, parameters) happens once per
 /// boot.
 #[inline(never)]
@@ -251,18 +253,29 @@ fn load<E: Embedded>(
     (Some(loaded), load_ticks, stack)
 }
 
-/// Bind the model to its state and wrap the network in a classifier, in a static (`None` if
-/// called twice).
+/// Bind the model to its state in a static and wrap the network in a classifier, in a static
+/// too (`None` if called twice). The network is built in its static itself
+/// (`Network::new_into`): built by `Network::new` and moved into a `singleton!` inside the
+/// classifier, it had three copies in this frame (1,048 bytes on the Cortex-M0).
 #[inline(never)]
 fn bind(
     model: &'static Model<'static, LAYERS>,
     state: &'static mut [i32],
 ) -> Result<Option<&'static mut Classifier>, LoadError> {
-    let network = Network::new(model, state)?;
+    static BOUND: static_cell::StaticCell<Option<Network<'static, 'static, LAYERS>>> =
+        static_cell::StaticCell::new();
+    let Some(place) = BOUND.try_init(None) else {
+        return Ok(None);
+    };
+    let network = Network::new_into(place, model, state)?;
     Ok(cortex_m::singleton!(: Classifier = NetworkClassifier::with_capacity(model, network)))
 }
 
 /// Classify every sample and print the figures; `Ok(false)` when a sample failed.
+///
+/// Each part is a call that is never inlined, and so is each line it prints: the formatting
+/// frames then sit beside the inferences rather than above them (the `memory` line's alone
+/// made this frame 320 bytes on the Cortex-M0, all of it live under every inference).
 #[inline(never)]
 fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Error> {
     let Setup {
@@ -275,55 +288,122 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
     } = setup;
     // Repaint so that the peak measured at the end is that of the inference loop alone.
     cm::paint_stack();
+    let errors = samples::<E>(out, classifier, &mut ticks, per_tick)?;
+    let stack_run = cm::stack_peak();
+    let stack_inference = cost_line::<E>(out, classifier, model, &mut ticks, per_tick)?;
+    static_line::<E>(out, classifier, &mut ticks, per_tick)?;
+    memory_line(
+        out,
+        Stacks {
+            load: stack_load,
+            run: stack_run,
+            inference: stack_inference,
+            model_load: stack_model_load,
+        },
+        model,
+    )?;
+    Ok(errors == 0)
+}
+
+/// Classify every sample, print a line for each and the summary; returns the failed samples.
+#[inline(never)]
+fn samples<E: Embedded>(
+    out: &mut Out,
+    classifier: &mut Classifier,
+    ticks: &mut SysTickCounter,
+    per_tick: Option<Ratio>,
+) -> Result<usize, core::fmt::Error> {
     let config = RunConfig {
         steps: E::STEPS,
         instructions_per_tick: per_tick,
     };
-    let summary = run_samples(classifier, E::samples(), config, &mut ticks, out, |_| {})?;
-    let stack_run = cm::stack_peak();
+    let summary = run_samples(classifier, E::samples(), config, ticks, out, |_| {})?;
+    Ok(summary.errors)
+}
 
-    // Fixed versus per-step cost, from the first sample at the default steps and twice that.
-    // It also measures the stack one inference needs below its caller (`stack_inference`).
-    let mut stack_inference = 0;
-    if let Some((input, _)) = E::samples().first() {
-        let steps = E::STEPS.unwrap_or(model.default_timesteps());
-        let (cost, stack) = cm::measure_stack(|| step_cost(classifier, input, steps, &mut ticks));
-        stack_inference = stack;
-        match cost {
-            Ok(cost) => {
-                write!(out, "{cost}")?;
-                if let Some(ratio) = per_tick {
-                    let instructions = cost.scaled(ratio);
-                    write!(
-                        out,
-                        " instructions_per_step={} instructions_fixed={}",
-                        instructions.per_step(),
-                        instructions.fixed()
-                    )?;
-                }
-                writeln!(out)?;
+/// Print the `cost` line: fixed versus per-step cost, from the first sample at the default
+/// steps and twice that. Returns the stack one inference needs below its caller
+/// (`stack_inference`), measured on the way. The printing is a call that is never inlined, for
+/// the reason of [`static_line`].
+#[inline(never)]
+fn cost_line<E: Embedded>(
+    out: &mut Out,
+    classifier: &mut Classifier,
+    model: &Model<'static, LAYERS>,
+    ticks: &mut SysTickCounter,
+    per_tick: Option<Ratio>,
+) -> Result<usize, core::fmt::Error> {
+    let Some((input, _)) = E::samples().first() else {
+        return Ok(0);
+    };
+    let steps = E::STEPS.unwrap_or(model.default_timesteps());
+    // Here, in a function generic over the board like the sample loop, and not in a helper
+    // of its own: a function that is not generic is compiled in this crate, the sample loop
+    // in the board's, and each had its own copy of `classify` (8 KB more on the Cortex-M4).
+    let (cost, stack) = cm::measure_stack(|| step_cost(classifier, input, steps, ticks));
+    print_cost(out, cost, per_tick)?;
+    Ok(stack)
+}
+
+/// Print the `cost` line of [`cost_line`].
+#[inline(never)]
+fn print_cost(
+    out: &mut Out,
+    cost: Result<StepCost, RunError>,
+    per_tick: Option<Ratio>,
+) -> core::fmt::Result {
+    match cost {
+        Ok(cost) => {
+            write!(out, "{cost}")?;
+            if let Some(ratio) = per_tick {
+                let instructions = cost.scaled(ratio);
+                write!(
+                    out,
+                    " instructions_per_step={} instructions_fixed={}",
+                    instructions.per_step(),
+                    instructions.fixed()
+                )?;
             }
-            Err(e) => writeln!(out, "cost error=\"{e}\"")?,
+            writeln!(out)
         }
+        Err(e) => writeln!(out, "cost error=\"{e}\""),
     }
+}
 
-    static_line::<E>(out, classifier, &mut ticks, per_tick)?;
+/// The stack figures of the `memory` line, in bytes.
+struct Stacks {
+    /// Peak from the top of the stack up to the end of [`setup`].
+    load: usize,
+    /// Peak from the top of the stack over the sample loop.
+    run: usize,
+    /// One inference below its caller.
+    inference: usize,
+    /// `Model::load_into` below its caller.
+    model_load: usize,
+}
 
+/// Print the `memory` line.
+#[inline(never)]
+fn memory_line(out: &mut Out, stacks: Stacks, model: &Model<'static, LAYERS>) -> core::fmt::Result {
     writeln!(
         out,
-        "memory stack_peak={} stack_load={stack_load} stack_run={stack_run} stack_inference={stack_inference} stack_model_load={stack_model_load} stack_size={} state_bytes={} model_struct={} network_struct={}",
-        stack_load.max(stack_run),
+        "memory stack_peak={} stack_load={} stack_run={} stack_inference={} stack_model_load={} stack_size={} state_bytes={} model_struct={} network_struct={}",
+        stacks.load.max(stacks.run),
+        stacks.load,
+        stacks.run,
+        stacks.inference,
+        stacks.model_load,
         cm::stack_size(),
         model.state_words() * 4,
         core::mem::size_of::<Model<'static, LAYERS>>(),
         core::mem::size_of::<Network<'static, 'static, LAYERS>>(),
-    )?;
-    Ok(summary.errors == 0)
+    )
 }
 
 /// Print the `static` line: every sample at 0 steps, i.e. the part of an inference before its
 /// first step (reset, static input drive) and the readout (`boards/bench.sh` divides it by the
-/// static-input MACs). Never inlined, so that the sample loop's frame stays as it was.
+/// static-input MACs). The printing is a call that is never inlined, so that the line's
+/// formatting frame is not live under the inferences.
 #[inline(never)]
 fn static_line<E: Embedded>(
     out: &mut Out,
@@ -331,7 +411,25 @@ fn static_line<E: Embedded>(
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> core::fmt::Result {
-    match static_cost(classifier, E::samples(), ticks) {
+    print_static(out, measure_static::<E>(classifier, ticks), per_tick)
+}
+
+/// [`static_cost`] of every sample.
+fn measure_static<E: Embedded>(
+    classifier: &mut Classifier,
+    ticks: &mut SysTickCounter,
+) -> Result<StaticCost, RunError> {
+    static_cost(classifier, E::samples(), ticks)
+}
+
+/// Print the `static` line of [`static_line`].
+#[inline(never)]
+fn print_static(
+    out: &mut Out,
+    cost: Result<StaticCost, RunError>,
+    per_tick: Option<Ratio>,
+) -> core::fmt::Result {
+    match cost {
         Ok(cost) => {
             write!(out, "{cost}")?;
             if let Some(ratio) = per_tick {
