@@ -282,21 +282,21 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 15.057,
-                per_static_mac_dense: 2.020,
-                per_static_mac_conv: 4.573,
-                per_neuron_step_dense: 10.919,
-                per_neuron_step_conv: 73.404,
+                per_state_word: 14.797,
+                per_static_mac_dense: 2.018,
+                per_static_mac_conv: 4.682,
+                per_neuron_step_dense: 11.053,
+                per_neuron_step_conv: 72.227,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 24.311,
-                per_static_mac_dense: 7.560,
+                per_state_word: 24.321,
+                per_static_mac_dense: 7.559,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 17.113,
-                per_neuron_step_dense: 19.254,
-                per_neuron_step_conv: 129.440,
+                per_static_mac_conv: 17.541,
+                per_neuron_step_dense: 19.213,
+                per_neuron_step_conv: 125.551,
             },
         }
     }
