@@ -8,11 +8,10 @@ use clap::Args;
 use super::report::{report_json, stage_table, write_plots, PLOT_FILES};
 use super::{
     check_compatible, create_dir, data_inputs, dir_files, limit, non_negative, positive,
-    print_stdout, steps, warn, CommandError, Result, TestDataArgs, MAX_STATE_BYTES,
+    print_stdout, steps, warn, Result, TestDataArgs,
 };
 use crate::model_file;
 use crate::output;
-use crate::quantized;
 use crate::recipe::{self, ConvertOptions, StageReport};
 use crate::reference::FloatNetwork;
 
@@ -84,22 +83,7 @@ pub fn convert(
     let network = model_file::load_network(network_path)?;
     super::check_layers(network_path, &network)?;
     // The state the evaluation allocates per worker, bounded before it runs.
-    let (_, sizes) =
-        quantized::build_blob(&recipe::to_spiking(&network, options)).map_err(|e| match e {
-            quantized::ExportError::Quantize(q) => CommandError::NotExportable {
-                path: network_path.to_owned(),
-                source: q,
-            },
-            other => other.into(),
-        })?;
-    if sizes.ram_bytes > MAX_STATE_BYTES {
-        return Err(CommandError::StateTooLarge {
-            path: network_path.to_owned(),
-            words: sizes.state_words,
-            bytes: sizes.ram_bytes,
-            limit: MAX_STATE_BYTES,
-        });
-    }
+    super::build_bounded_blob(network_path, &recipe::to_spiking(&network, options))?;
     let classes = network.layers.last().map_or(0, |l| l.outputs);
     let spec = data.spec(classes)?;
     let test = spec.load_test(data.split, Some(network.input.size()))?;

@@ -5,10 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::convert::ConversionArgs;
-use super::{
-    at_least_one, create_dir, data_inputs, dir_files, print_stdout, CommandError, Result,
-    MAX_STATE_BYTES,
-};
+use super::{at_least_one, create_dir, data_inputs, dir_files, print_stdout, Result};
 use crate::model_file;
 use crate::output;
 use crate::quantized::{self, ModelSizes};
@@ -69,21 +66,7 @@ pub fn export_network(
     let network = model_file::load_network(network_path)?;
     super::check_layers(network_path, &network)?;
     let spiking = recipe::to_spiking(&network, options);
-    let (blob, mut sizes) = quantized::build_blob(&spiking).map_err(|e| match e {
-        quantized::ExportError::Quantize(q) => CommandError::NotExportable {
-            path: network_path.to_owned(),
-            source: q,
-        },
-        other => other.into(),
-    })?;
-    if sizes.ram_bytes > MAX_STATE_BYTES {
-        return Err(CommandError::StateTooLarge {
-            path: network_path.to_owned(),
-            words: sizes.state_words,
-            bytes: sizes.ram_bytes,
-            limit: MAX_STATE_BYTES,
-        });
-    }
+    let (blob, mut sizes) = super::build_bounded_blob(network_path, &spiking)?;
     let test = match rust_module {
         Some((_, Some(spec), _)) => Some(spec.load_test(Split::Seeded, Some(sizes.input_size))?),
         _ => None,

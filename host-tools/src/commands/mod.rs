@@ -456,6 +456,31 @@ pub(crate) fn check_layers(path: &Path, network: &crate::reference::FloatNetwork
     Ok(())
 }
 
+/// Quantize `spiking` (converted from the network in `network_path`) into a model blob and its
+/// sizes, refusing a model whose state is beyond [`MAX_STATE_BYTES`]; errors name the file.
+pub(crate) fn build_bounded_blob(
+    network_path: &Path,
+    spiking: &crate::reference::FloatNetwork,
+) -> Result<(Vec<u8>, crate::quantized::ModelSizes)> {
+    use crate::quantized::{build_blob, ExportError};
+    let (blob, sizes) = build_blob(spiking).map_err(|e| match e {
+        ExportError::Quantize(q) => CommandError::NotExportable {
+            path: network_path.to_owned(),
+            source: q,
+        },
+        other => other.into(),
+    })?;
+    if sizes.ram_bytes > MAX_STATE_BYTES {
+        return Err(CommandError::StateTooLarge {
+            path: network_path.to_owned(),
+            words: sizes.state_words,
+            bytes: sizes.ram_bytes,
+            limit: MAX_STATE_BYTES,
+        });
+    }
+    Ok((blob, sizes))
+}
+
 /// Trains `cfg` on `data` and checks the result: a loss or weight that is not finite is an
 /// error naming the epoch, so a diverged run is never saved as a success.
 ///
