@@ -93,7 +93,7 @@ pub fn export_network(
 /// Runs `picospike export`.
 ///
 /// # Errors
-/// A [`CommandError`] naming the file or option.
+/// A [`CommandError`](super::CommandError) naming the file or option.
 pub fn run(args: &ExportArgs) -> Result<()> {
     let spec = args.data.as_ref().map(|source| DataSpec {
         split_seed: args.split_seed.unwrap_or(0),
