@@ -493,6 +493,10 @@ pub(crate) fn train_network(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOu
         TrainError::Split(DataError::BadSplit { samples, fraction }) => {
             CommandError::ValidationSplit { samples, fraction }
         }
+        TrainError::Diverged { epoch, loss } => CommandError::Diverged {
+            epoch,
+            what: format!("the training loss is {loss}"),
+        },
         other => other.into(),
     })?;
     if let Some(e) = outcome.history.iter().find(|e| !e.train_loss.is_finite()) {

@@ -26,6 +26,15 @@ pub enum TrainError {
     /// The architecture string does not parse or does not fit the data.
     #[error(transparent)]
     Arch(#[from] ArchError),
+    /// The training loss left the finite numbers: training stops at that epoch (a learning
+    /// rate or weight decay too large), and nothing is returned to be saved.
+    #[error("training diverged at epoch {epoch}: the training loss is {loss}")]
+    Diverged {
+        /// The epoch (1-based) whose loss is not finite.
+        epoch: usize,
+        /// That loss.
+        loss: f64,
+    },
     /// A tensor operation failed (a bug or out of memory).
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),

@@ -175,6 +175,14 @@ pub fn train(data: &Dataset, cfg: &TrainConfig) -> Result<TrainOutcome, TrainErr
         order.shuffle(&mut rng);
         let (train_loss, train_acc) =
             run_epoch(&model, &mut opt, &train_set, &order, cfg, &mut rng)?;
+        // Stop at the first diverged epoch rather than train on to the last one.
+        if !train_loss.is_finite() {
+            bar.abandon();
+            return Err(TrainError::Diverged {
+                epoch: epoch + 1,
+                loss: train_loss,
+            });
+        }
         let val_acc = val_set.as_ref().map(|v| evaluate(&model, v)).transpose()?;
         let stats = EpochStats {
             epoch: epoch + 1,

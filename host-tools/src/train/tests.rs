@@ -344,3 +344,25 @@ fn rejects_bad_config_and_data() {
         Err(TrainError::InvalidConfig { .. })
     ));
 }
+
+/// A diverging run stops at its first non-finite epoch with an error, rather than training on
+/// to the last epoch and returning weights that are not numbers.
+#[test]
+fn divergence_stops_training_at_its_epoch() {
+    let data = toy(120, 3);
+    let cfg = TrainConfig {
+        epochs: 1000,
+        weight_decay: 1e6,
+        ..quick(NeuronKind::Lif)
+    };
+    match train(&data, &cfg) {
+        Err(TrainError::Diverged { epoch, loss }) => {
+            assert!(epoch < 1000, "stopped only at epoch {epoch}");
+            assert!(!loss.is_finite(), "{loss}");
+        }
+        other => panic!(
+            "expected a divergence error, got {:?}",
+            other.map(|o| o.kept_epoch)
+        ),
+    }
+}
