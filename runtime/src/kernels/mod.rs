@@ -46,63 +46,16 @@ pub(crate) type Selected = dsp::Dsp<arm::Arm>;
 #[cfg(not(picospike_dsp))]
 pub(crate) type Selected = portable::Portable;
 
-/// [`FanOut::add_weights`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_weights(sums: &mut [i32], weights: &[u8]) {
-    Selected::add_weights(sums, weights);
-}
-
-/// [`FanOut::add_weights_scaled`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_weights_scaled(sums: &mut [i32], weights: &[u8], count: u8) {
-    Selected::add_weights_scaled(sums, weights, count);
-}
-
-/// [`FanOut::add_two_weights`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_two_weights(sums: &mut [i32], a: &[u8], b: &[u8]) {
-    Selected::add_two_weights(sums, a, b);
-}
-
-/// [`FanOut::add_two_weights_scaled`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_two_weights_scaled(
-    sums: &mut [i32],
-    a: &[u8],
-    count_a: u8,
-    b: &[u8],
-    count_b: u8,
-) {
-    Selected::add_two_weights_scaled(sums, a, count_a, b, count_b);
-}
-
-/// [`FanOut::add_three_weights_scaled`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_three_weights_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
-    Selected::add_three_weights_scaled(sums, rows, counts);
-}
-
-/// [`FanOut::add_four_weights`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_four_weights(sums: &mut [i32], rows: [&[u8]; 4]) {
-    Selected::add_four_weights(sums, rows);
-}
-
-/// [`FanOut::add_four_weights_scaled`] of the [`Selected`] kernels.
-#[inline(always)]
-pub(crate) fn add_four_weights_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
-    Selected::add_four_weights_scaled(sums, rows, counts);
-}
-
-/// [`add_weights_scaled`], or [`add_weights`] for a count of one, behind a call: for the
+/// [`FanOut::add_weights_scaled`], or [`FanOut::add_weights`] for a count of one, of the
+/// [`Selected`] kernels behind a call: for the
 /// events left over from the groups of four, once per layer and step, so that the one-row
 /// loops are not inlined again at each of their call sites (760 bytes of flash on Cortex-M4).
 #[inline(never)]
 pub(crate) fn add_weights_outlined(sums: &mut [i32], weights: &[u8], count: u8) {
     if count == 1 {
-        add_weights(sums, weights);
+        Selected::add_weights(sums, weights);
     } else {
-        add_weights_scaled(sums, weights, count);
+        Selected::add_weights_scaled(sums, weights, count);
     }
 }
 
@@ -111,9 +64,9 @@ pub(crate) fn add_weights_outlined(sums: &mut [i32], weights: &[u8], count: u8) 
 pub(crate) fn add_scaled(sums: &mut [i32], weights: &[u8], count: u32) {
     if count == 1 {
         // Spikes of LIF neurons: one per event, so the fan-out is additions only.
-        add_weights(sums, weights);
+        Selected::add_weights(sums, weights);
     } else {
-        add_weights_scaled(sums, weights, count as u8);
+        Selected::add_weights_scaled(sums, weights, count as u8);
     }
 }
 
@@ -121,9 +74,9 @@ pub(crate) fn add_scaled(sums: &mut [i32], weights: &[u8], count: u32) {
 #[inline(always)]
 pub(crate) fn add_two_scaled(sums: &mut [i32], a: &[u8], count_a: u32, b: &[u8], count_b: u32) {
     if count_a == 1 && count_b == 1 {
-        add_two_weights(sums, a, b);
+        Selected::add_two_weights(sums, a, b);
     } else {
-        add_two_weights_scaled(sums, a, count_a as u8, b, count_b as u8);
+        Selected::add_two_weights_scaled(sums, a, count_a as u8, b, count_b as u8);
     }
 }
 
@@ -135,10 +88,10 @@ pub(crate) fn add_three_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 
         // with a row of count zero).
         let n = rows.iter().fold(sums.len(), |n, row| n.min(row.len()));
         let sums = &mut sums[..n];
-        add_two_weights(sums, rows[0], rows[1]);
+        Selected::add_two_weights(sums, rows[0], rows[1]);
         add_weights_outlined(sums, rows[2], 1);
     } else {
-        add_three_weights_scaled(sums, rows, counts);
+        Selected::add_three_weights_scaled(sums, rows, counts);
     }
 }
 
@@ -147,9 +100,9 @@ pub(crate) fn add_three_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 
 pub(crate) fn add_four_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
     // One comparison of the four counts as a word (an array `==` can become a `memcmp`).
     if u32::from_le_bytes(counts) == 0x0101_0101 {
-        add_four_weights(sums, rows);
+        Selected::add_four_weights(sums, rows);
     } else {
-        add_four_weights_scaled(sums, rows, counts);
+        Selected::add_four_weights_scaled(sums, rows, counts);
     }
 }
 
@@ -282,7 +235,7 @@ mod tests {
             }
             prop_assert_eq!(&portable, &expected);
             let mut dispatched = start[..n].to_vec();
-            add_weights_scaled(&mut dispatched, &weights, count);
+            Selected::add_weights_scaled(&mut dispatched, &weights, count);
             prop_assert_eq!(&dispatched, &expected);
         }
 
@@ -306,7 +259,7 @@ mod tests {
                 expected
             };
             let ones = expected(&[1; 4]);
-            for add in [Portable::add_four_weights, Dsp::<Twins>::add_four_weights, add_four_weights] {
+            for add in [Portable::add_four_weights, Dsp::<Twins>::add_four_weights, Selected::add_four_weights] {
                 let mut got = start[..sums_len].to_vec();
                 add(&mut got, rows);
                 prop_assert_eq!(&got, &ones);
@@ -315,7 +268,7 @@ mod tests {
             for add in [
                 Portable::add_four_weights_scaled,
                 Dsp::<Twins>::add_four_weights_scaled,
-                add_four_weights_scaled,
+                Selected::add_four_weights_scaled,
             ] {
                 let mut got = start[..sums_len].to_vec();
                 add(&mut got, rows, counts);
@@ -328,7 +281,7 @@ mod tests {
                 Portable::add_weights_scaled(&mut expected3[..n3], row, count);
             }
             let mut got = start[..sums_len].to_vec();
-            add_three_weights_scaled(&mut got, three, [counts[0], counts[1], counts[2]]);
+            Selected::add_three_weights_scaled(&mut got, three, [counts[0], counts[1], counts[2]]);
             prop_assert_eq!(&got, &expected3);
         }
 
@@ -348,7 +301,7 @@ mod tests {
             let mut expected = start[..n].to_vec();
             Portable::add_weights(&mut expected[..rows.min(n)], &a);
             Portable::add_weights(&mut expected[..rows.min(n)], &b);
-            for add in [Portable::add_two_weights, Dsp::<Twins>::add_two_weights, add_two_weights] {
+            for add in [Portable::add_two_weights, Dsp::<Twins>::add_two_weights, Selected::add_two_weights] {
                 let mut got = start[..n].to_vec();
                 add(&mut got, &a, &b);
                 prop_assert_eq!(&got, &expected);
@@ -359,7 +312,7 @@ mod tests {
             for add in [
                 Portable::add_two_weights_scaled,
                 Dsp::<Twins>::add_two_weights_scaled,
-                add_two_weights_scaled,
+                Selected::add_two_weights_scaled,
             ] {
                 let mut got = start[..n].to_vec();
                 add(&mut got, &a, count_a, &b, count_b);
