@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every fuzz target for a bounded time, starting from the committed seeds: the runtime's
-# (load, load_and_run, in this directory) and the host tools' parsers (idx, csv, network_json, in
-# host/, a cargo-fuzz project of its own so that the runtime targets keep building without std).
+# (load, load_and_run, in this directory), the host tools' parsers (idx, csv, network_json) and
+# the differential target (differential), in host/, a cargo-fuzz project of its own so that the
+# runtime targets keep building without std.
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]      (default 60)
 #
@@ -20,7 +21,7 @@ cd "$(dirname "$0")"
 
 seconds="${1:-60}"
 # fuzz directory:target
-all_targets=(.:load .:load_and_run host:idx host:csv host:network_json)
+all_targets=(.:load .:load_and_run host:idx host:csv host:network_json host:differential)
 # FUZZ_TARGETS="load load_and_run" runs only those (CI: the runtime's, whose build is small; the
 # host parsers' build is the host tools in release with coverage instrumentation).
 targets=()

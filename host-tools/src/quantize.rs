@@ -282,6 +282,63 @@ pub fn quantize_layers(network: &FloatNetwork) -> Result<Vec<QuantizedLayer>, Qu
         .collect()
 }
 
+/// `network` with every weight and bias replaced by the value its quantized form stands for
+/// (`i8` weight times the stored scale, the Q16.16 bias), so that the float reference runs
+/// what the runtime runs, up to the runtime's own roundings. Comparing the two separates the
+/// fixed-point arithmetic's deviations (`runtime/SEMANTICS.md`) from the weights' rounding.
+///
+/// # Errors
+/// As [`quantize_layers`].
+pub fn dequantized(network: &FloatNetwork) -> Result<FloatNetwork, QuantizeError> {
+    let dt = f64::from(network.dt);
+    let quantized = quantize_layers(network)?;
+    let mut out = network.clone();
+    for ((layer, q), unit) in out
+        .layers
+        .iter_mut()
+        .zip(&quantized)
+        .zip(input_units(network))
+    {
+        if !layer.kind.has_neurons() {
+            continue;
+        }
+        let per_step = if matches!(layer.neuron, Neuron::SpikingRectifiedLinear { .. }) {
+            dt
+        } else {
+            1.0
+        };
+        let q16 = f64::from(ONE);
+        // Float current per unit of a column's integer sum.
+        let column_scales: Vec<f64> = q
+            .multipliers
+            .chunks_exact(2)
+            .zip(&q.shifts)
+            .map(|(m, &shift)| {
+                let multiplier = f64::from(u16::from_le_bytes([m[0], m[1]]));
+                multiplier * 2f64.powi(-i32::from(shift as i8)) / q16 / (unit * per_step)
+            })
+            .collect();
+        let columns = column_scales.len().max(1);
+        layer.weights = q
+            .weights
+            .chunks_exact(columns)
+            .flat_map(|row| {
+                row.iter()
+                    .zip(&column_scales)
+                    .map(|(&w, &s)| (f64::from(w as i8) * s) as f32)
+            })
+            .collect();
+        layer.biases = q
+            .biases
+            .chunks_exact(4)
+            .map(|b| {
+                (f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) / q16 / per_step) as f32
+            })
+            .collect();
+    }
+    Ok(out)
+}
+
 /// Quantize `network` and encode it as a model blob.
 ///
 /// Dense layers take the previous layer's output shape (the runtime flattens it in HWC order);

@@ -13,6 +13,9 @@ use crate::current::{filter_currents, unfiltered_currents, unpack_scale, Source}
 use crate::error::{LoadError, RunError};
 use crate::event::{flat_index, input_events, vector_events, Emitter, COUNT_BITS, MAX_COUNT};
 use crate::fixed_point::{scale, Q16};
+#[cfg(feature = "std")]
+use crate::kernels::KernelSet;
+use crate::kernels::{FanOut, Selected};
 use crate::layer::Layer;
 use crate::model::{Model, DEFAULT_MAX_LAYERS};
 use crate::neuron::lif_layer::{lif_common_pass, lif_finish, FilteredCurrents};
@@ -284,6 +287,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn set_input(&mut self, input: &[u8]) -> Result<(), RunError> {
+        self.set_input_with::<Selected>(input)
+    }
+
+    /// [`Network::set_input`] with the fan-out kernels `K`.
+    #[inline(always)]
+    fn set_input_with<K: FanOut>(&mut self, input: &[u8]) -> Result<(), RunError> {
         let expected = self.input_size();
         if input.len() != expected {
             return Err(RunError::InputLength {
@@ -309,11 +318,11 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             }
             s.sums.fill(0);
             if let (Layer::Dense(dense), true) = (first.layer, shape.is_vector()) {
-                dense.accumulate(vector_events(input), s.sums);
+                dense.accumulate::<K>(vector_events(input), s.sums);
             } else {
                 let events = input_events(shape, input);
                 let reciprocal = first.constants.divisor_reciprocal;
-                first.layer.accumulate(events, s.sums, reciprocal);
+                first.layer.accumulate::<K>(events, s.sums, reciprocal);
             }
             let channels = usize::from(first.output.channels).max(1);
             let (scales, biases) = s.constants.split_at_checked(channels).unwrap_or((&[], &[]));
@@ -347,6 +356,12 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
 
     /// Advance every layer by one time step, first to last.
     pub fn step(&mut self) {
+        self.step_with::<Selected>();
+    }
+
+    /// [`Network::step`] with the fan-out kernels `K`.
+    #[inline(always)]
+    fn step_with<K: FanOut>(&mut self) {
         let mut previous: &[i32] = &[];
         for (index, stage) in self.stages.iter_mut().enumerate() {
             let first = index == 0;
@@ -382,7 +397,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
                         Source::Silent
                     } else {
                         s.sums.fill(0);
-                        let additions = layer.accumulate(
+                        let additions = layer.accumulate::<K>(
                             previous.iter().map(|&e| e as u32),
                             s.sums,
                             stage.constants.divisor_reciprocal,
@@ -399,6 +414,31 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             previous = &stage.state.events[..stage.emitted.min(stage.state.events.len())];
         }
         self.steps = self.steps.saturating_add(1);
+    }
+
+    /// [`Network::set_input`] with the kernel set `kernels` instead of the build's own: for
+    /// differential tests on the host (`fuzz/host`'s `differential` target), which run every
+    /// set on the same model and require the same bits.
+    ///
+    /// # Errors
+    /// As [`Network::set_input`].
+    #[cfg(feature = "std")]
+    #[doc(hidden)]
+    pub fn set_input_on(&mut self, input: &[u8], kernels: KernelSet) -> Result<(), RunError> {
+        match kernels {
+            KernelSet::Portable => self.set_input_with::<crate::kernels::portable::Portable>(input),
+            KernelSet::DspTwins => self.set_input_with::<crate::kernels::DspTwins>(input),
+        }
+    }
+
+    /// [`Network::step`] with the kernel set `kernels` (see [`Network::set_input_on`]).
+    #[cfg(feature = "std")]
+    #[doc(hidden)]
+    pub fn step_on(&mut self, kernels: KernelSet) {
+        match kernels {
+            KernelSet::Portable => self.step_with::<crate::kernels::portable::Portable>(),
+            KernelSet::DspTwins => self.step_with::<crate::kernels::DspTwins>(),
+        }
     }
 
     /// Number of layers.

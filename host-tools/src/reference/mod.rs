@@ -377,6 +377,16 @@ impl FloatNetwork {
         raw.iter().map(|&x| f64::from(x) * scale).collect()
     }
 
+    /// The first layer's input current `J = b + x (*) W` for the static input `raw`: what
+    /// drives its neurons while `raw` is presented (before its synapse, if it has one).
+    pub fn first_currents(&self, raw: &[u8]) -> Vec<f64> {
+        let x = self.input_values(raw);
+        self.layers
+            .first()
+            .map(|layer| layer.currents(&x))
+            .unwrap_or_default()
+    }
+
     /// Rate-mode forward pass: each layer's output (rates times amplitude, or the readout).
     pub fn rate_activities(&self, raw: &[u8]) -> Vec<Vec<f64>> {
         let mut x = self.input_values(raw);

@@ -14,6 +14,8 @@ use super::slices::{same_length, same_length3, same_length5, word};
 pub(crate) struct Dsp<I>(PhantomData<I>);
 
 impl<I: Isa> FanOut for Dsp<I> {
+    const GROUPS_OF_FOUR: bool = true;
+
     #[inline(always)]
     fn add_weights(sums: &mut [i32], weights: &[u8]) {
         add_weights::<I>(sums, weights);

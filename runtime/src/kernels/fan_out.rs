@@ -3,6 +3,11 @@
 /// A set of fan-out kernels. Each adds rows of `i8` weights, each times its count (`0..=255`,
 /// an event's), to `sums`, up to the shortest of the lengths.
 pub(crate) trait FanOut {
+    /// Whether the layers' event loops take events four at a time (and give a vector input a
+    /// loop of its own) for these kernels: the DSP set's four-row kernels pay for it; on a
+    /// core without DSP the four-row kernel is two two-row passes, its four row pointers do
+    /// not fit the low registers, and the second loop costs flash the micro:bit lacks.
+    const GROUPS_OF_FOUR: bool;
     /// `sums[j] += weights[j] as i8`.
     fn add_weights(sums: &mut [i32], weights: &[u8]);
     /// `sums[j] += count * weights[j] as i8`.

@@ -39,6 +39,23 @@ mod slices;
 
 pub(crate) use fan_out::FanOut;
 
+/// The DSP kernels with the plain-Rust twins of their instructions.
+#[cfg(feature = "std")]
+pub(crate) type DspTwins = dsp::Dsp<isa::Twins>;
+
+/// A kernel set a host build can run instead of [`Selected`], to compare the sets on whole
+/// networks (`Network::set_input_on`, `Network::step_on`).
+#[cfg(feature = "std")]
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelSet {
+    /// The portable loops, as a Cortex-M0 runs them.
+    Portable,
+    /// The DSP kernels, as a Cortex-M4 runs them, with the plain-Rust twins of the
+    /// instructions.
+    DspTwins,
+}
+
 /// The kernels this build runs.
 #[cfg(picospike_dsp)]
 pub(crate) type Selected = dsp::Dsp<arm::Arm>;
@@ -47,62 +64,68 @@ pub(crate) type Selected = dsp::Dsp<arm::Arm>;
 pub(crate) type Selected = portable::Portable;
 
 /// [`FanOut::add_weights_scaled`], or [`FanOut::add_weights`] for a count of one, of the
-/// [`Selected`] kernels behind a call: for the
+/// kernels `K` behind a call: for the
 /// events left over from the groups of four, once per layer and step, so that the one-row
 /// loops are not inlined again at each of their call sites (760 bytes of flash on Cortex-M4).
 #[inline(never)]
-pub(crate) fn add_weights_outlined(sums: &mut [i32], weights: &[u8], count: u8) {
+pub(crate) fn add_weights_outlined<K: FanOut>(sums: &mut [i32], weights: &[u8], count: u8) {
     if count == 1 {
-        Selected::add_weights(sums, weights);
+        K::add_weights(sums, weights);
     } else {
-        Selected::add_weights_scaled(sums, weights, count);
+        K::add_weights_scaled(sums, weights, count);
     }
 }
 
 /// Add `count * weights` to `sums`, element by element (`count` is an event's, `0..=255`).
 #[inline(always)]
-pub(crate) fn add_scaled(sums: &mut [i32], weights: &[u8], count: u32) {
+pub(crate) fn add_scaled<K: FanOut>(sums: &mut [i32], weights: &[u8], count: u32) {
     if count == 1 {
         // Spikes of LIF neurons: one per event, so the fan-out is additions only.
-        Selected::add_weights(sums, weights);
+        K::add_weights(sums, weights);
     } else {
-        Selected::add_weights_scaled(sums, weights, count as u8);
+        K::add_weights_scaled(sums, weights, count as u8);
     }
 }
 
 /// Add `count_a * a + count_b * b` to `sums` in one pass (counts are events', `0..=255`).
 #[inline(always)]
-pub(crate) fn add_two_scaled(sums: &mut [i32], a: &[u8], count_a: u32, b: &[u8], count_b: u32) {
+pub(crate) fn add_two_scaled<K: FanOut>(
+    sums: &mut [i32],
+    a: &[u8],
+    count_a: u32,
+    b: &[u8],
+    count_b: u32,
+) {
     if count_a == 1 && count_b == 1 {
-        Selected::add_two_weights(sums, a, b);
+        K::add_two_weights(sums, a, b);
     } else {
-        Selected::add_two_weights_scaled(sums, a, count_a as u8, b, count_b as u8);
+        K::add_two_weights_scaled(sums, a, count_a as u8, b, count_b as u8);
     }
 }
 
 /// Add `counts[0] * rows[0] + ... + counts[2] * rows[2]` to `sums`.
 #[inline(always)]
-pub(crate) fn add_three_scaled(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
+pub(crate) fn add_three_scaled<K: FanOut>(sums: &mut [i32], rows: [&[u8]; 3], counts: [u8; 3]) {
     if u32::from_le_bytes([counts[0], counts[1], counts[2], 0]) == 0x01_0101 {
         // A two-row and a one-row pass of additions (cheaper than the four-row multiply loop
         // with a row of count zero).
         let n = rows.iter().fold(sums.len(), |n, row| n.min(row.len()));
         let sums = &mut sums[..n];
-        Selected::add_two_weights(sums, rows[0], rows[1]);
-        add_weights_outlined(sums, rows[2], 1);
+        K::add_two_weights(sums, rows[0], rows[1]);
+        add_weights_outlined::<K>(sums, rows[2], 1);
     } else {
-        Selected::add_three_weights_scaled(sums, rows, counts);
+        K::add_three_weights_scaled(sums, rows, counts);
     }
 }
 
 /// Add `counts[0] * rows[0] + ... + counts[3] * rows[3]` to `sums` in one pass.
 #[inline(always)]
-pub(crate) fn add_four_scaled(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
+pub(crate) fn add_four_scaled<K: FanOut>(sums: &mut [i32], rows: [&[u8]; 4], counts: [u8; 4]) {
     // One comparison of the four counts as a word (an array `==` can become a `memcmp`).
     if u32::from_le_bytes(counts) == 0x0101_0101 {
-        Selected::add_four_weights(sums, rows);
+        K::add_four_weights(sums, rows);
     } else {
-        Selected::add_four_weights_scaled(sums, rows, counts);
+        K::add_four_weights_scaled(sums, rows, counts);
     }
 }
 

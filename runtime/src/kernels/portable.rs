@@ -8,6 +8,8 @@ use super::slices::{same_length, same_length5};
 pub(crate) struct Portable;
 
 impl FanOut for Portable {
+    const GROUPS_OF_FOUR: bool = false;
+
     #[inline(always)]
     fn add_weights(sums: &mut [i32], weights: &[u8]) {
         add_weights(sums, weights);

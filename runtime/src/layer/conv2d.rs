@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{COUNT_BITS, MAX_COUNT};
 use crate::integer::divide_small;
-use crate::kernels::add_scaled;
+use crate::kernels::{add_scaled, FanOut};
 use crate::neuron::Neuron;
 use crate::shape::Shape;
 use crate::synapse::Synapse;
@@ -123,13 +123,13 @@ impl Kind for Conv2d<'_> {
     }
 
     #[inline(always)]
-    fn accumulate(
+    fn accumulate<K: FanOut>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
         divisor_reciprocal: u32,
     ) -> u32 {
-        Conv2d::accumulate(self, events, sums, divisor_reciprocal)
+        Conv2d::accumulate::<K>(self, events, sums, divisor_reciprocal)
     }
 }
 
@@ -143,7 +143,7 @@ impl Conv2d<'_> {
     /// Not inlined: inside the step, whose values crowd the registers, the event loop spilled
     /// and reloaded its geometry (1.2% more instructions on the conv MNIST network).
     #[inline(never)]
-    pub(crate) fn accumulate(
+    pub(crate) fn accumulate<K: FanOut>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
@@ -181,7 +181,7 @@ impl Conv2d<'_> {
                                 self.weights.get(tap..tap + filters),
                                 sums.get_mut(out..out + filters),
                             ) {
-                                add_scaled(target, row, count);
+                                add_scaled::<K>(target, row, count);
                                 additions = additions.wrapping_add(filters as u32);
                             }
                         }
@@ -208,6 +208,9 @@ mod tests {
     use super::*;
     use crate::event::input_events;
     use crate::integer::divisor_reciprocal;
+    use crate::kernels::dsp::Dsp;
+    use crate::kernels::isa::Twins;
+    use crate::kernels::portable::Portable;
     use proptest::prelude::*;
     use std::vec::Vec;
 
@@ -285,7 +288,11 @@ mod tests {
             };
             prop_assert_eq!(conv.check(), Ok(()));
             let mut sums = std::vec![0i32; output.len()];
-            conv.accumulate(input_events(input, &values), &mut sums, divisor_reciprocal(stride));
+            let events = || input_events(input, &values);
+            conv.accumulate::<Portable>(events(), &mut sums, divisor_reciprocal(stride));
+            let mut dsp_sums = std::vec![0i32; output.len()];
+            conv.accumulate::<Dsp<Twins>>(events(), &mut dsp_sums, divisor_reciprocal(stride));
+            prop_assert_eq!(&dsp_sums, &sums);
             let (h, w) = (i32::from(input.height), i32::from(input.width));
             for oy in 0..i32::from(output.height) {
                 for ox in 0..i32::from(output.width) {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{flat_index, COUNT_BITS};
 use crate::kernels::{
-    add_four_scaled, add_scaled, add_three_scaled, add_two_scaled, add_weights_outlined,
+    add_four_scaled, add_scaled, add_three_scaled, add_two_scaled, add_weights_outlined, FanOut,
 };
 use crate::neuron::Neuron;
 use crate::shape::Shape;
@@ -81,13 +81,13 @@ impl Kind for Dense<'_> {
     }
 
     #[inline(always)]
-    fn accumulate(
+    fn accumulate<K: FanOut>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
         _divisor_reciprocal: u32,
     ) -> u32 {
-        Dense::accumulate(self, events, sums)
+        Dense::accumulate::<K>(self, events, sums)
     }
 }
 
@@ -95,24 +95,27 @@ impl Dense<'_> {
     /// Scatter each event's fan-out row into `sums`; returns the weight additions.
     ///
     /// The sums are exact integers, so the order of the additions does not matter: events are
-    /// taken four at a time on Cortex-M4 ([`Dense::accumulate_by_four`]), two at a time
-    /// elsewhere ([`Dense::accumulate_by_two`]), so that each sum is loaded and stored once
-    /// per four (or two) rows.
+    /// taken four at a time with the DSP kernels ([`Dense::accumulate_by_four`]), two at a
+    /// time with the portable ones ([`Dense::accumulate_by_two`]), so that each sum is loaded
+    /// and stored once per four (or two) rows ([`FanOut::GROUPS_OF_FOUR`]).
     #[inline(always)]
-    pub(crate) fn accumulate(&self, events: impl Iterator<Item = u32>, sums: &mut [i32]) -> u32 {
+    pub(crate) fn accumulate<K: FanOut>(
+        &self,
+        events: impl Iterator<Item = u32>,
+        sums: &mut [i32],
+    ) -> u32 {
         // The input's kind once per call: a vector's event positions are its indices, which
         // saves the pixel lookup of each row (about 1,000 instructions per inference of the
         // 64-100-10 network). Not on the cores without DSP: there the second copy of the loop
         // measured 544 bytes of flash, more than the micro:bit has left beside the 784-256-10
         // model.
-        #[cfg(picospike_dsp)]
-        if self.input.is_vector() {
-            self.accumulate_by_four::<true>(events, sums)
+        if !K::GROUPS_OF_FOUR {
+            self.accumulate_by_two::<K, false>(events, sums)
+        } else if self.input.is_vector() {
+            self.accumulate_by_four::<K, true>(events, sums)
         } else {
-            self.accumulate_by_four::<false>(events, sums)
+            self.accumulate_by_four::<K, false>(events, sums)
         }
-        #[cfg(not(picospike_dsp))]
-        self.accumulate_by_two::<false>(events, sums)
     }
 
     /// The fan-out row of an event and its count, or `None` for an input outside the layer;
@@ -138,9 +141,7 @@ impl Dense<'_> {
     /// 83,825 instructions per inference, digits demo at 6 steps on qemu-microbit): its four
     /// row pointers do not fit the eight low registers, and the portable four-row kernel is
     /// two two-row passes anyway.
-    // The Cortex-M4 build groups by four; the tests run both groupings on every target.
-    #[cfg_attr(all(not(test), picospike_dsp), allow(dead_code))]
-    pub(crate) fn accumulate_by_two<const VECTOR: bool>(
+    pub(crate) fn accumulate_by_two<K: FanOut, const VECTOR: bool>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
@@ -155,12 +156,12 @@ impl Dense<'_> {
             match waiting.take() {
                 None => waiting = Some((row, count)),
                 Some((first, first_count)) => {
-                    add_two_scaled(sums, first, u32::from(first_count), row, u32::from(count))
+                    add_two_scaled::<K>(sums, first, u32::from(first_count), row, u32::from(count))
                 }
             }
         }
         if let Some((row, count)) = waiting {
-            add_scaled(sums, row, u32::from(count));
+            add_scaled::<K>(sums, row, u32::from(count));
         }
         additions
     }
@@ -170,10 +171,8 @@ impl Dense<'_> {
     ///
     /// Inlined into the step: as a function of its own it ran at most 0.4% fewer
     /// instructions, but its frame added 190 bytes to the peak stack of an inference.
-    // Only the Cortex-M4 build groups by four; the tests run both groupings on every target.
-    #[cfg_attr(not(any(test, picospike_dsp)), allow(dead_code))]
     #[inline(always)]
-    pub(crate) fn accumulate_by_four<const VECTOR: bool>(
+    pub(crate) fn accumulate_by_four<K: FanOut, const VECTOR: bool>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
@@ -186,18 +185,18 @@ impl Dense<'_> {
         });
         while let Some((a, count_a)) = rows.next() {
             let Some((b, count_b)) = rows.next() else {
-                add_weights_outlined(sums, a, count_a);
+                add_weights_outlined::<K>(sums, a, count_a);
                 break;
             };
             let Some((c, count_c)) = rows.next() else {
-                add_two_scaled(sums, a, u32::from(count_a), b, u32::from(count_b));
+                add_two_scaled::<K>(sums, a, u32::from(count_a), b, u32::from(count_b));
                 break;
             };
             let Some((d, count_d)) = rows.next() else {
-                add_three_scaled(sums, [a, b, c], [count_a, count_b, count_c]);
+                add_three_scaled::<K>(sums, [a, b, c], [count_a, count_b, count_c]);
                 break;
             };
-            add_four_scaled(sums, [a, b, c, d], [count_a, count_b, count_c, count_d]);
+            add_four_scaled::<K>(sums, [a, b, c, d], [count_a, count_b, count_c, count_d]);
         }
         additions
     }
@@ -207,6 +206,9 @@ impl Dense<'_> {
 mod tests {
     use super::*;
     use crate::event::{event, MAX_COUNT};
+    use crate::kernels::dsp::Dsp;
+    use crate::kernels::isa::Twins;
+    use crate::kernels::portable::Portable;
     use proptest::prelude::*;
     use std::vec::Vec;
 
@@ -221,8 +223,8 @@ mod tests {
     }
 
     proptest! {
-        /// The Cortex-M4 grouping (four events per pass) and the Cortex-M0 one (two per pass)
-        /// give the sums of the textbook fan-out, skip inputs outside the layer, and count the
+        /// The Cortex-M4 grouping (four events per pass) and the Cortex-M0 one (two per pass),
+        /// each with both kernel sets, give the sums of the textbook fan-out, skip inputs outside the layer, and count the
         /// same additions; all-one counts (spikes) take the unscaled kernels.
         #[test]
         fn dense_groupings_equal_the_direct_sum(
@@ -270,11 +272,18 @@ mod tests {
             }
             // The input is a vector: both row lookups, the vector's and the general one.
             let events = events.iter().copied();
+            type D = Dsp<Twins>;
             for (sums, additions) in [
-                dense_sums(outs + extra, |s| dense.accumulate_by_four::<true>(events.clone(), s)),
-                dense_sums(outs + extra, |s| dense.accumulate_by_four::<false>(events.clone(), s)),
-                dense_sums(outs + extra, |s| dense.accumulate_by_two::<true>(events.clone(), s)),
-                dense_sums(outs + extra, |s| dense.accumulate_by_two::<false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<D, true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<D, false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<D, true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<D, false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<Portable, true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_four::<Portable, false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<Portable, true>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate_by_two::<Portable, false>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate::<D>(events.clone(), s)),
+                dense_sums(outs + extra, |s| dense.accumulate::<Portable>(events.clone(), s)),
             ] {
                 prop_assert_eq!(&sums, &expected);
                 prop_assert_eq!(additions, expected_additions);

@@ -1,5 +1,6 @@
 //! The contract between a layer kind and the loader and engine: what every kind answers.
 
+use crate::kernels::FanOut;
 use crate::neuron::Neuron;
 use crate::shape::Shape;
 use crate::synapse::Synapse;
@@ -64,10 +65,10 @@ pub(crate) trait Kind {
         1
     }
     /// The drive kernel: add the fan-out of each input event to the integer `sums` (one per
-    /// output); returns the weight additions. `divisor_reciprocal` is the load-time
+    /// output) with the fan-out kernels `K`; returns the weight additions. `divisor_reciprocal` is the load-time
     /// reciprocal of [`Kind::divisor`]. A kind without weights (a pool) adds nothing here:
     /// its sums are its output events, which the engine asks it for itself.
-    fn accumulate(
+    fn accumulate<K: FanOut>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],

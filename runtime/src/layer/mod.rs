@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LoadError;
 use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
+use crate::kernels::FanOut;
 use crate::neuron::Neuron;
 use crate::synapse::Synapse;
 
@@ -262,12 +263,12 @@ impl<'a> Layer<'a> {
     }
 
     /// Run the layer's drive kernel (see `kind::Kind::accumulate`).
-    pub(crate) fn accumulate(
+    pub(crate) fn accumulate<K: FanOut>(
         &self,
         events: impl Iterator<Item = u32>,
         sums: &mut [i32],
         divisor_reciprocal: u32,
     ) -> u32 {
-        each_kind!(self, layer => Kind::accumulate(layer, events, sums, divisor_reciprocal))
+        each_kind!(self, layer => Kind::accumulate::<K>(layer, events, sums, divisor_reciprocal))
     }
 }

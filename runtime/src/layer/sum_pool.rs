@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{event, flat_index, pixel_position, COUNT_BITS, MAX_COUNT};
 use crate::integer::divide_small;
+use crate::kernels::FanOut;
 use crate::neuron::Neuron;
 use crate::shape::Shape;
 use crate::synapse::Synapse;
@@ -85,7 +86,7 @@ impl Kind for SumPool {
 
     /// Nothing: a pool's sums are its output events ([`SumPool::accumulate`], which the
     /// engine calls).
-    fn accumulate(&self, _: impl Iterator<Item = u32>, _: &mut [i32], _: u32) -> u32 {
+    fn accumulate<K: FanOut>(&self, _: impl Iterator<Item = u32>, _: &mut [i32], _: u32) -> u32 {
         0
     }
 }
