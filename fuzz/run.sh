@@ -5,6 +5,11 @@
 # runtime targets keep building without std.
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET]      (default 60)
+#   fuzz/run.sh --minimize                (cargo fuzz cmin of each target's corpus, in place)
+#
+# The corpora (fuzz/corpus/<target>/, fuzz/host/corpus/<target>/) are committed minimized, so
+# that every run, CI's included, starts where the last long run ended: after a long run,
+# `fuzz/run.sh --minimize` and commit them (`robustness_fuzz_seeds` bounds their size).
 #
 # Needs cargo-fuzz (installed here with `cargo install --locked` if missing) and a nightly
 # compiler: `cargo +nightly` when a nightly toolchain is installed, otherwise the default
@@ -19,6 +24,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+minimize=""
+if [ "${1:-}" = "--minimize" ]; then
+    minimize=1
+    shift
+fi
 seconds="${1:-60}"
 # fuzz directory:target
 all_targets=(.:load .:load_and_run host:idx host:csv host:network_json host:differential)
@@ -55,6 +65,29 @@ for dir in . host; do
 done
 
 mkdir -p target
+if [ -n "${minimize}" ]; then
+    for entry in "${targets[@]}"; do
+        dir="${entry%%:*}"
+        target="${entry#*:}"
+        before=$(find "${dir}/corpus/${target}" -type f | wc -l)
+        # cmin keeps what adds coverage under content hashes: the named seeds go back after it.
+        seeds="target/seeds-${target}"
+        rm -rf "${seeds}" && mkdir -p "${seeds}"
+        find "${dir}/corpus/${target}" -maxdepth 1 -name 'seed-*' -exec cp {} "${seeds}/" \;
+        "${cargo[@]}" fuzz cmin "${sanitizer[@]}" --fuzz-dir "${dir}" "${target}" "${dir}/corpus/${target}" \
+            >"target/cmin-${target}.log" 2>&1 || { tail -n 30 "target/cmin-${target}.log"; exit 1; }
+        for seed in "${seeds}"/*; do
+            [ -e "${seed}" ] || continue
+            cp "${seed}" "${dir}/corpus/${target}/"
+            # libFuzzer names a kept input by its content's SHA-1: drop the seed's twin.
+            rm -f "${dir}/corpus/${target}/$(sha1sum "${seed}" | cut -d' ' -f1)"
+        done
+        echo "${target}: ${before} -> $(find "${dir}/corpus/${target}" -type f | wc -l) files," \
+            "$(du -sk "${dir}/corpus/${target}" | cut -f1) KiB"
+    done
+    exit 0
+fi
+
 for entry in "${targets[@]}"; do
     dir="${entry%%:*}"
     target="${entry#*:}"

@@ -302,6 +302,53 @@ impl Board {
     }
 }
 
+/// The memory of the QEMU board a [`Board`]'s costs were measured on, and what its report
+/// firmware (`boards/firmware`, `qemu::report`) takes beside the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BoardMemory {
+    /// The QEMU board.
+    pub board: &'static str,
+    /// Its RAM in bytes (`boards/<board>/memory.x`).
+    pub ram_bytes: usize,
+    /// The firmware's RAM besides the network state: its statics (the loaded model, the
+    /// bound network, the formatting buffers) and its peak stack, in bytes. From
+    /// `boards/<board>/size.txt` for the demo model: `ram_total - 4 * STATE_WORDS + stack_peak`
+    /// (`memory_figures_match_the_boards` checks them).
+    pub firmware_ram_bytes: usize,
+}
+
+impl BoardMemory {
+    /// RAM a model with `state_bytes` of network state needs on this board, firmware included.
+    pub fn ram_needed(&self, state_bytes: usize) -> usize {
+        state_bytes.saturating_add(self.firmware_ram_bytes)
+    }
+
+    /// Whether a model with `state_bytes` of network state fits the board's RAM.
+    pub fn fits(&self, state_bytes: usize) -> bool {
+        self.ram_needed(state_bytes) <= self.ram_bytes
+    }
+}
+
+impl Board {
+    /// The memory of the board the costs were measured on.
+    pub fn memory(self) -> BoardMemory {
+        match self {
+            Board::CortexM4 => BoardMemory {
+                board: "qemu-mps2-an386",
+                ram_bytes: 4 << 20,
+                // ram_total 2,404 - 4 * 242 + stack_peak 828.
+                firmware_ram_bytes: 2_264,
+            },
+            Board::CortexM0 => BoardMemory {
+                board: "qemu-microbit",
+                ram_bytes: 16 << 10,
+                // ram_total 2,152 - 4 * 242 + stack_peak 920.
+                firmware_ram_bytes: 2_104,
+            },
+        }
+    }
+}
+
 /// Predicted cost of one inference.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CostPrediction {

@@ -220,3 +220,46 @@ fn inspect_board_prints_the_prediction_or_names_the_missing_activity() {
         "{error}"
     );
 }
+
+/// `key=value` figures of a board's size file.
+fn size_figure(board: &str, key: &str) -> usize {
+    let path = boards_dir().join(board).join("size.txt");
+    read(&path)
+        .lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no {key}=", path.display()))
+}
+
+/// `inspect --board`'s RAM figures are the boards' own: the RAM of `memory.x`, and the report
+/// firmware's RAM besides the state as `size.txt` records it for the demo model.
+#[test]
+fn memory_figures_match_the_boards() {
+    let demo_rs = read(&boards_dir().join("models/demo/model.rs"));
+    let state_words: usize = demo_rs
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("pub const STATE_WORDS: usize = ")?
+                .strip_suffix(';')?
+                .parse()
+                .ok()
+        })
+        .expect("models/demo/model.rs has STATE_WORDS");
+    for board in [Board::CortexM4, Board::CortexM0] {
+        let memory = board.memory();
+        let firmware = size_figure(memory.board, "ram_total") - 4 * state_words
+            + size_figure(memory.board, "stack_peak");
+        assert_eq!(memory.firmware_ram_bytes, firmware, "{}", memory.board);
+        let memory_x = read(&boards_dir().join(memory.board).join("memory.x"));
+        let ram = memory_x
+            .lines()
+            .find(|l| l.trim_start().starts_with("RAM"))
+            .and_then(|l| l.split("LENGTH =").nth(1))
+            .map(|v| v.trim())
+            .expect("memory.x has a RAM line");
+        let bytes = match ram.strip_suffix('K') {
+            Some(k) => k.parse::<usize>().unwrap() << 10,
+            None => ram.strip_suffix('M').unwrap().parse::<usize>().unwrap() << 20,
+        };
+        assert_eq!(memory.ram_bytes, bytes, "{}", memory.board);
+    }
+}

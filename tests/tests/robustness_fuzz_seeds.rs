@@ -147,3 +147,44 @@ fn committed_fuzz_seeds_are_accepted_models() {
         run.len()
     );
 }
+
+/// Largest committed corpus of one fuzz target, in bytes (minimized by `fuzz/run.sh
+/// --minimize`; an unminimized corpus of a long run is ten to a hundred times larger).
+const MAX_CORPUS_BYTES: u64 = 512 * 1024;
+/// Largest number of committed inputs of one fuzz target.
+const MAX_CORPUS_FILES: usize = 4000;
+
+/// Every target's committed corpus (seeds and what long runs found, minimized) stays small
+/// enough to clone and to load at the start of CI's fuzz run.
+#[test]
+fn committed_fuzz_corpora_are_bounded() {
+    let root = repo_root();
+    let mut targets = 0;
+    for project in ["fuzz/corpus", "fuzz/host/corpus"] {
+        let dir = root.join(project);
+        let entries = fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let target = entry.unwrap().path();
+            let (mut files, mut bytes) = (0usize, 0u64);
+            for file in fs::read_dir(&target).unwrap() {
+                let meta = file.unwrap().metadata().unwrap();
+                assert!(meta.is_file(), "{}: only files", target.display());
+                files += 1;
+                bytes += meta.len();
+            }
+            println!("{}: {files} inputs, {bytes} bytes", target.display());
+            assert!(files > 0, "{}: empty corpus", target.display());
+            assert!(
+                bytes <= MAX_CORPUS_BYTES && files <= MAX_CORPUS_FILES,
+                "{}: {files} inputs, {bytes} bytes; minimize it (fuzz/run.sh --minimize) or raise \
+                 the bound with a reason",
+                target.display()
+            );
+            targets += 1;
+        }
+    }
+    assert_eq!(
+        targets, 6,
+        "load, load_and_run, idx, csv, network_json, differential"
+    );
+}

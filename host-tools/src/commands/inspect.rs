@@ -105,6 +105,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
                 "activity": layer.activity(),
                 "parameter_bytes": layer.parameter_bytes(),
                 "state_words": layer.state_words(),
+                "state_bytes": 4 * layer.state_words(),
             });
             match layer {
                 Layer::Conv2d(c) => {
@@ -130,6 +131,14 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
     });
     let mut value = value;
     if let Some((board, p)) = &predicted {
+        let memory = board.memory();
+        value["memory"] = json!({
+            "board": memory.board,
+            "ram_bytes": memory.ram_bytes,
+            "firmware_ram_bytes": memory.firmware_ram_bytes,
+            "ram_needed": memory.ram_needed(sizes.ram_bytes),
+            "fits": memory.fits(sizes.ram_bytes),
+        });
         value["prediction"] = json!({
             "board": board,
             "costs": board.costs(),
@@ -171,7 +180,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
         };
         let _ = writeln!(
             t,
-            "layer {i}: {} {} -> {}, {}, {synapse}, {} parameter bytes, {} state words",
+            "layer {i}: {} {} -> {}, {}, {synapse}, {} parameter bytes, {} state words ({} bytes)",
             kind_name(layer),
             layer.input_shape(),
             layer.output_shape(),
@@ -179,7 +188,8 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
                 .neuron()
                 .map_or("linear".to_string(), |n| neuron_text(&n)),
             layer.parameter_bytes(),
-            layer.state_words()
+            layer.state_words(),
+            4 * layer.state_words()
         );
     }
     let _ = writeln!(
@@ -189,12 +199,33 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
     );
     if let Some((board, p)) = &predicted {
         let costs = board.costs();
+        let memory = board.memory();
+        let needed = memory.ram_needed(sizes.ram_bytes);
+        let fits = memory.fits(sizes.ram_bytes);
         let _ = writeln!(
             t,
-            "{}: about {:.0} instructions per inference at {} steps ({:.0} reset and static \
+            "{}: RAM {needed} bytes (state {} + firmware about {}) of the {} bytes of {}: {}",
+            board_name(*board),
+            sizes.ram_bytes,
+            memory.firmware_ram_bytes,
+            memory.ram_bytes,
+            memory.board,
+            if fits {
+                "fits".to_string()
+            } else {
+                format!(
+                    "does NOT fit ({} bytes too many; the model cannot load there)",
+                    needed - memory.ram_bytes
+                )
+            }
+        );
+        let _ = writeln!(
+            t,
+            "{}: {}about {:.0} instructions per inference at {} steps ({:.0} reset and static \
              drive, {:.0} in the steps, about {:.0} synaptic events), {:.3} ms at {} MHz \
              (per-kind costs measured on {}, boards/BENCH.md; instructions, not cycles)",
             board_name(*board),
+            if fits { "" } else { "if it fit, " },
             p.instructions,
             p.steps,
             p.static_part,
