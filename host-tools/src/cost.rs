@@ -336,14 +336,14 @@ impl Board {
             Board::CortexM4 => BoardMemory {
                 board: "qemu-mps2-an386",
                 ram_bytes: 4 << 20,
-                // ram_total 2,404 - 4 * 242 + stack_peak 828.
-                firmware_ram_bytes: 2_264,
+                // ram_total 1,900 - 4 * 242 + stack_peak 804.
+                firmware_ram_bytes: 1_736,
             },
             Board::CortexM0 => BoardMemory {
                 board: "qemu-microbit",
                 ram_bytes: 16 << 10,
-                // ram_total 2,152 - 4 * 242 + stack_peak 920.
-                firmware_ram_bytes: 2_104,
+                // ram_total 1,900 - 4 * 242 + stack_peak 920.
+                firmware_ram_bytes: 1_852,
             },
         }
     }

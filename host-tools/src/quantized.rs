@@ -89,8 +89,9 @@ pub fn write_blob(path: &Path, blob: &[u8]) -> Result<(), ExportError> {
 /// Write `DIR/model.pspk` and `DIR/model.rs` for firmware: the blob, its sizes as constants, and
 /// up to `samples` labelled test inputs.
 ///
-/// `model.rs` has the layout the board crates `include!`: `MODEL`, `STATE_WORDS`, `INPUT_SIZE`,
-/// `OUTPUT_SIZE`, `TIMESTEPS` and `SAMPLES: &[(&[u8], u8)]`.
+/// `model.rs` has the layout the board crates `include!`: `MODEL`, `STATE_WORDS`, `LAYERS`,
+/// `INPUT_SIZE`, `OUTPUT_SIZE`, `TIMESTEPS` and `SAMPLES: &[(&[u8], u8)]`. The firmware sizes
+/// its buffers from `STATE_WORDS` and its `Model` and `Network` from `LAYERS`.
 ///
 /// # Errors
 /// [`ExportError`] if the blob does not load or a file cannot be written.
@@ -114,6 +115,8 @@ pub fn write_rust_module(
          pub static MODEL: &[u8] = include_bytes!(\"model.pspk\");\n\
          /// `i32` words of network state the model needs.\n\
          pub const STATE_WORDS: usize = {};\n\
+         /// Layers of the model (the layer capacity the firmware gives `Model` and `Network`).\n\
+         pub const LAYERS: usize = {};\n\
          /// Bytes per input sample.\n\
          pub const INPUT_SIZE: usize = {};\n\
          /// Output values (classes).\n\
@@ -123,6 +126,7 @@ pub fn write_rust_module(
          /// Test samples: input bytes and label.\n\
          pub static SAMPLES: &[(&[u8], u8)] = &[",
         sizes.state_words,
+        model.layers().len(),
         sizes.input_size,
         sizes.output_size,
         model.default_timesteps()

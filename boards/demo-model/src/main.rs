@@ -6,7 +6,7 @@
 //! for the sample, which turns a board's `correct=` count into a bit-for-bit class agreement
 //! check with the host. The output is written by the exporter itself
 //! (`picospike_host::quantized::write_rust_module`, what `picospike export --rust-module` runs):
-//! `model.pspk`, and `model.rs` with `MODEL`, `STATE_WORDS`, `INPUT_SIZE`, `OUTPUT_SIZE`,
+//! `model.pspk`, and `model.rs` with `MODEL`, `STATE_WORDS`, `LAYERS`, `INPUT_SIZE`, `OUTPUT_SIZE`,
 //! `TIMESTEPS` and `SAMPLES`.
 //!
 //! Usage: `cargo run --release -- [OUT_DIR] [--shape INPUTS,HIDDEN,CLASSES] [--samples N]
@@ -232,7 +232,7 @@ fn main() {
     }
 
     // Through the exporter's own writer, so that model.rs has exactly the contract of
-    // `picospike export --rust-module` (MODEL, STATE_WORDS, INPUT_SIZE, OUTPUT_SIZE, TIMESTEPS,
+    // `picospike export --rust-module` (MODEL, STATE_WORDS, LAYERS, INPUT_SIZE, OUTPUT_SIZE, TIMESTEPS,
     // SAMPLES) and cannot drift from it.
     let data = Dataset {
         images: samples.iter().map(|(input, _, _)| input.clone()).collect(),

@@ -3,6 +3,8 @@
 pub static MODEL: &[u8] = include_bytes!("model.pspk");
 /// `i32` words of network state the model needs.
 pub const STATE_WORDS: usize = 242;
+/// Layers of the model (the layer capacity the firmware gives `Model` and `Network`).
+pub const LAYERS: usize = 2;
 /// Bytes per input sample.
 pub const INPUT_SIZE: usize = 64;
 /// Output values (classes).

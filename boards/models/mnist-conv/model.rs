@@ -3,6 +3,8 @@
 pub static MODEL: &[u8] = include_bytes!("model.pspk");
 /// `i32` words of network state the model needs.
 pub const STATE_WORDS: usize = 11026;
+/// Layers of the model (the layer capacity the firmware gives `Model` and `Network`).
+pub const LAYERS: usize = 4;
 /// Bytes per input sample.
 pub const INPUT_SIZE: usize = 784;
 /// Output values (classes).

@@ -22,7 +22,7 @@ fn main() -> ! {
     let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
         qemu::exit(false)
     };
-    qemu::exit(qemu::report::<Board>(state))
+    qemu::exit(qemu::report::<Board, { model::LAYERS }>(state, &CELLS))
 }
 
 #[exception]

@@ -29,10 +29,29 @@ mod uart_server;
 
 pub use uart_server::uart_server;
 
-/// Layer capacity of `Model` and `Network` on the QEMU boards: 3 (the dense models), or 4 with
-/// the `four-layers` feature (the convolutional `models/mnist-conv`, on qemu-mps2-an386). The
-/// runtime's default of 8 would cost stack at load time and RAM for nothing.
-pub const LAYERS: usize = if cfg!(feature = "four-layers") { 4 } else { 3 };
+/// The statics of the report program, sized for a model of `L` layers.
+///
+/// The board declares them (through [`qemu_board!`](crate::qemu_board)) with `L` the embedded
+/// model module's `LAYERS`, so that `Model` and `Network` hold exactly the model's layers: any
+/// model whose state fits the board's RAM runs on it without a build flag, and no RAM goes to
+/// layers the model does not have. (Statics cannot be generic, hence this struct.)
+pub struct Cells<const L: usize> {
+    model: static_cell::StaticCell<Option<Model<'static, L>>>,
+    network: static_cell::StaticCell<Option<Network<'static, 'static, L>>>,
+    classifier: static_cell::StaticCell<NetworkClassifier<'static, 'static, 'static, L>>,
+}
+
+impl<const L: usize> Cells<L> {
+    /// Empty cells, for a `static`.
+    #[allow(clippy::new_without_default)] // a `static` needs a const fn
+    pub const fn new() -> Self {
+        Cells {
+            model: static_cell::StaticCell::new(),
+            network: static_cell::StaticCell::new(),
+            classifier: static_cell::StaticCell::new(),
+        }
+    }
+}
 
 /// What a QEMU board embeds: its name and the generated `model` module's contents.
 ///
@@ -53,18 +72,23 @@ pub trait Embedded {
 
 /// Declare `struct Board` implementing [`Embedded`] from the calling crate's `model` module
 /// (`MODEL`, `SAMPLES`), `PICOSPIKE_MODEL_NAME` and `PICOSPIKE_STEPS` (both set by
-/// `picospike_board_build::model`), for a board named `$board`:
+/// `picospike_board_build::model`), for a board named `$board`, and `static CELLS`, the
+/// report's [`Cells`] for the model's `LAYERS`:
 ///
 /// ```ignore
 /// mod model { include!(env!("PICOSPIKE_MODEL_RS")); }
 /// picospike_firmware::qemu_board!("microbit");
-/// // then: picospike_firmware::qemu::report::<Board>(state)
+/// // then: picospike_firmware::qemu::report::<Board, { model::LAYERS }>(state, &CELLS)
 /// ```
 #[macro_export]
 macro_rules! qemu_board {
     ($board:literal) => {
         /// This board and its model, for the shared programs of `picospike_firmware::qemu`.
         struct Board;
+
+        /// The report program's statics, for the model's layer count.
+        #[allow(dead_code)] // bins other than the report do not use them
+        static CELLS: $crate::qemu::Cells<{ model::LAYERS }> = $crate::qemu::Cells::new();
 
         impl $crate::qemu::Embedded for Board {
             const BOARD: &'static str = $board;
@@ -81,7 +105,7 @@ macro_rules! qemu_board {
 }
 
 /// The network, as the runner sees it.
-type Classifier = NetworkClassifier<'static, 'static, 'static, LAYERS>;
+type Classifier<const L: usize> = NetworkClassifier<'static, 'static, 'static, L>;
 
 /// Output over semihosting, one host call per line.
 type Out = LineWriter<hio::HostStream, 256>;
@@ -104,9 +128,13 @@ type Out = LineWriter<hio::HostStream, 256>;
 /// ```
 ///
 /// `state` is the network state buffer (`model::STATE_WORDS` words, from
-/// [`state_buffer!`](crate::state_buffer)). Call it once, from `main`; the board's SysTick
-/// handler must call [`SysTickCounter::on_wrap`].
-pub fn report<E: Embedded>(state: &'static mut [i32]) -> bool {
+/// [`state_buffer!`](crate::state_buffer)), `cells` the statics for a model of `L` layers
+/// (`model::LAYERS`, declared by [`qemu_board!`](crate::qemu_board)). Call it once, from
+/// `main`; the board's SysTick handler must call [`SysTickCounter::on_wrap`].
+pub fn report<E: Embedded, const L: usize>(
+    state: &'static mut [i32],
+    cells: &'static Cells<L>,
+) -> bool {
     cm::paint_stack();
     let Ok(stream) = hio::hstdout() else {
         return false;
@@ -117,8 +145,8 @@ pub fn report<E: Embedded>(state: &'static mut [i32]) -> bool {
     };
     // Two calls that are never inlined, so that the load's frames and the sample loop's frames
     // are never on the stack together.
-    let ok = match setup::<E>(out, state) {
-        Ok(Some(setup)) => run::<E>(out, setup).unwrap_or(false),
+    let ok = match setup::<E, L>(out, state, cells) {
+        Ok(Some(setup)) => run::<E, L>(out, setup).unwrap_or(false),
         _ => false,
     };
     let _ = out.flush();
@@ -126,21 +154,22 @@ pub fn report<E: Embedded>(state: &'static mut [i32]) -> bool {
 }
 
 /// What [`setup`] hands to [`run`].
-struct Setup {
+struct Setup<const L: usize> {
     ticks: SysTickCounter,
     per_tick: Option<Ratio>,
-    model: &'static Model<'static, LAYERS>,
-    classifier: &'static mut Classifier,
+    model: &'static Model<'static, L>,
+    classifier: &'static mut Classifier<L>,
     stack_model_load: usize,
     stack_load: usize,
 }
 
 /// Calibrate, load the model, build the network; `Ok(None)` when the model failed.
 #[inline(never)]
-fn setup<E: Embedded>(
+fn setup<E: Embedded, const L: usize>(
     out: &mut Out,
     state: &'static mut [i32],
-) -> Result<Option<Setup>, core::fmt::Error> {
+    cells: &'static Cells<L>,
+) -> Result<Option<Setup<L>>, core::fmt::Error> {
     let Some(core) = cortex_m::Peripherals::take() else {
         return Ok(None);
     };
@@ -149,15 +178,15 @@ fn setup<E: Embedded>(
     let per_tick = calibrate_and_print(out, &mut ticks)?;
 
     let stack_boot = cm::stack_peak();
-    let (loaded, load_ticks, stack_model_load) = load::<E>(&mut ticks);
+    let (loaded, load_ticks, stack_model_load) = load::<E, L>(&mut ticks, cells);
     let model = match loaded {
         Some(Ok(model)) => model,
         Some(Err(e)) => return error_line(out, "load", &e).map(|()| None),
         None => return Ok(None),
     };
-    board_line::<E>(out, model)?;
+    board_line::<E, L>(out, model)?;
 
-    let classifier = match bind(model, state) {
+    let classifier = match bind(model, state, cells) {
         Ok(Some(classifier)) => classifier,
         Ok(None) => return Ok(None),
         Err(e) => return error_line(out, "state", &e).map(|()| None),
@@ -201,7 +230,10 @@ fn calibrate_and_print(
 
 /// Print the `board` line.
 #[inline(never)]
-fn board_line<E: Embedded>(out: &mut Out, model: &Model<'_, LAYERS>) -> core::fmt::Result {
+fn board_line<E: Embedded, const L: usize>(
+    out: &mut Out,
+    model: &Model<'_, L>,
+) -> core::fmt::Result {
     writeln!(
         out,
         "board={} model={} model_bytes={} state_words={} inputs={} outputs={} steps={}",
@@ -236,16 +268,15 @@ fn load_line(out: &mut Out, load_ticks: u64, per_tick: Option<Ratio>) -> core::f
 /// it took and the stack `Model::load_into` needed below its caller. The model is built in the
 /// static itself, so that no frame holds a copy of it.
 #[inline(never)]
-fn load<E: Embedded>(
+fn load<E: Embedded, const L: usize>(
     ticks: &mut SysTickCounter,
+    cells: &'static Cells<L>,
 ) -> (
-    Option<Result<&'static Model<'static, LAYERS>, LoadError>>,
+    Option<Result<&'static Model<'static, L>, LoadError>>,
     u64,
     usize,
 ) {
-    static LOADED: static_cell::StaticCell<Option<Model<'static, LAYERS>>> =
-        static_cell::StaticCell::new();
-    let Some(place) = LOADED.try_init(None) else {
+    let Some(place) = cells.model.try_init(None) else {
         return (None, 0, 0);
     };
     let ((loaded, load_ticks), stack) =
@@ -258,17 +289,18 @@ fn load<E: Embedded>(
 /// (`Network::new_into`): built by `Network::new` and moved into a `singleton!` inside the
 /// classifier, it had three copies in this frame (1,048 bytes on the Cortex-M0).
 #[inline(never)]
-fn bind(
-    model: &'static Model<'static, LAYERS>,
+fn bind<const L: usize>(
+    model: &'static Model<'static, L>,
     state: &'static mut [i32],
-) -> Result<Option<&'static mut Classifier>, LoadError> {
-    static BOUND: static_cell::StaticCell<Option<Network<'static, 'static, LAYERS>>> =
-        static_cell::StaticCell::new();
-    let Some(place) = BOUND.try_init(None) else {
+    cells: &'static Cells<L>,
+) -> Result<Option<&'static mut Classifier<L>>, LoadError> {
+    let Some(place) = cells.network.try_init(None) else {
         return Ok(None);
     };
     let network = Network::new_into(place, model, state)?;
-    Ok(cortex_m::singleton!(: Classifier = NetworkClassifier::with_capacity(model, network)))
+    Ok(cells
+        .classifier
+        .try_init(NetworkClassifier::with_capacity(model, network)))
 }
 
 /// Classify every sample and print the figures; `Ok(false)` when a sample failed.
@@ -277,7 +309,10 @@ fn bind(
 /// frames then sit beside the inferences rather than above them (the `memory` line's alone
 /// made this frame 320 bytes on the Cortex-M0, all of it live under every inference).
 #[inline(never)]
-fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Error> {
+fn run<E: Embedded, const L: usize>(
+    out: &mut Out,
+    setup: Setup<L>,
+) -> Result<bool, core::fmt::Error> {
     let Setup {
         mut ticks,
         per_tick,
@@ -288,10 +323,10 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
     } = setup;
     // Repaint so that the peak measured at the end is that of the inference loop alone.
     cm::paint_stack();
-    let errors = samples::<E>(out, classifier, &mut ticks, per_tick)?;
+    let errors = samples::<E, L>(out, classifier, &mut ticks, per_tick)?;
     let stack_run = cm::stack_peak();
-    let stack_inference = cost_line::<E>(out, classifier, model, &mut ticks, per_tick)?;
-    static_line::<E>(out, classifier, &mut ticks, per_tick)?;
+    let stack_inference = cost_line::<E, L>(out, classifier, model, &mut ticks, per_tick)?;
+    static_line::<E, L>(out, classifier, &mut ticks, per_tick)?;
     memory_line(
         out,
         Stacks {
@@ -307,9 +342,9 @@ fn run<E: Embedded>(out: &mut Out, setup: Setup) -> Result<bool, core::fmt::Erro
 
 /// Classify every sample, print a line for each and the summary; returns the failed samples.
 #[inline(never)]
-fn samples<E: Embedded>(
+fn samples<E: Embedded, const L: usize>(
     out: &mut Out,
-    classifier: &mut Classifier,
+    classifier: &mut Classifier<L>,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> Result<usize, core::fmt::Error> {
@@ -326,10 +361,10 @@ fn samples<E: Embedded>(
 /// (`stack_inference`), measured on the way. The printing is a call that is never inlined, for
 /// the reason of [`static_line`].
 #[inline(never)]
-fn cost_line<E: Embedded>(
+fn cost_line<E: Embedded, const L: usize>(
     out: &mut Out,
-    classifier: &mut Classifier,
-    model: &Model<'static, LAYERS>,
+    classifier: &mut Classifier<L>,
+    model: &Model<'static, L>,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> Result<usize, core::fmt::Error> {
@@ -384,7 +419,11 @@ struct Stacks {
 
 /// Print the `memory` line.
 #[inline(never)]
-fn memory_line(out: &mut Out, stacks: Stacks, model: &Model<'static, LAYERS>) -> core::fmt::Result {
+fn memory_line<const L: usize>(
+    out: &mut Out,
+    stacks: Stacks,
+    model: &Model<'static, L>,
+) -> core::fmt::Result {
     writeln!(
         out,
         "memory stack_peak={} stack_load={} stack_run={} stack_inference={} stack_model_load={} stack_size={} state_bytes={} model_struct={} network_struct={}",
@@ -395,8 +434,8 @@ fn memory_line(out: &mut Out, stacks: Stacks, model: &Model<'static, LAYERS>) ->
         stacks.model_load,
         cm::stack_size(),
         model.state_words() * 4,
-        core::mem::size_of::<Model<'static, LAYERS>>(),
-        core::mem::size_of::<Network<'static, 'static, LAYERS>>(),
+        core::mem::size_of::<Model<'static, L>>(),
+        core::mem::size_of::<Network<'static, 'static, L>>(),
     )
 }
 
@@ -405,18 +444,18 @@ fn memory_line(out: &mut Out, stacks: Stacks, model: &Model<'static, LAYERS>) ->
 /// static-input MACs). The printing is a call that is never inlined, so that the line's
 /// formatting frame is not live under the inferences.
 #[inline(never)]
-fn static_line<E: Embedded>(
+fn static_line<E: Embedded, const L: usize>(
     out: &mut Out,
-    classifier: &mut Classifier,
+    classifier: &mut Classifier<L>,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> core::fmt::Result {
-    print_static(out, measure_static::<E>(classifier, ticks), per_tick)
+    print_static(out, measure_static::<E, L>(classifier, ticks), per_tick)
 }
 
 /// [`static_cost`] of every sample.
-fn measure_static<E: Embedded>(
-    classifier: &mut Classifier,
+fn measure_static<E: Embedded, const L: usize>(
+    classifier: &mut Classifier<L>,
     ticks: &mut SysTickCounter,
 ) -> Result<StaticCost, RunError> {
     static_cost(classifier, E::samples(), ticks)

@@ -16,15 +16,16 @@
 use cortex_m_semihosting::hio;
 use picospike_runtime::{Model, Network};
 
-use super::{Embedded, LAYERS};
+use super::Embedded;
 
-/// Load the model, classify and print every sample; `true` if all of it worked.
+/// Load the model (of at most `L` layers: the model module's `LAYERS`), classify and print every
+/// sample; `true` if all of it worked.
 #[inline(never)]
-pub fn run<E: Embedded>(state: &'static mut [i32]) -> bool {
+pub fn run<E: Embedded, const L: usize>(state: &'static mut [i32]) -> bool {
     let Ok(mut out) = hio::hstdout() else {
         return false;
     };
-    let Ok(model) = Model::<'static, LAYERS>::from_bytes(E::model()) else {
+    let Ok(model) = Model::<'static, L>::from_bytes(E::model()) else {
         return false;
     };
     let Ok(mut network) = Network::new(&model, state) else {

@@ -5,20 +5,22 @@ use core::fmt::Write as _;
 use cortex_m_semihosting::hio;
 
 use super::cmsdk_uart::{Uart, UART0};
-use super::LAYERS;
 use crate::cortex_m::{self as cm, SysTickCounter};
 use crate::protocol::Response;
 use crate::serve::{serve, Events};
 
 /// Serve the protocol on UART0 of `mps2-an386` (QEMU's first `-serial`) with request frames of
-/// up to `N` bytes, logging each reply on semihosting stderr (stdout is the serial line).
+/// up to `N` bytes, for models of up to `L` layers (the model module's `LAYERS`), logging each reply on semihosting stderr (stdout is the serial line).
 ///
 /// This is the code path of the real boards ([`serve`]) compiled for a Cortex-M and run under
 /// emulation, so that `tools/pspk_uart.py` can be tested end to end without hardware. Returns
 /// `false` if the model does not load; otherwise never returns. The board's SysTick handler must
 /// call [`SysTickCounter::on_wrap`]; replies carry SysTick ticks (40 instructions each under
 /// `-icount shift=0`).
-pub fn uart_server<const N: usize>(blob: &'static [u8], state: &'static mut [i32]) -> bool {
+pub fn uart_server<const N: usize, const L: usize>(
+    blob: &'static [u8],
+    state: &'static mut [i32],
+) -> bool {
     cm::paint_stack();
     let mut log = Log(hio::hstderr().ok());
     let Some(core) = cortex_m::Peripherals::take() else {
@@ -31,7 +33,7 @@ pub fn uart_server<const N: usize>(blob: &'static [u8], state: &'static mut [i32
     #[allow(unsafe_code)]
     let uart = unsafe { Uart::new(UART0, 217) };
     let (mut rx, mut tx) = uart.split();
-    let error = serve::<N, LAYERS, _, _, _, _>(blob, state, ticks, &mut rx, &mut tx, &mut log);
+    let error = serve::<N, L, _, _, _, _>(blob, state, ticks, &mut rx, &mut tx, &mut log);
     if let Some(log) = log.0.as_mut() {
         let _ = writeln!(log, "error stage=load message=\"{error}\"");
     }

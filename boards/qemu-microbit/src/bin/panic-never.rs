@@ -25,7 +25,7 @@ fn main() -> ! {
     let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
         qemu::exit(false)
     };
-    qemu::exit(qemu::panic_never::run::<Board>(state))
+    qemu::exit(qemu::panic_never::run::<Board, { model::LAYERS }>(state))
 }
 
 extern "C" {
