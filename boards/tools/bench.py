@@ -66,7 +66,7 @@ def key_values(line):
 
 def parse_output(text):
     """The figures of one QEMU report (see boards/firmware/src/qemu/mod.rs)."""
-    figures = {"events": []}
+    figures = {"events": [], "spikes": []}
     for line in text.splitlines():
         head = line.split(" ", 1)[0]
         fields = key_values(line)
@@ -79,6 +79,7 @@ def parse_output(text):
             if "error" in fields:
                 raise ValueError(f"a sample failed: {line}")
             figures["events"].append(int(fields["events"]))
+            figures["spikes"].append([int(v) for v in fields["spikes"].split(",") if v])
         elif head == "summary":
             figures["samples"] = int(fields["samples"])
             figures["correct"] = int(fields["correct"])
@@ -92,7 +93,21 @@ def parse_output(text):
         raise ValueError(f"report lacks {', '.join(missing) or 'sample lines'}")
     events = figures.pop("events")
     figures["events"] = round(sum(events) / len(events))
+    spikes = figures.pop("spikes")
+    layers = max(len(s) for s in spikes)
+    # Mean spikes per layer and inference (pooled sums for a pool, as the runtime counts them).
+    figures["layer_spikes"] = [sum(s[l] for s in spikes if l < len(s)) / len(spikes) for l in range(layers)]
     return figures
+
+
+def conv_events(layer_spikes, layers):
+    """Synaptic events into convolutional layers per inference: each spike of layer l - 1 times
+    layer l's mean fan-out, the formula of host-tools/src/cost.rs (`predict`)."""
+    return sum(
+        spikes * float(layer["fan_out"])
+        for spikes, layer in zip(layer_spikes, layers[1:])
+        if layer.get("kind") == "conv2d"
+    )
 
 
 def embedded_samples(model_rs):
@@ -121,12 +136,14 @@ def record(args):
     layers = workload.get("layers", [])
     conv_neurons = sum(int(l["neurons"]) for l in layers if l.get("kind") == "conv2d")
     conv_static = int(bool(layers) and layers[0].get("kind") == "conv2d")
+    spikes = figures.pop("layer_spikes")
     row = {
         "network": args.network,
         "board": args.board,
         **figures,
         "neurons": neurons,
         "conv_neurons": conv_neurons,
+        "conv_events": round(conv_events(spikes, layers)),
         "static_macs": macs,
         "conv_static": conv_static,
         "input_density": round(density, 4),
@@ -337,12 +354,23 @@ def fit_board(rows):
     per_word, per_mac = least_squares([(words(r), effective(r)) for r in dense], [r["static"] for r in dense])
     per_neuron = sum(per_step(r) / r["neurons"] for r in dense) / len(dense) if dense else None
     costs = {"per_state_word": per_word, "per_static_mac_dense": per_mac, "per_neuron_step_dense": per_neuron,
-             "per_static_mac_conv": None, "per_neuron_step_conv": None}
+             "per_static_mac_conv": None, "per_neuron_step_conv": None, "per_event_conv": None}
     if conv and per_neuron is not None:
         costs["per_static_mac_conv"] = sum(
             (r["static"] - per_word * words(r)) / effective(r) for r in conv) / len(conv)
-        costs["per_neuron_step_conv"] = sum(
-            (per_step(r) - per_neuron * (r["neurons"] - r["conv_neurons"])) / r["conv_neurons"] for r in conv) / len(conv)
+        # What the conv neurons and their input events cost per step, after the dense neurons.
+        rest = lambda r: per_step(r) - per_neuron * (r["neurons"] - r["conv_neurons"])  # noqa: E731
+        events = lambda r: r.get("conv_events", 0) / max(r["steps"], 1)  # noqa: E731
+        ratios = {round(events(r) / r["conv_neurons"], 3) for r in conv}
+        if len(ratios) > 1:
+            # Rows of different activity per neuron (one network at two firing-rate scales):
+            # neurons and events apart.
+            per_conv_neuron, per_event = least_squares(
+                [(r["conv_neurons"], events(r)) for r in conv], [rest(r) for r in conv])
+            costs["per_neuron_step_conv"], costs["per_event_conv"] = per_conv_neuron, per_event
+        else:
+            costs["per_neuron_step_conv"] = sum(rest(r) / r["conv_neurons"] for r in conv) / len(conv)
+            costs["per_event_conv"] = 0.0
     return costs
 
 
@@ -351,7 +379,8 @@ def predicted(costs, r):
     mac = costs["per_static_mac_conv"] if r.get("conv_static") else costs["per_static_mac_dense"]
     conv = r.get("conv_neurons", 0)
     step = (r["neurons"] - conv) * costs["per_neuron_step_dense"] + conv * (costs["per_neuron_step_conv"] or 0)
-    return costs["per_state_word"] * r["state"] / 4 + mac * r["input_density"] * r["static_macs"] + r["steps"] * step
+    events = (costs.get("per_event_conv") or 0) * r.get("conv_events", 0)
+    return costs["per_state_word"] * r["state"] / 4 + mac * r["input_density"] * r["static_macs"] + r["steps"] * step + events
 
 
 # Networks whose BENCH.md rows the fit never sees: host-tools/tests/cost_prediction.rs reads
@@ -380,6 +409,7 @@ def fit(args):
             # costs scaled by this board's dense costs over the M4's.
             costs["per_static_mac_conv"] = m4["per_static_mac_conv"] * costs["per_static_mac_dense"] / m4["per_static_mac_dense"]
             costs["per_neuron_step_conv"] = m4["per_neuron_step_conv"] * costs["per_neuron_step_dense"] / m4["per_neuron_step_dense"]
+            costs["per_event_conv"] = m4["per_event_conv"] * costs["per_neuron_step_dense"] / m4["per_neuron_step_dense"]
             notes.append("conv costs extrapolated from qemu-mps2-an386 by the ratio of the dense costs")
         print(f"// {board}: fitted to {', '.join(r['network'] for r in rows)}")
         for note in notes:

@@ -251,8 +251,16 @@ pub struct BoardCosts {
     /// Per neuron of a dense layer per step: drive, filter, bias, neuron update and the
     /// synaptic events of its input at the reference networks' activity.
     pub per_neuron_step_dense: f64,
-    /// The same for a neuron of a convolutional layer.
+    /// The same for a neuron of a convolutional layer, without its synaptic events (which
+    /// [`BoardCosts::per_event_conv`] prices).
     pub per_neuron_step_conv: f64,
+    /// Per synaptic event into a convolutional layer (one weight added: a spike of the layer
+    /// before it times the convolution's fan-out). Fitted from conv rows that differ in
+    /// activity only (the same network at two firing-rate scales); 0 when the measurements
+    /// cannot separate it, which folds the events into the per-neuron cost at the measured
+    /// activity. Events into dense layers stay folded into `per_neuron_step_dense`: the
+    /// reference networks' dense rows cannot tell the two apart.
+    pub per_event_conv: f64,
 }
 
 /// THE COEFFICIENTS, from the measured rows of `boards/BENCH.md`: printed by
@@ -287,6 +295,7 @@ impl Board {
                 per_static_mac_conv: 4.682,
                 per_neuron_step_dense: 11.053,
                 per_neuron_step_conv: 72.227,
+                per_event_conv: 0.0,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
@@ -297,6 +306,7 @@ impl Board {
                 per_static_mac_conv: 17.541,
                 per_neuron_step_dense: 19.213,
                 per_neuron_step_conv: 125.551,
+                per_event_conv: 0.0,
             },
         }
     }
@@ -400,16 +410,21 @@ pub fn predict(
         })
         .sum();
     // A spike of layer l - 1 adds its weights to its fan-out in layer l.
-    let events: f64 = workload
-        .layers
-        .iter()
-        .skip(1)
-        .zip(&workload.layers)
-        .zip(&activity.spikes_per_neuron_step)
-        .map(|((layer, source), &rate)| rate * source.outputs as f64 * layer.fan_out)
-        .sum::<f64>()
-        * steps_f;
-    let step_part = per_step * steps_f;
+    let events_into = |into_conv: bool| -> f64 {
+        workload
+            .layers
+            .iter()
+            .skip(1)
+            .zip(&workload.layers)
+            .zip(&activity.spikes_per_neuron_step)
+            .filter(|((layer, _), _)| conv(layer) == into_conv)
+            .map(|((layer, source), &rate)| rate * source.outputs as f64 * layer.fan_out)
+            .sum::<f64>()
+            * steps_f
+    };
+    let conv_events = events_into(true);
+    let events = events_into(false) + conv_events;
+    let step_part = per_step * steps_f + costs.per_event_conv * conv_events;
     let instructions = static_part + step_part;
     let clock_mhz = clock_mhz.unwrap_or(costs.clock_mhz);
     CostPrediction {
@@ -635,6 +650,7 @@ mod tests {
             per_static_mac_conv: 50.0,
             per_neuron_step_dense: 10.0,
             per_neuron_step_conv: 70.0,
+            per_event_conv: 5.0,
         };
         let p = predict(&workload, &activity, &costs, 20, None);
         // 0.1 spikes x 100 neurons x 10 targets x 20 steps.

@@ -31,5 +31,6 @@ pub mod rate_float;
 pub mod recipe;
 pub mod reference;
 pub mod source;
+pub mod sweep;
 #[cfg(feature = "cli")]
 pub mod train;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use picospike_host::commands::{convert, demo, eval, export, inspect, lesson, train};
+use picospike_host::commands::{convert, demo, eval, export, inspect, lesson, sweep, train};
 
 /// Train spiking neural networks and prepare them for fixed-point inference on microcontrollers.
 #[derive(Parser)]
@@ -78,6 +78,7 @@ fn main() -> ExitCode {
     }
     let result = match &cli.command {
         Command::Train(args) => train::run(args),
+        Command::Convert(args) if args.sweep => sweep::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Export(args) => export::run(args),
         Command::Eval(args) => eval::run(args),

@@ -152,6 +152,63 @@ fn cli_trains_a_conv_network_deterministically() {
         "{text}"
     );
     assert!(text.contains("layer 2: conv2d 6x6x4 -> 6x6x6"), "{text}");
+
+    // The sweep: every candidate converted and run, cheapest first, the front and the pick
+    // marked, and the pick written as a model.
+    let out = bin()
+        .arg("convert")
+        .arg(d.path().join("a.json"))
+        .arg("--data")
+        .arg(mnist_fixture())
+        .args([
+            "--sweep",
+            "--sweep-scales",
+            "1,4",
+            "--sweep-timesteps",
+            "4,8",
+            "--max-drop",
+            "100",
+            "--quiet",
+            "--out",
+        ])
+        .arg(d.path().join("sweep"))
+        .output()
+        .unwrap();
+    require_success(&out);
+    let table = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.trim_start().starts_with('x'))
+        .collect();
+    assert_eq!(rows.len(), 4, "{table}");
+    assert_eq!(
+        rows.iter().filter(|r| r.ends_with("<- pick")).count(),
+        1,
+        "{table}"
+    );
+    // With any drop allowed, the pick is the cheapest candidate: the first row.
+    assert!(rows[0].ends_with("<- pick"), "{table}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.path().join("sweep/sweep.json")).unwrap()).unwrap();
+    let costs: Vec<f64> = report["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["instructions"].as_f64().unwrap())
+        .collect();
+    assert!(
+        costs.windows(2).all(|w| w[0] <= w[1]),
+        "cheapest first: {costs:?}"
+    );
+    assert!(std::fs::read(d.path().join("sweep/pareto.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
+    let out = bin()
+        .arg("inspect")
+        .arg(d.path().join("sweep/model.pspk"))
+        .output()
+        .unwrap();
+    require_success(&out);
 }
 
 #[test]

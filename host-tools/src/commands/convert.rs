@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::report::{report_json, stage_table, write_plots, PLOT_FILES};
 use super::{
-    check_compatible, create_dir, data_inputs, dir_files, limit, non_negative, positive,
-    print_stdout, steps, warn, Result, TestDataArgs,
+    check_compatible, create_dir, data_inputs, dir_files, limit, non_negative, non_negative_f64,
+    positive, print_stdout, steps, warn, Result, TestDataArgs,
 };
 use crate::model_file;
 use crate::output;
@@ -68,6 +68,29 @@ pub struct ConvertArgs {
     /// No progress bar.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Search for the cheapest conversion instead: every combination of --sweep-scales,
+    /// --sweep-timesteps and --sweep-synapses is converted and run in fixed point, its cost on
+    /// --board predicted; prints accuracy against cost with the Pareto front, picks the cheapest
+    /// within --max-drop of the rate network, and with --out writes sweep.json, pareto.png and the
+    /// pick's model.pspk and spiking.json.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Firing-rate scales the sweep tries (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,5,8", value_parser = positive)]
+    pub sweep_scales: Vec<f32>,
+    /// Step counts the sweep tries (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,15,20,30", value_parser = steps())]
+    pub sweep_timesteps: Vec<u16>,
+    /// Synapse time constants (s) between spiking layers the sweep tries, 0 for none
+    /// (comma-separated; default: the --synapse value).
+    #[arg(long, value_delimiter = ',', value_parser = non_negative)]
+    pub sweep_synapses: Vec<f32>,
+    /// The board whose cost the sweep predicts.
+    #[arg(long, value_enum, default_value = "cortex-m4")]
+    pub board: crate::cost::Board,
+    /// Largest accuracy drop of the sweep's pick below the rate network, in percentage points.
+    #[arg(long, default_value_t = 0.5, value_parser = non_negative_f64)]
+    pub max_drop: f64,
 }
 
 /// `picospike convert`: every stage's accuracy and firing rates for a trained network.
@@ -80,9 +103,21 @@ pub fn convert(
     options: &ConvertOptions,
     progress: bool,
 ) -> Result<(FloatNetwork, Vec<u8>, StageReport, Vec<u8>)> {
+    let (network, test) = load_network_and_test(network_path, data, options)?;
+    let (spiking, blob, report) = recipe::convert_and_check(&network, &test, options, progress)?;
+    let first = test.images.first().cloned().unwrap_or_default();
+    Ok((spiking, blob, report, first))
+}
+
+/// The trained network and the test data, checked against each other; the state the
+/// evaluation allocates per worker bounded before it runs.
+pub(crate) fn load_network_and_test(
+    network_path: &Path,
+    data: &TestDataArgs,
+    options: &ConvertOptions,
+) -> Result<(FloatNetwork, crate::data::Dataset)> {
     let network = model_file::load_network(network_path)?;
     super::check_layers(network_path, &network)?;
-    // The state the evaluation allocates per worker, bounded before it runs.
     super::build_bounded_blob(network_path, &recipe::to_spiking(&network, options))?;
     let classes = network.layers.last().map_or(0, |l| l.outputs);
     let spec = data.spec(classes)?;
@@ -94,9 +129,7 @@ pub fn convert(
         &test,
         &spec.source,
     )?;
-    let (spiking, blob, report) = recipe::convert_and_check(&network, &test, options, progress)?;
-    let first = test.images.first().cloned().unwrap_or_default();
-    Ok((spiking, blob, report, first))
+    Ok((network, test))
 }
 
 /// Runs `picospike convert`.

@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod lesson;
 mod options;
 mod report;
+pub mod sweep;
 pub mod train;
 
 use std::io::Write as _;
@@ -58,6 +59,9 @@ pub enum CommandError {
     /// Quantizing or writing a model failed.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// A conversion sweep failed.
+    #[error("sweep: {0}")]
+    Sweep(#[from] crate::sweep::SweepError),
     /// Training failed.
     #[error("training: {0}")]
     Train(#[from] TrainError),
