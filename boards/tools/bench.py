@@ -15,8 +15,10 @@ also compares every sample with the host) and calls this script twice:
       per board, the per-kind costs of host-tools/src/cost.rs (`Board::costs`) from the
       committed rows: the 0-step part by least squares over the dense networks as
       per_state_word x state words + per_static_mac_dense x (input density x static MACs), the
-      rest per step and neuron (mean over the dense networks: per_neuron_step_dense); a conv
-      network's rows give the conv costs (the remainder over its conv neurons and MACs); prints
+      rest per step and neuron (mean over the dense networks: per_neuron_step_dense); the conv
+      rows give the conv costs (the remainder over their conv neurons and MACs; with two rows of
+      one network at different activity, per conv neuron step and per synaptic event into a
+      conv layer apart, by least squares); prints
       them as Rust to paste there, with each row's prediction. The rows of the networks in
       HELD_OUT are left out of the fit and printed apart: cost_prediction.rs validates on them.
 
@@ -56,7 +58,7 @@ import boardsize  # noqa: E402
 GUARDED = ["instructions", "static", "per_step", "flash", "state"]
 BEGIN = "<!-- bench figures: written by boards/bench.sh --update, read by --check; do not edit -->"
 END = "<!-- end of bench figures -->"
-ANCHOR_NOTE = "CMSIS-NN int8 dense, same network (ANCHORS.md)"
+ANCHOR_NOTE = "CMSIS-NN int8, same network (ANCHORS.md)"
 
 
 def key_values(line):
@@ -232,7 +234,8 @@ def render(rows):
         "- **flash (model + code)**: text + rodata + data of the whole QEMU firmware ELF (runtime, report",
         "  and formatting code, model) minus the embedded test samples (`sample_bytes` in the figures",
         "  block below); **model**: the model blob; **state RAM**: the network state.",
-        f"- **CMSIS-NN**: {ANCHOR_NOTE}: `arm_fully_connected_s8`, gcc -O2, the same layer sizes;",
+        f"- **CMSIS-NN**: {ANCHOR_NOTE}: `arm_fully_connected_s8` for the dense networks,",
+        "  `arm_convolve_wrapper_s8` and `arm_fully_connected_s8` for the conv network, gcc -O2, the same layer sizes;",
         "  **ratio** = instructions / inference over it.",
         "",
         "Reproduce: `boards/bench.sh` (prints), `boards/bench.sh --update` (rewrites this file),",
@@ -385,12 +388,14 @@ def predicted(costs, r):
 
 # Networks whose BENCH.md rows the fit never sees: host-tools/tests/cost_prediction.rs reads
 # this line and checks `inspect --board` on their rows, a validation on data the costs were not
-# fitted to. digits-demo is the digits model of digits-64-100-10 at 6 steps instead of 20: it
-# adds no model shape to the fit (its 0-step part repeats digits-64-100-10's), so holding it out
-# leaves every coefficient identifiable and tests the step-count extrapolation. No other row can
-# be held out: the dense 0-step part needs two different dense models (digits and
-# mnist-784-256-10) for its two coefficients, and the conv costs come from mnist-conv's one row.
-HELD_OUT = {"digits-demo"}
+# fitted to. digits-demo is the digits model of digits-64-100-10 at 6 steps instead of 20, and
+# mnist-conv-10 the conv model of mnist-conv at 10 steps instead of 20: they add no model shape to
+# the fit (their 0-step parts repeat the 20-step rows'), so holding them out leaves every
+# coefficient identifiable and tests the step-count extrapolation, dense and conv. No other row
+# can be held out: the dense 0-step part needs two different dense models (digits and
+# mnist-784-256-10) for its two coefficients, and the conv neuron and event costs need the two
+# conv rows of different activity (mnist-conv and mnist-conv-x3).
+HELD_OUT = {"digits-demo", "mnist-conv-10"}
 
 
 def fit(args):

@@ -265,24 +265,26 @@ pub struct BoardCosts {
 
 /// THE COEFFICIENTS, from the measured rows of `boards/BENCH.md`: printed by
 /// `python3 boards/tools/bench.py fit --bench-md boards/BENCH.md` (dense costs from the dense
-/// networks, conv costs from the conv network's remainder; on the Cortex-M0, which cannot hold
-/// the conv network, its conv costs are the M4's scaled by the ratio of the dense costs).
-/// The fit leaves out the rows of the networks in `HELD_OUT` of `boards/tools/bench.py`
-/// (today `digits-demo`, on both boards). `inspect --board` predicts those held-out rows at
-/// 23,544 instructions on the M4 (measured 23,364, +0.8 %) and 53,024 on the M0 (measured
-/// 52,087, +1.8 %), the fitted rows within 6.9 % (mnist-784-256-10 on the M4). (`bench.py fit`
-/// prints slightly different figures: it takes the state size and input density from the
-/// BENCH.md row, `inspect` from the model.)
-/// The conv costs rest on one row (mnist-conv on the M4), which cannot be held out without
-/// leaving them undetermined, so they are fitted, not validated.
+/// networks; conv neuron and event costs from the two conv rows that differ in activity only,
+/// mnist-conv and mnist-conv-x3, the same network at firing rates x5 and x3; on the Cortex-M0,
+/// which cannot hold the conv network, its conv costs are the M4's scaled by the ratio of the
+/// dense costs). The fit leaves out the rows of the networks in `HELD_OUT` of
+/// `boards/tools/bench.py` (today `digits-demo` on both boards and `mnist-conv-10` on the M4:
+/// the same models at 6 and 10 steps). `inspect --board` predicts those held-out rows at 23,418
+/// instructions on the M4 (measured 23,234, +0.8 %), 53,054 on the M0 (measured 52,103,
+/// +1.8 %) and 2,467,892 for the conv network at 10 steps (measured 2,324,567, +6.2 %), the
+/// fitted rows within 6.8 % (mnist-784-256-10 on the M4). (`bench.py fit` prints slightly
+/// different figures: it takes the state size, input density and spikes from the BENCH.md row
+/// and the board's run, `inspect` from the model's recorded activity.)
 /// Refit and paste after `boards/bench.sh --update` whenever the kernels change: the test
-/// `host-tools/tests/cost_prediction.rs` fails when a held-out row's prediction leaves 5 % of
-/// its BENCH.md figure or a fitted row's leaves 10 %.
+/// `host-tools/tests/cost_prediction.rs` fails when a row's prediction leaves 10 % of its
+/// BENCH.md figure.
 ///
-/// The synaptic events have no term of their own: over the reference networks their cost could
-/// not be told apart from the neurons' (a least-squares event coefficient came out negative),
-/// so it is folded into the per-neuron-step costs at the activity those networks have; the
-/// recorded activity predicts the event count, which `inspect --board` reports.
+/// Synaptic events into conv layers have a term of their own (`per_event_conv`: 8.9
+/// instructions per weight added on the M4, the conv neuron step 28.8 without them). Events
+/// into dense layers do not: over the dense rows their cost cannot be told apart from the
+/// neurons' (a least-squares event coefficient came out negative), so it is folded into the
+/// per-neuron-step costs at the activity those networks have.
 impl Board {
     /// The per-kind costs of this board.
     pub fn costs(self) -> BoardCosts {
@@ -290,23 +292,23 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 14.797,
-                per_static_mac_dense: 2.018,
-                per_static_mac_conv: 4.682,
-                per_neuron_step_dense: 11.053,
-                per_neuron_step_conv: 72.227,
-                per_event_conv: 0.0,
+                per_state_word: 14.737,
+                per_static_mac_dense: 2.019,
+                per_static_mac_conv: 4.913,
+                per_neuron_step_dense: 11.049,
+                per_neuron_step_conv: 28.807,
+                per_event_conv: 8.876,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 24.321,
-                per_static_mac_dense: 7.559,
+                per_state_word: 24.390,
+                per_static_mac_dense: 7.561,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 17.541,
-                per_neuron_step_dense: 19.213,
-                per_neuron_step_conv: 125.551,
-                per_event_conv: 0.0,
+                per_static_mac_conv: 18.393,
+                per_neuron_step_dense: 19.216,
+                per_neuron_step_conv: 50.101,
+                per_event_conv: 15.436,
             },
         }
     }

@@ -4,13 +4,15 @@
 //!
 //! The per-kind costs of `host-tools/src/cost.rs` are fitted to BENCH.md's rows except the
 //! rows of the networks in `HELD_OUT` of `boards/tools/bench.py`. Those held-out rows must be
-//! predicted within 5 %: that is the validation, on measurements the coefficients never saw (it
-//! proves that the cost model carries over to another step count of a network, with the
-//! activity recorded in the model; today digits-demo, the digits model at 6 steps instead of
-//! 20). The fitted rows are checked within 10 %, which only shows that the pasted coefficients
-//! still match BENCH.md (a stale paste or a changed formula fails). What is NOT validated:
-//! the conv costs, fitted to the one conv row (mnist-conv on the M4; holding it out would leave
-//! them undetermined), and the M0's conv costs, extrapolated from the M4's.
+//! predicted within 10 % (issue 20's bound for rows the model was not fitted on): that is the
+//! validation, on measurements the coefficients never saw (it proves that the cost model carries
+//! over to another step count of a network, with the activity recorded in the model; today
+//! digits-demo, the digits model at 6 steps instead of 20, and mnist-conv-10, the conv model at
+//! 10 steps instead of 20: +0.8 %, +1.8 % and +6.2 %; the conv row's error is mostly the
+//! activity, recorded at 20 steps, where the synapses' ramp-up weighs less per step). The fitted
+//! rows are checked within 10 %, which only shows that the pasted coefficients still match
+//! BENCH.md (a stale paste or a changed formula fails). What is NOT validated: the M0's conv
+//! costs, extrapolated from the M4's (the conv network does not fit the micro:bit).
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -68,7 +70,7 @@ fn measured() -> Vec<(String, String, f64)> {
 }
 
 /// Held-out rows: prediction within this fraction of the measurement.
-const HELD_OUT_TOLERANCE: f64 = 0.05;
+const HELD_OUT_TOLERANCE: f64 = 0.10;
 /// Rows the costs were fitted to.
 const FITTED_TOLERANCE: f64 = 0.10;
 
@@ -124,7 +126,7 @@ fn predict_row(
 }
 
 #[test]
-fn held_out_rows_are_predicted_within_5_percent_and_fitted_rows_within_10() {
+fn held_out_and_fitted_rows_are_predicted_within_10_percent() {
     let networks = networks();
     let rows = measured();
     let held_out = held_out();
