@@ -173,7 +173,8 @@ impl Totals {
     }
 }
 
-fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
+/// A progress bar of `len` items labelled `label`, hidden unless `show`.
+pub(crate) fn progress_bar(len: usize, label: &str, show: bool) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }

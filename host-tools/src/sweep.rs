@@ -10,7 +10,6 @@
 //! accuracy and cost form the Pareto front; the pick is the cheapest candidate whose accuracy
 //! is within `max_drop` percentage points of the rate network's.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use picospike_runtime::Model;
 use serde::Serialize;
 
@@ -233,18 +232,7 @@ pub fn sweep(
     if all.is_empty() || all.len() > MAX_CANDIDATES {
         return Err(SweepError::Candidates { found: all.len() });
     }
-    let bar = if progress {
-        let bar = ProgressBar::new(all.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} ({eta} left)")
-                .expect("static template")
-                .progress_chars("=> "),
-        );
-        bar.set_message("sweep");
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = evaluate::progress_bar(all.len(), "sweep", progress);
     let rate_accuracy = crate::rate_float::rate_accuracy(network, &test.images, &test.labels);
     let mut candidates = Vec::with_capacity(all.len());
     for options in &all {
