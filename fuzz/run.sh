@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every fuzz target for a bounded time, starting from the committed seeds: the runtime's
+# Run every fuzz target for a bounded time, starting from the committed corpora: the runtime's
 # (load, load_and_run, in this directory), the host tools' parsers (idx, csv, network_json) and
 # the differential target (differential), in host/, a cargo-fuzz project of its own so that the
 # runtime targets keep building without std.
@@ -83,7 +83,7 @@ if [ -n "${minimize}" ]; then
             rm -f "${dir}/corpus/${target}/$(sha1sum "${seed}" | cut -d' ' -f1)"
         done
         echo "${target}: ${before} -> $(find "${dir}/corpus/${target}" -type f | wc -l) files," \
-            "$(du -sk "${dir}/corpus/${target}" | cut -f1) KiB"
+            "$(find "${dir}/corpus/${target}" -type f -exec cat {} + | wc -c) bytes"
     done
     exit 0
 fi
