@@ -30,7 +30,10 @@ fn main() -> ! {
     let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
         qemu::exit(false)
     };
-    qemu::exit(qemu::uart_server::<MAX_FRAME, { model::LAYERS }>(model::MODEL, state))
+    qemu::exit(qemu::uart_server::<MAX_FRAME, { model::LAYERS }>(
+        model::MODEL,
+        state,
+    ))
 }
 
 #[exception]
