@@ -85,6 +85,22 @@ impl SweepGrid {
         }
         all
     }
+
+    /// [`SweepGrid::candidates`], or the error when there are none or more than
+    /// [`MAX_CANDIDATES`].
+    ///
+    /// # Errors
+    /// [`SweepError::Candidates`].
+    pub fn checked_candidates(
+        &self,
+        base: &ConvertOptions,
+    ) -> Result<Vec<ConvertOptions>, SweepError> {
+        let all = self.candidates(base);
+        if all.is_empty() || all.len() > MAX_CANDIDATES {
+            return Err(SweepError::Candidates { found: all.len() });
+        }
+        Ok(all)
+    }
 }
 
 /// One candidate's figures.
@@ -228,10 +244,7 @@ pub fn sweep(
     max_drop_pp: f64,
     progress: bool,
 ) -> Result<SweepReport, SweepError> {
-    let all = grid.candidates(base);
-    if all.is_empty() || all.len() > MAX_CANDIDATES {
-        return Err(SweepError::Candidates { found: all.len() });
-    }
+    let all = grid.checked_candidates(base)?;
     let bar = evaluate::progress_bar(all.len(), "sweep", progress);
     let rate_accuracy = crate::rate_float::rate_accuracy(network, &test.images, &test.labels);
     let mut candidates = Vec::with_capacity(all.len());

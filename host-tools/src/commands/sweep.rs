@@ -42,10 +42,8 @@ pub fn run(args: &ConvertArgs) -> Result<()> {
         timesteps: args.sweep_timesteps.clone(),
         synapses,
     };
-    let found = grid.candidates(&base).len();
-    if found == 0 || found > sweep::MAX_CANDIDATES {
-        return Err(sweep::SweepError::Candidates { found }.into());
-    }
+    // Before the data is loaded: a grid that cannot run fails at once.
+    grid.checked_candidates(&base)?;
     let (network, test) = load_network_and_test(&args.network, &args.data, &base)?;
     let report = sweep::sweep(
         &network,
