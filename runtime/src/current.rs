@@ -127,9 +127,21 @@ fn filter_with<const SMALL: bool>(
     }
 }
 
+/// One step of one neuron's filter, `z += g * (target - z)`: the product and the rounding of
+/// [`filter_currents`], for the layer-major order's one neuron at a time.
+#[inline(always)]
+pub(crate) fn lowpass(z: i32, target: i32, gain: i32) -> i32 {
+    let difference = target.saturating_sub(z);
+    #[cfg(picospike_long_multiply)]
+    if gain < crate::fixed_point::SMALL_GAIN_LIMIT {
+        return z.saturating_add(mul_small_gain(difference, gain));
+    }
+    z.saturating_add(mul_gain(difference, gain))
+}
+
 /// A step's integer sum as a Q16.16 drive.
 #[inline(always)]
-fn scaled_sum(sum: i32, packed: i32) -> i32 {
+pub(crate) fn scaled_sum(sum: i32, packed: i32) -> i32 {
     if sum == 0 {
         0
     } else {

@@ -77,9 +77,12 @@ mod model;
 
 pub mod network;
 
+pub mod layered;
+
 pub use error::{EncodeError, LoadError, RunError};
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub use kernels::KernelSet;
+pub use layered::LayeredNetwork;
 pub use model::{Model, ModelBuilder, DEFAULT_MAX_LAYERS, WRITER_MAX_LAYERS};
 pub use network::{Network, Prediction, Spike};

@@ -495,14 +495,7 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
     /// The class, outputs and statistics since the last reset.
     pub fn prediction(&self) -> Prediction<'_, MAX_LAYERS> {
         let outputs = self.outputs();
-        let mut class = 0u16;
-        let mut best = i32::MIN;
-        for (index, &value) in outputs.iter().enumerate() {
-            if value > best {
-                best = value;
-                class = index as u16;
-            }
-        }
+        let class = class_of(outputs);
         let mut spike_counts = heapless::Vec::new();
         for stage in &self.stages {
             // Capacity equals the number of stages, so this cannot fail.
@@ -516,6 +509,19 @@ impl<'m, 's, const MAX_LAYERS: usize> Network<'m, 's, MAX_LAYERS> {
             steps: self.steps,
         }
     }
+}
+
+/// Index of the largest of `outputs` (the lowest on a tie; 0 when empty).
+pub(crate) fn class_of(outputs: &[i32]) -> u16 {
+    let mut class = 0u16;
+    let mut best = i32::MIN;
+    for (index, &value) in outputs.iter().enumerate() {
+        if value > best {
+            best = value;
+            class = index as u16;
+        }
+    }
+    class
 }
 
 /// Step the neurons of one weighted layer; returns (events emitted, spikes emitted).

@@ -62,6 +62,38 @@ impl fmt::Display for Shape {
     }
 }
 
+/// One output value of a layer: its index in HWC order and its pixel and channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// Index in HWC order.
+    pub(crate) index: usize,
+    /// Row.
+    pub(crate) y: u16,
+    /// Column.
+    pub(crate) x: u16,
+    /// Channel.
+    pub(crate) c: u16,
+}
+
+/// Every value of `shape` in HWC order, with its pixel found by counting rather than dividing
+/// (a division is a library call on Cortex-M0).
+pub(crate) fn places(shape: Shape) -> impl Iterator<Item = Place> {
+    let (mut y, mut x, mut c) = (0u16, 0u16, 0u16);
+    (0..shape.len()).map(move |index| {
+        let place = Place { index, y, x, c };
+        c += 1;
+        if c == shape.channels {
+            c = 0;
+            x += 1;
+            if x == shape.width {
+                x = 0;
+                y += 1;
+            }
+        }
+        place
+    })
+}
+
 /// Largest side and channel count of a non-vector shape: an event names its pixel and channel
 /// in one byte each (see `runtime/FORMAT.md`).
 pub const MAX_IMAGE_SIDE: u16 = 256;

@@ -6,7 +6,7 @@ use crate::event::{COUNT_BITS, MAX_COUNT};
 use crate::integer::divide_small;
 use crate::kernels::{add_scaled, FanOut};
 use crate::neuron::Neuron;
-use crate::shape::Shape;
+use crate::shape::{Place, Shape};
 use crate::synapse::Synapse;
 
 use super::kind::{Kind, LayerKind};
@@ -130,6 +130,47 @@ impl Kind for Conv2d<'_> {
         divisor_reciprocal: u32,
     ) -> u32 {
         Conv2d::accumulate::<K>(self, events, sums, divisor_reciprocal)
+    }
+
+    /// The kernel window of the output's pixel, inside the input, in the output's channel.
+    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
+        let (kh, kw) = (
+            usize::from(self.kernel_height),
+            usize::from(self.kernel_width),
+        );
+        let (height, width) = (
+            usize::from(self.input.height),
+            usize::from(self.input.width),
+        );
+        let (channels, filters) = (
+            usize::from(self.input.channels),
+            usize::from(self.output.channels),
+        );
+        let stride = usize::from(self.stride);
+        // Rows and columns of the window in the padded input; the padding is left out.
+        let (top, left) = (usize::from(place.y) * stride, usize::from(place.x) * stride);
+        let (pad_top, pad_left) = (
+            usize::from(self.padding_top),
+            usize::from(self.padding_left),
+        );
+        // Weights are `[in_channel][ky][kx][filter]`: one input channel further is this far on.
+        let channel_step = kh * kw * filters;
+        for ky in 0..kh {
+            let Some(y) = (top + ky).checked_sub(pad_top).filter(|&y| y < height) else {
+                continue;
+            };
+            for kx in 0..kw {
+                let Some(x) = (left + kx).checked_sub(pad_left).filter(|&x| x < width) else {
+                    continue;
+                };
+                let input = (y * width + x) * channels;
+                let tap = (ky * kw + kx) * filters + usize::from(place.c);
+                let taps = self.weights.get(tap..).unwrap_or(&[]);
+                for (c, &weight) in taps.iter().step_by(channel_step).take(channels).enumerate() {
+                    visit(input + c, i32::from(weight as i8));
+                }
+            }
+        }
     }
 }
 

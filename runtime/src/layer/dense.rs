@@ -7,7 +7,7 @@ use crate::kernels::{
     add_four_scaled, add_scaled, add_three_scaled, add_two_scaled, add_weights_outlined, FanOut,
 };
 use crate::neuron::Neuron;
-use crate::shape::Shape;
+use crate::shape::{Place, Shape};
 use crate::synapse::Synapse;
 
 use super::kind::{Kind, LayerKind};
@@ -88,6 +88,15 @@ impl Kind for Dense<'_> {
         _divisor_reciprocal: u32,
     ) -> u32 {
         Dense::accumulate::<K>(self, events, sums)
+    }
+
+    /// Every input, with its weight from the output's column of the input-major weights.
+    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
+        let column = self.weights.get(place.index..).unwrap_or(&[]);
+        let outputs = usize::from(self.outputs).max(1);
+        for (input, &weight) in column.iter().step_by(outputs).enumerate() {
+            visit(input, i32::from(weight as i8));
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::kernels::FanOut;
 use crate::neuron::Neuron;
-use crate::shape::Shape;
+use crate::shape::{Place, Shape};
 use crate::synapse::Synapse;
 
 use super::scaling::Scaling;
@@ -74,4 +74,10 @@ pub(crate) trait Kind {
         sums: &mut [i32],
         divisor_reciprocal: u32,
     ) -> u32;
+
+    /// The gather of the layer-major order ([`crate::layered`]): call `visit(input, weight)`
+    /// for every input that feeds the output at `place`, with the input's index in HWC order
+    /// and its `i8` weight (1 for a pool). Inputs outside the layer (a convolution's padding)
+    /// are skipped.
+    fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize, i32));
 }

@@ -23,6 +23,7 @@ use crate::error::LoadError;
 use crate::fixed_point::{MAX_SHIFT, MIN_SHIFT};
 use crate::kernels::FanOut;
 use crate::neuron::Neuron;
+use crate::shape::Place;
 use crate::synapse::Synapse;
 
 pub use crate::shape::{Shape, MAX_IMAGE_SIDE, MAX_LAYER_VALUES};
@@ -150,6 +151,13 @@ impl<'a> Layer<'a> {
             Some(neuron) => neuron.max_count(),
             None => input_max.saturating_mul(self.fan_in() as u32),
         }
+    }
+
+    /// The inputs feeding the output at `place` and their weights (see
+    /// [`Kind::for_each_fan_in`]).
+    #[inline(always)]
+    pub(crate) fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize, i32)) {
+        each_kind!(self, layer => layer.for_each_fan_in(place, visit))
     }
 
     /// Weight additions one input event of this layer causes at most (its fan-out).

@@ -7,7 +7,7 @@ use crate::event::{event, flat_index, pixel_position, COUNT_BITS, MAX_COUNT};
 use crate::integer::divide_small;
 use crate::kernels::FanOut;
 use crate::neuron::Neuron;
-use crate::shape::Shape;
+use crate::shape::{Place, Shape};
 use crate::synapse::Synapse;
 
 use super::kind::{Kind, LayerKind};
@@ -88,6 +88,21 @@ impl Kind for SumPool {
     /// engine calls).
     fn accumulate<K: FanOut>(&self, _: impl Iterator<Item = u32>, _: &mut [i32], _: u32) -> u32 {
         0
+    }
+
+    /// The window of the output's pixel, in its channel.
+    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
+        let size = usize::from(self.size);
+        let (width, channels) = (
+            usize::from(self.input.width),
+            usize::from(self.input.channels),
+        );
+        let (top, left) = (usize::from(place.y) * size, usize::from(place.x) * size);
+        for y in top..top + size {
+            for x in left..left + size {
+                visit((y * width + x) * channels + usize::from(place.c), 1);
+            }
+        }
     }
 }
 

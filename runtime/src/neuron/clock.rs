@@ -186,7 +186,7 @@ fn start_with(
 
 /// `tau_rc ln(J / (J - 1))` in Q16.16 steps, for a Q16.16 current `J > 1`.
 #[inline(always)]
-fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
+pub(crate) fn first_crossing(current: i32, clock: &ClockConstants) -> i32 {
     let (j, excess) = (current as u32, current.wrapping_sub(ONE) as u32);
     let shift = leading_zeros(j);
     #[cfg(any(picospike_long_multiply, not(target_arch = "arm")))]

@@ -257,8 +257,8 @@ pub(crate) fn checked(
 /// The engine runs it in two passes ([`lif_common_steps`], then [`lif_finish_noted`] for the
 /// few noted neurons), which leave the same state (tested); this one-neuron form is their
 /// specification.
-// The specification the engine's two passes are tested against; the engine runs those.
-#[cfg_attr(not(test), allow(dead_code))]
+// The specification the engine's two passes are tested against; the step order runs those,
+// the layer-major order (one neuron at a time) this.
 #[inline(always)]
 pub(crate) fn lif_step(
     voltage: &mut i32,
