@@ -86,12 +86,31 @@ pub fn write_blob(path: &Path, blob: &[u8]) -> Result<(), ExportError> {
     Ok(())
 }
 
+/// The `model.rs` item `pub const fn layered_state_words(steps: u16) -> usize`: the state words
+/// of the layer-major order (`picospike_runtime::LayeredNetwork::state_words`) as a formula of
+/// the step count, so that firmware sizes its buffer at compile time for its own step count.
+pub fn layered_state_words_fn(model: &Model) -> String {
+    let (fixed, terms) = picospike_runtime::LayeredNetwork::state_terms(model);
+    let mut body = format!("{fixed}");
+    for term in &terms {
+        let _ = write!(body, "\n        + ({} * steps * {}).div_ceil(32)", term.values, term.bits);
+    }
+    format!(
+        "/// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs\n\
+         /// for up to `steps` steps.\n\
+         pub const fn layered_state_words(steps: u16) -> usize {{\n    \
+         let steps = steps as usize;\n    \
+         {body}\n}}\n"
+    )
+}
+
 /// Write `DIR/model.pspk` and `DIR/model.rs` for firmware: the blob, its sizes as constants, and
 /// up to `samples` labelled test inputs.
 ///
 /// `model.rs` has the layout the board crates `include!`: `MODEL`, `STATE_WORDS`, `LAYERS`,
-/// `INPUT_SIZE`, `OUTPUT_SIZE`, `TIMESTEPS` and `SAMPLES: &[(&[u8], u8)]`. The firmware sizes
-/// its buffers from `STATE_WORDS` and its `Model` and `Network` from `LAYERS`.
+/// `INPUT_SIZE`, `OUTPUT_SIZE`, `TIMESTEPS`, `SAMPLES: &[(&[u8], u8)]` and
+/// [`layered_state_words_fn`]. The firmware sizes its buffers from `STATE_WORDS` (or, in the
+/// layer-major order, `layered_state_words`) and its `Model` and `Network` from `LAYERS`.
 ///
 /// # Errors
 /// [`ExportError`] if the blob does not load or a file cannot be written.
@@ -137,6 +156,7 @@ pub fn write_rust_module(
         }
     }
     rs.push_str("];\n");
+    rs.push_str(&layered_state_words_fn(&model));
     write_atomic(&blob_path, blob)?;
     write_atomic(&dir.join("model.rs"), rs.as_bytes())?;
     Ok(sizes)

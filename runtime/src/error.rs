@@ -183,6 +183,14 @@ pub enum RunError {
         /// Values the model's first layer takes.
         expected: usize,
     },
+    /// More steps than the layer-major order's state was sized for
+    /// ([`LayeredNetwork::max_steps`](crate::LayeredNetwork::max_steps)).
+    TooManySteps {
+        /// Steps asked for.
+        found: u16,
+        /// Most steps the state holds.
+        most: u16,
+    },
 }
 
 impl fmt::Display for RunError {
@@ -191,6 +199,10 @@ impl fmt::Display for RunError {
             RunError::InputLength { found, expected } => {
                 write!(f, "input has {found} values, the model takes {expected}")
             }
+            RunError::TooManySteps { found, most } => write!(
+                f,
+                "{found} steps asked for, the layer-major state holds at most {most}"
+            ),
         }
     }
 }

@@ -76,7 +76,7 @@ impl Boundary {
 /// let mut state = [0i32; 64];
 /// let words = LayeredNetwork::state_words(&model, steps);
 /// let mut layered = LayeredNetwork::new(&model, &mut state[..words], steps)?;
-/// let by_layers = layered.run(&[200, 30])?.outputs.to_vec();
+/// let by_layers = layered.run(&[200, 30], steps)?.outputs.to_vec();
 ///
 /// let mut state = [0i32; 16];
 /// let mut network = Network::new(&model, &mut state)?;
@@ -86,6 +86,9 @@ impl Boundary {
 #[derive(Debug)]
 pub struct LayeredNetwork<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
     model: &'m Model<'m, MAX_LAYERS>,
+    /// The most steps a run may take: the state was sized for them.
+    max_steps: u16,
+    /// Steps of the last run.
     steps: u16,
     /// What each layer passes on.
     boundaries: heapless::Vec<Boundary, MAX_LAYERS>,
@@ -101,25 +104,54 @@ pub struct LayeredNetwork<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> 
 
 impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     /// Exact size in words of the state buffer that [`LayeredNetwork::new`] needs for `model`
-    /// run for `steps` steps: each layer's boundary, the readout's values and 32 words of sums.
+    /// run for up to `steps` steps: each layer's boundary, the readout's values and 32 words of
+    /// sums (the formula of [`LayeredNetwork::state_terms`] at `steps`).
     pub fn state_words(model: &Model<'_, MAX_LAYERS>, steps: u16) -> usize {
-        let boundaries = boundaries(model, steps, false);
+        let boundaries = boundaries(model, false);
         RUN_WORDS
             + model.output_size()
             + boundary_words(model.layers(), &boundaries, steps, usize::MAX)
     }
 
-    /// Bind `model` to `state` for runs of `steps` steps.
+    /// [`LayeredNetwork::state_words`] as a formula of the step count, for code that sizes a
+    /// buffer at compile time (`picospike export --rust-module` writes it as a `const fn`):
+    /// `fixed + sum of (values * steps * bits).div_ceil(32)` over the terms.
+    pub fn state_terms(
+        model: &Model<'_, MAX_LAYERS>,
+    ) -> (usize, heapless::Vec<StateTerm, MAX_LAYERS>) {
+        let layers = model.layers();
+        let mut terms = heapless::Vec::new();
+        for (index, boundary) in boundaries(model, false).iter().enumerate() {
+            let term = match boundary {
+                Boundary::Raster { bits } => layers.get(index).map(|l| StateTerm {
+                    values: l.outputs(),
+                    bits: *bits,
+                }),
+                Boundary::Sums => layers.get(index + 1).map(|next| StateTerm {
+                    values: next.outputs(),
+                    bits: 32,
+                }),
+                Boundary::Readout => None,
+            };
+            // As many terms as layers at most.
+            if let Some(term) = term {
+                let _ = terms.push(term);
+            }
+        }
+        (RUN_WORDS + model.output_size(), terms)
+    }
+
+    /// Bind `model` to `state` for runs of up to `max_steps` steps.
     ///
     /// # Errors
     /// [`LoadError::StateTooSmall`] if `state` holds fewer than
-    /// [`LayeredNetwork::state_words`] words.
+    /// [`LayeredNetwork::state_words`] words for `max_steps`.
     pub fn new(
         model: &'m Model<'m, MAX_LAYERS>,
         state: &'s mut [i32],
-        steps: u16,
+        max_steps: u16,
     ) -> Result<Self, LoadError> {
-        Self::bind(model, state, steps, false)
+        Self::bind(model, state, max_steps, false)
     }
 
     /// [`LayeredNetwork::new`] with a raster at every boundary, so that [`LayeredNetwork::count`]
@@ -129,16 +161,16 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     pub fn with_rasters(
         model: &'m Model<'m, MAX_LAYERS>,
         state: &'s mut [i32],
-        steps: u16,
+        max_steps: u16,
     ) -> Result<Self, LoadError> {
-        Self::bind(model, state, steps, true)
+        Self::bind(model, state, max_steps, true)
     }
 
     /// The state words of [`LayeredNetwork::with_rasters`].
     #[cfg(feature = "std")]
     #[doc(hidden)]
     pub fn state_words_with_rasters(model: &Model<'_, MAX_LAYERS>, steps: u16) -> usize {
-        let boundaries = boundaries(model, steps, true);
+        let boundaries = boundaries(model, true);
         RUN_WORDS
             + model.output_size()
             + boundary_words(model.layers(), &boundaries, steps, usize::MAX)
@@ -147,11 +179,11 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     fn bind(
         model: &'m Model<'m, MAX_LAYERS>,
         state: &'s mut [i32],
-        steps: u16,
+        max_steps: u16,
         rasters_only: bool,
     ) -> Result<Self, LoadError> {
-        let boundaries = boundaries(model, steps, rasters_only);
-        let passed = boundary_words(model.layers(), &boundaries, steps, usize::MAX);
+        let boundaries = boundaries(model, rasters_only);
+        let passed = boundary_words(model.layers(), &boundaries, max_steps, usize::MAX);
         let needed = RUN_WORDS + model.output_size() + passed;
         let too_small = LoadError::StateTooSmall {
             needed,
@@ -164,7 +196,8 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         let (passed, _) = rest.split_at_mut_checked(passed).ok_or(too_small)?;
         Ok(LayeredNetwork {
             model,
-            steps,
+            max_steps,
+            steps: 0,
             boundaries,
             sums,
             outputs,
@@ -174,9 +207,9 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         })
     }
 
-    /// Steps each run takes.
-    pub fn steps(&self) -> u16 {
-        self.steps
+    /// The most steps a run may take (the state was sized for them).
+    pub fn max_steps(&self) -> u16 {
+        self.max_steps
     }
 
     /// Bits of one spike count in layer `index`'s raster, `None` when the layer passes its
@@ -188,12 +221,17 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         }
     }
 
-    /// Inference from rest: present `input` for [`LayeredNetwork::steps`] steps, layer by
-    /// layer, and read out; the same [`Prediction`] as [`Network::run`](crate::Network::run).
+    /// Inference from rest: present `input` for `steps` steps, layer by layer, and read out;
+    /// the same [`Prediction`] as [`Network::run`](crate::Network::run).
     ///
     /// # Errors
-    /// [`RunError::InputLength`] if `input` does not have the model's input size.
-    pub fn run(&mut self, input: &[u8]) -> Result<Prediction<'_, MAX_LAYERS>, RunError> {
+    /// [`RunError::InputLength`] if `input` does not have the model's input size,
+    /// [`RunError::TooManySteps`] beyond [`LayeredNetwork::max_steps`].
+    pub fn run(
+        &mut self,
+        input: &[u8],
+        steps: u16,
+    ) -> Result<Prediction<'_, MAX_LAYERS>, RunError> {
         let expected = self.model.input_size();
         if input.len() != expected {
             return Err(RunError::InputLength {
@@ -201,11 +239,18 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
                 expected,
             });
         }
+        if steps > self.max_steps {
+            return Err(RunError::TooManySteps {
+                found: steps,
+                most: self.max_steps,
+            });
+        }
+        // Laid out for this run's steps: no more words than for `max_steps`.
+        self.steps = steps;
         self.outputs.fill(0);
         self.passed.fill(0);
         self.spike_counts.clear();
         self.synaptic_events = 0;
-        let steps = self.steps;
         let layers = self.model.layers();
         let constants = self.model.constants();
         let mut rest: &mut [i32] = &mut *self.passed;
@@ -266,7 +311,7 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         })
     }
 
-    /// The spike count of value `value` of layer `layer` at step `step` in the last run: the
+    /// The spike count of value `value` of layer `layer` at step `step` of the last run: the
     /// raster the step order's [`Network::layer_spikes`](crate::Network::layer_spikes) gives
     /// step by step. `None` out of range and for a layer without a raster (see
     /// [`LayeredNetwork::count_bits`]).
@@ -286,6 +331,15 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         };
         Some(raster.counts(value, u32::from(step), 1))
     }
+}
+
+/// One term of [`LayeredNetwork::state_terms`]: `values` counts of `bits` bits per step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateTerm {
+    /// Values per step.
+    pub values: usize,
+    /// Bits per value.
+    pub bits: u8,
 }
 
 /// Words of a raster of `values` values over `steps` steps at `bits` bits per count.
@@ -308,11 +362,11 @@ fn boundary_words(
 }
 
 /// Each layer's boundary: a raster of the smallest of 1, 2, 4 and 8 bits that holds the largest
-/// count the layer can emit in one step, or the next layer's sums when that is smaller and
-/// the next layer is weighted (never with `rasters_only`).
+/// count the layer can emit in one step, or the next layer's sums when they take fewer bits per
+/// step and the next layer is weighted (never with `rasters_only`). The same at every step
+/// count.
 fn boundaries<const L: usize>(
     model: &Model<'_, L>,
-    steps: u16,
     rasters_only: bool,
 ) -> heapless::Vec<Boundary, L> {
     let mut boundaries = heapless::Vec::new();
@@ -327,18 +381,17 @@ fn boundaries<const L: usize>(
             4..=15 => 4,
             _ => 8,
         };
-        let raster = Boundary::Raster { bits };
+        let raster_bits = layer.outputs() * usize::from(bits);
         let boundary = match layers.get(index + 1) {
             None => Boundary::Readout,
-            Some(next) if next.weighted().is_some() && !rasters_only => {
-                let sums = Boundary::Sums.words(layer, Some(next), steps);
-                if sums < raster.words(layer, Some(next), steps) {
-                    Boundary::Sums
-                } else {
-                    raster
-                }
+            Some(next)
+                if next.weighted().is_some()
+                    && !rasters_only
+                    && next.outputs() * 32 < raster_bits =>
+            {
+                Boundary::Sums
             }
-            Some(_) => raster,
+            Some(_) => Boundary::Raster { bits },
         };
         // As many entries as layers, which the model holds.
         let _ = boundaries.push(boundary);

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use picospike_host::data::{load_csv, load_mnist_test, CsvOptions};
 use picospike_host::quantize::quantize;
+use picospike_host::quantized::layered_state_words_fn;
 use picospike_host::reference::FloatNetwork;
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
@@ -44,14 +45,14 @@ fn same_in_both_orders(model: &Model, input: &[u8], steps: u16, what: &str) -> u
 
     let mut layered_state = vec![0i32; LayeredNetwork::state_words(model, steps)];
     let mut layered = LayeredNetwork::new(model, &mut layered_state, steps).unwrap();
-    let got = layered.run(input).unwrap();
+    let got = layered.run(input, steps).unwrap();
     assert_eq!(got, expected, "{what}: predictions differ at {steps} steps");
     // Every layer's spikes at every step, from rasters at every boundary.
     let words = LayeredNetwork::state_words_with_rasters(model, steps);
     let mut layered_state = vec![0i32; words];
     let mut layered = LayeredNetwork::with_rasters(model, &mut layered_state, steps).unwrap();
     assert_eq!(
-        layered.run(input).unwrap(),
+        layered.run(input, steps).unwrap(),
         expected,
         "{what}: predictions differ at {steps} steps with rasters only"
     );
@@ -219,4 +220,77 @@ fn the_layered_state_of_the_conv_network_fits_a_cortex_m0() {
     assert_eq!(bits[3], None, "the readout has no raster");
     let mut short = vec![0i32; words - 1];
     assert!(LayeredNetwork::new(&model, &mut short, 10).is_err());
+}
+
+#[test]
+fn a_layered_state_runs_any_step_count_up_to_its_own() {
+    let network = small_conv_network(false, true, Synapse::Lowpass { tau: 0.005 });
+    let blob = quantize(&network).unwrap();
+    let model: Model = Model::from_bytes(&blob).unwrap();
+    let input = sample_input(model.input_size(), 3);
+    let mut state = vec![0i32; LayeredNetwork::state_words(&model, 40)];
+    let mut layered = LayeredNetwork::new(&model, &mut state, 40).unwrap();
+    let mut step_state = vec![0i32; model.state_words()];
+    let mut network = Network::new(&model, &mut step_state).unwrap();
+    for steps in [40, 1, 17, 0, 32] {
+        let expected = network.run(&input, steps).unwrap().outputs.to_vec();
+        assert_eq!(layered.run(&input, steps).unwrap().outputs, &expected[..]);
+    }
+    assert_eq!(
+        layered.run(&input, 41).unwrap_err().to_string(),
+        "41 steps asked for, the layer-major state holds at most 40"
+    );
+}
+
+#[test]
+fn the_state_formula_gives_the_state_words_at_every_step_count() {
+    let mut blobs: Vec<(String, Vec<u8>)> = committed_models();
+    for (name, network) in variants() {
+        blobs.push((name, quantize(&network).unwrap()));
+    }
+    for (name, blob) in blobs {
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let (fixed, terms) = LayeredNetwork::state_terms(&model);
+        for steps in [0u16, 1, 2, 3, 7, 10, 20, 31, 33, 100, 1000] {
+            let s = usize::from(steps);
+            let formula = fixed
+                + terms
+                    .iter()
+                    .map(|t| (t.values * s * usize::from(t.bits)).div_ceil(32))
+                    .sum::<usize>();
+            assert_eq!(
+                formula,
+                LayeredNetwork::state_words(&model, steps),
+                "{name} at {steps} steps"
+            );
+        }
+    }
+}
+
+/// The committed model modules carry the layer-major order's state formula that `picospike
+/// export --rust-module` writes for their model (the firmware sizes its buffer from it). Update
+/// them with `PICOSPIKE_WRITE_MODEL_MODULES=1 cargo test -p picospike-tests --test
+/// execution_orders committed_model_modules`.
+#[test]
+fn committed_model_modules_carry_their_layered_state_formula() {
+    let write = std::env::var_os("PICOSPIKE_WRITE_MODEL_MODULES").is_some();
+    for (name, blob) in committed_models() {
+        let model: Model = Model::from_bytes(&blob).unwrap();
+        let expected = layered_state_words_fn(&model);
+        let path = repo().join("boards/models").join(&name).join("model.rs");
+        let text = fs::read_to_string(&path).unwrap();
+        if write {
+            let kept = match text.find("/// `i32` words of state the layer-major order") {
+                Some(at) => &text[..at],
+                None => &text[..],
+            };
+            fs::write(&path, format!("{kept}{expected}")).unwrap();
+            continue;
+        }
+        assert!(
+            text.ends_with(&expected),
+            "{}: not the formula export writes; update it (see this test's docs):\n{expected}",
+            path.display()
+        );
+    }
 }

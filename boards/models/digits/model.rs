@@ -34,3 +34,10 @@ pub static SAMPLES: &[(&[u8], u8)] = &[
     (&[0, 0, 3, 13, 16, 16, 13, 0, 0, 0, 11, 14, 8, 15, 9, 0, 0, 0, 3, 5, 2, 14, 2, 0, 0, 0, 0, 0, 9, 11, 1, 0, 0, 0, 2, 15, 15, 16, 9, 0, 0, 0, 2, 15, 14, 8, 2, 0, 0, 0, 0, 11, 10, 0, 0, 0, 0, 0, 2, 15, 4, 0, 0, 0], 7),
     (&[0, 4, 15, 15, 8, 0, 0, 0, 0, 8, 16, 16, 16, 3, 0, 0, 0, 1, 0, 1, 15, 5, 0, 0, 0, 0, 0, 0, 11, 6, 0, 0, 0, 0, 0, 3, 15, 2, 0, 0, 0, 0, 4, 15, 16, 14, 6, 0, 0, 6, 16, 16, 15, 11, 3, 0, 0, 7, 14, 11, 0, 0, 0, 0], 2),
 ];
+/// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs
+/// for up to `steps` steps.
+pub const fn layered_state_words(steps: u16) -> usize {
+    let steps = steps as usize;
+    42
+        + (100 * steps * 1).div_ceil(32)
+}
