@@ -93,7 +93,12 @@ pub fn layered_state_words_fn(model: &Model) -> String {
     let (fixed, terms) = picospike_runtime::LayeredNetwork::state_terms(model);
     let mut body = format!("{fixed}");
     for term in &terms {
-        let _ = write!(body, "\n        + ({} * steps * {}).div_ceil(32)", term.values, term.bits);
+        let values = term.values;
+        let _ = match term.bits {
+            32 => write!(body, "\n        + {values} * steps"),
+            1 => write!(body, "\n        + ({values} * steps).div_ceil(32)"),
+            bits => write!(body, "\n        + ({values} * steps * {bits}).div_ceil(32)"),
+        };
     }
     format!(
         "/// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs\n\

@@ -120,6 +120,6 @@ pub const fn layered_state_words(steps: u16) -> usize {
     let steps = steps as usize;
     42
         + (2304 * steps * 2).div_ceil(32)
-        + (128 * steps * 32).div_ceil(32)
-        + (10 * steps * 32).div_ceil(32)
+        + 128 * steps
+        + 10 * steps
 }

@@ -29,5 +29,5 @@ pub static SAMPLES: &[(&[u8], u8)] = &[
 pub const fn layered_state_words(steps: u16) -> usize {
     let steps = steps as usize;
     42
-        + (256 * steps * 1).div_ceil(32)
+        + (256 * steps).div_ceil(32)
 }
