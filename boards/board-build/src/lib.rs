@@ -20,7 +20,8 @@
 //! `PICOSPIKE_MODEL_DIR` names a directory written by `picospike export ... --rust-module` (or by
 //! `boards/demo-model`): a `model.rs` with `pub static MODEL: &[u8] = include_bytes!("model.pspk");`,
 //! `pub const STATE_WORDS: usize`, `pub const LAYERS: usize` (the firmware's layer capacity),
-//! `pub const INPUT_SIZE: usize` and
+//! `pub const INPUT_SIZE: usize`, `pub const TIMESTEPS: u16`, `pub const fn
+//! layered_state_words(steps: u16) -> usize` (the state of the layer-major order) and
 //! `pub static SAMPLES: &[(&[u8], u8)]`, next to the `model.pspk` it includes. A relative path is
 //! taken from the board crate's directory. Unset, it is `boards/models/demo`.
 //!
@@ -99,12 +100,17 @@ pub fn model() -> PathBuf {
     // rather than as an unresolved name in the board's `main.rs`.
     let text = fs::read_to_string(&module)
         .unwrap_or_else(|e| panic!("{MODEL_DIR_VAR}: cannot read {}: {e}", module.display()));
-    if !text.contains("pub const LAYERS: usize") {
-        panic!(
-            "{MODEL_DIR_VAR}: {} has no `LAYERS` (written by an older picospike): export it again \
-             with `picospike export ... --rust-module`",
-            module.display()
-        );
+    for item in [
+        "pub const LAYERS: usize",
+        "pub const fn layered_state_words",
+    ] {
+        if !text.contains(item) {
+            panic!(
+                "{MODEL_DIR_VAR}: {} has no `{item}` (written by an older picospike): export it \
+                 again with `picospike export ... --rust-module`",
+                module.display()
+            );
+        }
     }
     for file in ["model.rs", "model.pspk"] {
         println!("cargo:rerun-if-changed={}", dir.join(file).display());

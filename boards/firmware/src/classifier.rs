@@ -29,6 +29,12 @@ pub trait Classifier {
     /// Number of output neurons (the length of [`Inference::outputs`]).
     fn output_size(&self) -> usize;
 
+    /// The most timesteps one inference may run, when the classifier's memory bounds them (the
+    /// layer-major order sizes its state for a step count); `None` for no bound.
+    fn max_timesteps(&self) -> Option<u16> {
+        None
+    }
+
     /// Timesteps the model was exported with; used when a caller asks for `0` steps.
     fn default_timesteps(&self) -> u16;
 
@@ -41,13 +47,13 @@ pub trait Classifier {
 }
 
 #[cfg(feature = "runtime")]
-pub use self::runtime::NetworkClassifier;
+pub use self::runtime::{LayeredClassifier, NetworkClassifier};
 
 #[cfg(feature = "runtime")]
 mod runtime {
     use super::{Classifier, Inference};
     use picospike_runtime::DEFAULT_MAX_LAYERS;
-    use picospike_runtime::{Model, Network, RunError};
+    use picospike_runtime::{LayeredNetwork, Model, Network, Prediction, RunError};
 
     /// [`Classifier`] over a loaded `picospike_runtime::Network` of at most `L` layers (the
     /// runtime's default capacity unless a board picks a smaller one to save stack and RAM).
@@ -107,6 +113,72 @@ mod runtime {
                 spike_counts: &self.spikes,
                 synaptic_events: prediction.synaptic_events,
             })
+        }
+    }
+
+    /// The [`Inference`] of a runtime prediction, its spike counts copied into `spikes`.
+    ///
+    /// Always inlined: a call would take the prediction by value, a copy of it on the stack
+    /// under every inference (48 bytes on the Cortex-M0).
+    #[inline(always)]
+    fn inference<'p, const L: usize>(
+        prediction: Prediction<'p, L>,
+        spikes: &'p mut heapless::Vec<u32, L>,
+    ) -> Inference<'p> {
+        spikes.clear();
+        for &count in prediction.spike_counts.iter() {
+            // Same capacity `L` on both sides: this never drops a layer.
+            let _ = spikes.push(count);
+        }
+        Inference {
+            class: prediction.class,
+            outputs: prediction.outputs,
+            spike_counts: spikes,
+            synaptic_events: prediction.synaptic_events,
+        }
+    }
+
+    /// A [`Classifier`] over a `picospike_runtime::LayeredNetwork`: the layer-major order, for
+    /// a model whose step-by-step state does not fit the board (the same outputs, bit for bit).
+    pub struct LayeredClassifier<'n, 'm, 's, const L: usize = DEFAULT_MAX_LAYERS> {
+        model: &'m Model<'m, L>,
+        network: &'n mut LayeredNetwork<'m, 's, L>,
+        spikes: heapless::Vec<u32, L>,
+    }
+
+    impl<'n, 'm, 's, const L: usize> LayeredClassifier<'n, 'm, 's, L> {
+        /// Wrap `network`, bound to `model`.
+        pub fn new(model: &'m Model<'m, L>, network: &'n mut LayeredNetwork<'m, 's, L>) -> Self {
+            Self {
+                model,
+                network,
+                spikes: heapless::Vec::new(),
+            }
+        }
+    }
+
+    impl<const L: usize> Classifier for LayeredClassifier<'_, '_, '_, L> {
+        type Error = RunError;
+
+        fn input_size(&self) -> usize {
+            self.model.input_size()
+        }
+
+        fn output_size(&self) -> usize {
+            self.model.output_size()
+        }
+
+        fn default_timesteps(&self) -> u16 {
+            self.model.default_timesteps()
+        }
+
+        fn max_timesteps(&self) -> Option<u16> {
+            Some(self.network.max_steps())
+        }
+
+        fn classify(&mut self, input: &[u8], steps: u16) -> Result<Inference<'_>, RunError> {
+            let prediction = self.network.run(input, steps)?;
+            Ok(inference(prediction, &mut self.spikes))
         }
     }
 }

@@ -14,9 +14,9 @@
 use core::fmt::Write as _;
 
 use cortex_m_semihosting::{debug, hio};
-use picospike_runtime::{LoadError, Model, Network, RunError};
+use picospike_runtime::{LayeredNetwork, LoadError, Model, Network, RunError};
 
-use crate::classifier::NetworkClassifier;
+use crate::classifier::{Classifier, LayeredClassifier, NetworkClassifier};
 use crate::cortex_m::{self as cm, SysTickCounter};
 use crate::ticks::Ratio;
 use crate::{
@@ -39,6 +39,8 @@ pub struct Cells<const L: usize> {
     model: static_cell::StaticCell<Option<Model<'static, L>>>,
     network: static_cell::StaticCell<Option<Network<'static, 'static, L>>>,
     classifier: static_cell::StaticCell<NetworkClassifier<'static, 'static, 'static, L>>,
+    layered: static_cell::StaticCell<LayeredNetwork<'static, 'static, L>>,
+    layered_classifier: static_cell::StaticCell<LayeredClassifier<'static, 'static, 'static, L>>,
 }
 
 impl<const L: usize> Cells<L> {
@@ -49,6 +51,8 @@ impl<const L: usize> Cells<L> {
             model: static_cell::StaticCell::new(),
             network: static_cell::StaticCell::new(),
             classifier: static_cell::StaticCell::new(),
+            layered: static_cell::StaticCell::new(),
+            layered_classifier: static_cell::StaticCell::new(),
         }
     }
 }
@@ -64,6 +68,12 @@ pub trait Embedded {
     const MODEL_NAME: &'static str;
     /// Timesteps per sample instead of the model's default (`PICOSPIKE_STEPS`), if set.
     const STEPS: Option<u16> = None;
+    /// Whether the model runs in the layer-major order (`picospike_runtime::LayeredNetwork`):
+    /// when its step-by-step state does not fit the board ([`qemu_board!`](crate::qemu_board)
+    /// decides at compile time).
+    const LAYERED: bool = false;
+    /// Words of the state buffer, for the order the model runs in.
+    const STATE_WORDS: usize;
     /// The model blob (`model::MODEL`).
     fn model() -> &'static [u8];
     /// Labelled samples (`model::SAMPLES`).
@@ -71,18 +81,25 @@ pub trait Embedded {
 }
 
 /// Declare `struct Board` implementing [`Embedded`] from the calling crate's `model` module
-/// (`MODEL`, `SAMPLES`), `PICOSPIKE_MODEL_NAME` and `PICOSPIKE_STEPS` (both set by
-/// `picospike_board_build::model`), for a board named `$board`, and `static CELLS`, the
-/// report's [`Cells`] for the model's `LAYERS`:
+/// (`MODEL`, `SAMPLES`, `STATE_WORDS`, `TIMESTEPS`, `layered_state_words`),
+/// `PICOSPIKE_MODEL_NAME` and `PICOSPIKE_STEPS` (both set by `picospike_board_build::model`),
+/// for a board named `$board` that gives at most `$budget` bytes of RAM to the network state,
+/// and `static CELLS`, the report's [`Cells`] for the model's `LAYERS`:
 ///
 /// ```ignore
 /// mod model { include!(env!("PICOSPIKE_MODEL_RS")); }
-/// picospike_firmware::qemu_board!("microbit");
+/// picospike_firmware::qemu_board!("microbit", state_budget: 12 * 1024);
+/// let state = picospike_firmware::state_buffer!(<Board as qemu::Embedded>::STATE_WORDS);
 /// // then: picospike_firmware::qemu::report::<Board, { model::LAYERS }>(state, &CELLS)
 /// ```
+///
+/// The execution order is chosen here, at compile time: step by step when the model's state
+/// fits the budget, else layer by layer (`runtime/SEMANTICS.md`, "Execution orders") with the
+/// state for the run's step count; a model that fits in neither order fails the build with a
+/// message.
 #[macro_export]
 macro_rules! qemu_board {
-    ($board:literal) => {
+    ($board:literal, state_budget: $budget:expr) => {
         /// This board and its model, for the shared programs of `picospike_firmware::qemu`.
         struct Board;
 
@@ -94,6 +111,15 @@ macro_rules! qemu_board {
             const BOARD: &'static str = $board;
             const MODEL_NAME: &'static str = env!("PICOSPIKE_MODEL_NAME");
             const STEPS: Option<u16> = $crate::parse_steps(env!("PICOSPIKE_STEPS"));
+            const LAYERED: bool = model::STATE_WORDS * 4 > $budget;
+            const STATE_WORDS: usize = if Self::LAYERED {
+                model::layered_state_words(match Self::STEPS {
+                    Some(steps) => steps,
+                    None => model::TIMESTEPS,
+                })
+            } else {
+                model::STATE_WORDS
+            };
             fn model() -> &'static [u8] {
                 model::MODEL
             }
@@ -101,11 +127,14 @@ macro_rules! qemu_board {
                 model::SAMPLES
             }
         }
+
+        const _: () = assert!(
+            <Board as $crate::qemu::Embedded>::STATE_WORDS * 4 <= $budget,
+            "the model's state does not fit this board's RAM budget in either execution order \
+             (step by step: model::STATE_WORDS; layer by layer: model::layered_state_words)"
+        );
     };
 }
-
-/// The network, as the runner sees it.
-type Classifier<const L: usize> = NetworkClassifier<'static, 'static, 'static, L>;
 
 /// Output over semihosting, one host call per line.
 type Out = LineWriter<hio::HostStream, 256>;
@@ -117,7 +146,7 @@ type Out = LineWriter<hio::HostStream, 256>;
 ///
 /// ```text
 /// calibration instructions=2000000 ticks=50000 instructions_per_tick=40
-/// board=mps2-an386 model=demo model_bytes=2770 state_words=158 inputs=64 outputs=10 steps=20
+/// board=mps2-an386 model=demo model_bytes=2770 state_words=158 order=steps inputs=64 outputs=10 steps=20
 /// load ticks=... instructions=...
 /// sample=0 label=0 class=0 outputs=... spikes=83,0 events=... ticks=... instructions=...
 /// ...
@@ -145,31 +174,50 @@ pub fn report<E: Embedded, const L: usize>(
     };
     // Two calls that are never inlined, so that the load's frames and the sample loop's frames
     // are never on the stack together.
-    let ok = match setup::<E, L>(out, state, cells) {
-        Ok(Some(setup)) => run::<E, L>(out, setup).unwrap_or(false),
-        _ => false,
+    // The order is a constant: the other branch is not compiled in.
+    let ok = if E::LAYERED {
+        match setup::<E, L, _>(out, state, cells, bind_layered::<E, L>) {
+            Ok(Some(setup)) => run::<E, L, _>(out, setup).unwrap_or(false),
+            _ => false,
+        }
+    } else {
+        match setup::<E, L, _>(out, state, cells, bind::<L>) {
+            Ok(Some(setup)) => run::<E, L, _>(out, setup).unwrap_or(false),
+            _ => false,
+        }
     };
     let _ = out.flush();
     ok
 }
 
 /// What [`setup`] hands to [`run`].
-struct Setup<const L: usize> {
+struct Setup<const L: usize, C: 'static> {
     ticks: SysTickCounter,
     per_tick: Option<Ratio>,
     model: &'static Model<'static, L>,
-    classifier: &'static mut Classifier<L>,
+    classifier: &'static mut C,
+    /// Bytes of the network state and of the network's struct, for the `memory` line.
+    state_bytes: usize,
+    network_struct: usize,
     stack_model_load: usize,
     stack_load: usize,
 }
 
-/// Calibrate, load the model, build the network; `Ok(None)` when the model failed.
+/// A way to bind the model to its state and wrap it in a classifier, in `Cells`' statics.
+type Bind<const L: usize, C> = fn(
+    &'static Model<'static, L>,
+    &'static mut [i32],
+    &'static Cells<L>,
+) -> Result<Option<&'static mut C>, LoadError>;
+
+/// Calibrate, load the model, build the network with `bind`; `Ok(None)` when the model failed.
 #[inline(never)]
-fn setup<E: Embedded, const L: usize>(
+fn setup<E: Embedded, const L: usize, C: Classifier<Error = RunError> + 'static>(
     out: &mut Out,
     state: &'static mut [i32],
     cells: &'static Cells<L>,
-) -> Result<Option<Setup<L>>, core::fmt::Error> {
+    bind: Bind<L, C>,
+) -> Result<Option<Setup<L, C>>, core::fmt::Error> {
     let Some(core) = cortex_m::Peripherals::take() else {
         return Ok(None);
     };
@@ -186,6 +234,12 @@ fn setup<E: Embedded, const L: usize>(
     };
     board_line::<E, L>(out, model)?;
 
+    let state_bytes = state.len() * 4;
+    let network_struct = if E::LAYERED {
+        core::mem::size_of::<LayeredNetwork<'static, 'static, L>>()
+    } else {
+        core::mem::size_of::<Network<'static, 'static, L>>()
+    };
     let classifier = match bind(model, state, cells) {
         Ok(Some(classifier)) => classifier,
         Ok(None) => return Ok(None),
@@ -199,6 +253,8 @@ fn setup<E: Embedded, const L: usize>(
         per_tick,
         model,
         classifier,
+        state_bytes,
+        network_struct,
         stack_model_load,
         stack_load,
     }))
@@ -236,11 +292,12 @@ fn board_line<E: Embedded, const L: usize>(
 ) -> core::fmt::Result {
     writeln!(
         out,
-        "board={} model={} model_bytes={} state_words={} inputs={} outputs={} steps={}",
+        "board={} model={} model_bytes={} state_words={} order={} inputs={} outputs={} steps={}",
         E::BOARD,
         E::MODEL_NAME,
         E::model().len(),
-        model.state_words(),
+        E::STATE_WORDS,
+        if E::LAYERED { "layers" } else { "steps" },
         model.input_size(),
         model.output_size(),
         E::STEPS.unwrap_or(model.default_timesteps())
@@ -293,7 +350,7 @@ fn bind<const L: usize>(
     model: &'static Model<'static, L>,
     state: &'static mut [i32],
     cells: &'static Cells<L>,
-) -> Result<Option<&'static mut Classifier<L>>, LoadError> {
+) -> Result<Option<&'static mut NetworkClassifier<'static, 'static, 'static, L>>, LoadError> {
     let Some(place) = cells.network.try_init(None) else {
         return Ok(None);
     };
@@ -303,31 +360,50 @@ fn bind<const L: usize>(
         .try_init(NetworkClassifier::with_capacity(model, network)))
 }
 
+/// [`bind`] for the layer-major order, with the state for the run's steps.
+#[inline(never)]
+fn bind_layered<E: Embedded, const L: usize>(
+    model: &'static Model<'static, L>,
+    state: &'static mut [i32],
+    cells: &'static Cells<L>,
+) -> Result<Option<&'static mut LayeredClassifier<'static, 'static, 'static, L>>, LoadError> {
+    let steps = E::STEPS.unwrap_or(model.default_timesteps());
+    let network = LayeredNetwork::new(model, state, steps)?;
+    let Some(network) = cells.layered.try_init(network) else {
+        return Ok(None);
+    };
+    Ok(cells
+        .layered_classifier
+        .try_init(LayeredClassifier::new(model, network)))
+}
+
 /// Classify every sample and print the figures; `Ok(false)` when a sample failed.
 ///
 /// Each part is a call that is never inlined, and so is each line it prints: the formatting
 /// frames then sit beside the inferences rather than above them (the `memory` line's alone
 /// made this frame 320 bytes on the Cortex-M0, all of it live under every inference).
 #[inline(never)]
-fn run<E: Embedded, const L: usize>(
+fn run<E: Embedded, const L: usize, C: Classifier<Error = RunError>>(
     out: &mut Out,
-    setup: Setup<L>,
+    setup: Setup<L, C>,
 ) -> Result<bool, core::fmt::Error> {
     let Setup {
         mut ticks,
         per_tick,
         model,
         classifier,
+        state_bytes,
+        network_struct,
         stack_model_load,
         stack_load,
     } = setup;
     // Repaint so that the peak measured at the end is that of the inference loop alone.
     cm::paint_stack();
-    let errors = samples::<E, L>(out, classifier, &mut ticks, per_tick)?;
+    let errors = samples::<E, C>(out, classifier, &mut ticks, per_tick)?;
     let stack_run = cm::stack_peak();
-    let stack_inference = cost_line::<E, L>(out, classifier, model, &mut ticks, per_tick)?;
-    static_line::<E, L>(out, classifier, &mut ticks, per_tick)?;
-    memory_line(
+    let stack_inference = cost_line::<E, L, C>(out, classifier, model, &mut ticks, per_tick)?;
+    static_line::<E, C>(out, classifier, &mut ticks, per_tick)?;
+    memory_line::<L>(
         out,
         Stacks {
             load: stack_load,
@@ -335,16 +411,17 @@ fn run<E: Embedded, const L: usize>(
             inference: stack_inference,
             model_load: stack_model_load,
         },
-        model,
+        state_bytes,
+        network_struct,
     )?;
     Ok(errors == 0)
 }
 
 /// Classify every sample, print a line for each and the summary; returns the failed samples.
 #[inline(never)]
-fn samples<E: Embedded, const L: usize>(
+fn samples<E: Embedded, C: Classifier<Error = RunError>>(
     out: &mut Out,
-    classifier: &mut Classifier<L>,
+    classifier: &mut C,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> Result<usize, core::fmt::Error> {
@@ -361,9 +438,9 @@ fn samples<E: Embedded, const L: usize>(
 /// (`stack_inference`), measured on the way. The printing is a call that is never inlined, for
 /// the reason of [`static_line`].
 #[inline(never)]
-fn cost_line<E: Embedded, const L: usize>(
+fn cost_line<E: Embedded, const L: usize, C: Classifier<Error = RunError>>(
     out: &mut Out,
-    classifier: &mut Classifier<L>,
+    classifier: &mut C,
     model: &Model<'static, L>,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
@@ -372,6 +449,12 @@ fn cost_line<E: Embedded, const L: usize>(
         return Ok(0);
     };
     let steps = E::STEPS.unwrap_or(model.default_timesteps());
+    // The runs at `steps` and twice that, or, when the classifier's state holds no more than
+    // `steps` (the layer-major order), at half of it and `steps`.
+    let steps = match classifier.max_timesteps() {
+        Some(most) if steps.saturating_mul(2) > most => (most / 2).max(1),
+        _ => steps,
+    };
     // Here, in a function generic over the board like the sample loop, and not in a helper
     // of its own: a function that is not generic is compiled in this crate, the sample loop
     // in the board's, and each had its own copy of `classify` (8 KB more on the Cortex-M4).
@@ -422,7 +505,8 @@ struct Stacks {
 fn memory_line<const L: usize>(
     out: &mut Out,
     stacks: Stacks,
-    model: &Model<'static, L>,
+    state_bytes: usize,
+    network_struct: usize,
 ) -> core::fmt::Result {
     writeln!(
         out,
@@ -433,9 +517,9 @@ fn memory_line<const L: usize>(
         stacks.inference,
         stacks.model_load,
         cm::stack_size(),
-        model.state_words() * 4,
+        state_bytes,
         core::mem::size_of::<Model<'static, L>>(),
-        core::mem::size_of::<Network<'static, 'static, L>>(),
+        network_struct,
     )
 }
 
@@ -444,18 +528,18 @@ fn memory_line<const L: usize>(
 /// static-input MACs). The printing is a call that is never inlined, so that the line's
 /// formatting frame is not live under the inferences.
 #[inline(never)]
-fn static_line<E: Embedded, const L: usize>(
+fn static_line<E: Embedded, C: Classifier<Error = RunError>>(
     out: &mut Out,
-    classifier: &mut Classifier<L>,
+    classifier: &mut C,
     ticks: &mut SysTickCounter,
     per_tick: Option<Ratio>,
 ) -> core::fmt::Result {
-    print_static(out, measure_static::<E, L>(classifier, ticks), per_tick)
+    print_static(out, measure_static::<E, C>(classifier, ticks), per_tick)
 }
 
 /// [`static_cost`] of every sample.
-fn measure_static<E: Embedded, const L: usize>(
-    classifier: &mut Classifier<L>,
+fn measure_static<E: Embedded, C: Classifier<Error = RunError>>(
+    classifier: &mut C,
     ticks: &mut SysTickCounter,
 ) -> Result<StaticCost, RunError> {
     static_cost(classifier, E::samples(), ticks)

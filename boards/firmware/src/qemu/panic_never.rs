@@ -14,12 +14,12 @@
 //! <board> --panic-never` compares with the host reference.
 
 use cortex_m_semihosting::hio;
-use picospike_runtime::{Model, Network};
+use picospike_runtime::{LayeredNetwork, Model, Network, Prediction};
 
 use super::Embedded;
 
 /// Load the model (of at most `L` layers: the model module's `LAYERS`), classify and print every
-/// sample; `true` if all of it worked.
+/// sample, in the order [`Embedded::LAYERED`] names; `true` if all of it worked.
 #[inline(never)]
 pub fn run<E: Embedded, const L: usize>(state: &'static mut [i32]) -> bool {
     let Ok(mut out) = hio::hstdout() else {
@@ -28,33 +28,58 @@ pub fn run<E: Embedded, const L: usize>(state: &'static mut [i32]) -> bool {
     let Ok(model) = Model::<'static, L>::from_bytes(E::model()) else {
         return false;
     };
-    let Ok(mut network) = Network::new(&model, state) else {
-        return false;
-    };
     let steps = E::STEPS.unwrap_or(model.default_timesteps());
-    for (index, &(input, label)) in E::samples().iter().enumerate() {
-        let Ok(prediction) = network.run(input, steps) else {
+    let samples = E::samples().iter().enumerate();
+    if E::LAYERED {
+        let Ok(mut network) = LayeredNetwork::new(&model, state, steps) else {
             return false;
         };
-        let mut line = Line::new();
-        line.field(b"sample=", index as i64);
-        line.field(b" label=", i64::from(label));
-        line.field(b" class=", i64::from(prediction.class));
-        line.list(
-            b" outputs=",
-            prediction.outputs.iter().map(|&v| i64::from(v)),
-        );
-        line.list(
-            b" spikes=",
-            prediction.spike_counts.iter().map(|&v| i64::from(v)),
-        );
-        line.field(b" events=", i64::from(prediction.synaptic_events));
-        line.push(b"\n");
-        if line.overflowed || out.write_all(line.bytes()).is_err() {
+        for (index, &(input, label)) in samples {
+            let Ok(prediction) = network.run(input, steps) else {
+                return false;
+            };
+            if !print(&mut out, index, label, &prediction) {
+                return false;
+            }
+        }
+    } else {
+        let Ok(mut network) = Network::new(&model, state) else {
             return false;
+        };
+        for (index, &(input, label)) in samples {
+            let Ok(prediction) = network.run(input, steps) else {
+                return false;
+            };
+            if !print(&mut out, index, label, &prediction) {
+                return false;
+            }
         }
     }
     true
+}
+
+/// Print the line of sample `index`; `false` if it did not fit or could not be written.
+fn print<const L: usize>(
+    out: &mut hio::HostStream,
+    index: usize,
+    label: u8,
+    prediction: &Prediction<'_, L>,
+) -> bool {
+    let mut line = Line::new();
+    line.field(b"sample=", index as i64);
+    line.field(b" label=", i64::from(label));
+    line.field(b" class=", i64::from(prediction.class));
+    line.list(
+        b" outputs=",
+        prediction.outputs.iter().map(|&v| i64::from(v)),
+    );
+    line.list(
+        b" spikes=",
+        prediction.spike_counts.iter().map(|&v| i64::from(v)),
+    );
+    line.field(b" events=", i64::from(prediction.synaptic_events));
+    line.push(b"\n");
+    !line.overflowed && out.write_all(line.bytes()).is_ok()
 }
 
 /// One output line, built without `core::fmt`.

@@ -18,11 +18,13 @@ mod model {
     include!(env!("PICOSPIKE_MODEL_RS"));
 }
 
-picospike_firmware::qemu_board!("microbit");
+// 16 KiB of RAM: 4 KiB for the stack and the statics, the rest for the network state.
+picospike_firmware::qemu_board!("microbit", state_budget: 12 * 1024);
 
 #[entry]
 fn main() -> ! {
-    let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
+    let Some(state) = picospike_firmware::state_buffer!(<Board as qemu::Embedded>::STATE_WORDS)
+    else {
         qemu::exit(false)
     };
     qemu::exit(qemu::panic_never::run::<Board, { model::LAYERS }>(state))

@@ -18,11 +18,13 @@ mod model {
     include!(env!("PICOSPIKE_MODEL_RS"));
 }
 
-picospike_firmware::qemu_board!("mps2-an386");
+// 4 MiB of RAM.
+picospike_firmware::qemu_board!("mps2-an386", state_budget: 3 * 1024 * 1024);
 
 #[entry]
 fn main() -> ! {
-    let Some(state) = picospike_firmware::state_buffer!(model::STATE_WORDS) else {
+    let Some(state) = picospike_firmware::state_buffer!(<Board as qemu::Embedded>::STATE_WORDS)
+    else {
         qemu::exit(false)
     };
     qemu::exit(qemu::panic_never::run::<Board, { model::LAYERS }>(state))
