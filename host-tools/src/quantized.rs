@@ -90,22 +90,38 @@ pub fn write_blob(path: &Path, blob: &[u8]) -> Result<(), ExportError> {
 /// of the layer-major order (`picospike_runtime::LayeredNetwork::state_words`) as a formula of
 /// the step count, so that firmware sizes its buffer at compile time for its own step count.
 pub fn layered_state_words_fn(model: &Model) -> String {
-    let (fixed, terms) = picospike_runtime::LayeredNetwork::state_terms(model);
-    let mut body = format!("{fixed}");
-    for term in &terms {
-        let values = term.values;
-        let _ = match term.bits {
-            32 => write!(body, "\n        + {values} * steps"),
-            1 => write!(body, "\n        + ({values} * steps).div_ceil(32)"),
-            bits => write!(body, "\n        + ({values} * steps * {bits}).div_ceil(32)"),
-        };
-    }
+    let formula = picospike_runtime::LayeredNetwork::state_formula(model);
+    let term = |t: &picospike_runtime::StateTerm| match t.bits {
+        32 => format!("{} * steps", t.values),
+        1 => format!("({} * steps).div_ceil(32)", t.values),
+        bits => format!("({} * steps * {bits}).div_ceil(32)", t.values),
+    };
+    // The largest of a region's terms, nested `max` calls.
+    let region = |terms: &[picospike_runtime::StateTerm]| -> String {
+        let mut terms = terms.iter().map(term);
+        let first = terms.next().unwrap_or_else(|| "0".into());
+        terms.fold(first, |acc, t| format!("max({acc}, {t})"))
+    };
+    let group = match (formula.group, formula.group_per_step) {
+        (g, 0) => format!("{g}"),
+        (0, per_step) => format!("{per_step} * steps"),
+        (g, per_step) => format!("max({g}, {per_step} * steps)"),
+    };
     format!(
         "/// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs\n\
-         /// for up to `steps` steps.\n\
+         /// for up to `steps` steps: the readout's values, the gather buffer and the two regions\n\
+         /// the layers' boundaries alternate between.\n\
          pub const fn layered_state_words(steps: u16) -> usize {{\n    \
+         const fn max(a: usize, b: usize) -> usize {{\n        \
+         if a > b {{\n            a\n        }} else {{\n            b\n        }}\n    }}\n    \
          let steps = steps as usize;\n    \
-         {body}\n}}\n"
+         let gather = {group};\n    \
+         let even = {};\n    \
+         let odd = {};\n    \
+         {} + gather + even + odd\n}}\n",
+        region(&formula.regions[0]),
+        region(&formula.regions[1]),
+        formula.fixed,
     )
 }
 

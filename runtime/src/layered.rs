@@ -4,16 +4,21 @@
 //! live for the whole inference (44 KB for the conv MNIST network). Under a static input a
 //! feed-forward network does not need that order: a layer's neurons at step `t` depend only on
 //! their own past and on the previous layer's output of steps up to `t`. So [`LayeredNetwork`]
-//! runs the first layer over all the steps one neuron at a time, then the second, and so on. A
-//! neuron's state lives in registers for its whole run; what a layer passes to the next is kept
-//! in one of two forms, whichever is smaller (a *boundary*):
+//! runs the first layer over all the steps, then the second, and so on, one output pixel at a
+//! time: the pixel's integer sums of every step are gathered into a small buffer (up to 16
+//! channels at a time), then each of its neurons runs the whole window with its state in
+//! registers. What a layer passes to the next is kept in one of two forms, whichever is smaller
+//! (a *boundary*):
 //!
-//! - a **raster**: each neuron's spike count at every step, in as few bits as the largest count
+//! - a **raster**: each output's spike count at every step, in as few bits as the largest count
 //!   the layer can emit (proven at load: one bit for LIF neurons, for spiking ReLU neurons what
-//!   their largest possible current allows, for a pool its window's sum); the next layer's
-//!   neurons gather their inputs from it (their kind's `for_each_fan_in`);
+//!   their largest possible current allows, for a pool its window's sum); the next layer gathers
+//!   from it through its kind's `for_each_input_row` and the step order's fan-out kernels;
 //! - the next layer's **sums** at every step: each spike count is scattered into them as soon as
-//!   it is known, by the step order's own fan-out kernels (a weighted next layer only).
+//!   it is known, by the next layer's own drive kernel (a weighted next layer only).
+//!
+//! Only two boundaries are live at a time (the one a layer reads and the one it writes), so
+//! boundaries alternate between two regions of the state buffer.
 //!
 //! The integer sums are the same numbers in both orders (exact `i32` additions, in a range
 //! checked at load), and the rest of each step runs the same functions on one neuron that the
@@ -22,11 +27,13 @@
 //! tests check on every committed model (`runtime/SEMANTICS.md`, "Execution orders"). An input
 //! that changes during the run (a stream) needs the step order.
 
+use core::ops::Range;
+
 use crate::current::{lowpass, pack_scale, scaled_sum};
 use crate::error::{LoadError, RunError};
 use crate::event::{event, pixel_position, MAX_COUNT};
 use crate::fixed_point::{scale, ONE};
-use crate::kernels::Selected;
+use crate::kernels::{add_scaled, Selected};
 use crate::layer::{Layer, Scaling};
 use crate::model::{Model, DEFAULT_MAX_LAYERS};
 use crate::network::{class_of, Prediction};
@@ -36,8 +43,9 @@ use crate::neuron::{spiking_relu, Dynamics, Neuron};
 use crate::plan::LayerConstants;
 use crate::shape::{places, Place};
 
-/// Words of a neuron's integer sums over a run of steps: a raster is read 32 bits at a time.
-const RUN_WORDS: usize = 32;
+/// Most channels of one output pixel gathered at a time: the gather buffer holds their sums
+/// of every step.
+const GROUP: usize = 16;
 
 /// What one layer passes to the next (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,18 +58,55 @@ enum Boundary {
     Readout,
 }
 
-impl Boundary {
-    /// Words this boundary takes for `layer` followed by `next`, over `steps` steps.
-    fn words(self, layer: &Layer<'_>, next: Option<&Layer<'_>>, steps: u16) -> usize {
-        match self {
-            Boundary::Raster { bits } => raster_len(layer.outputs(), u32::from(bits), steps),
-            Boundary::Sums => next.map_or(0, |n| n.outputs() * usize::from(steps)),
-            Boundary::Readout => 0,
-        }
+/// One term of a [`StateFormula`]: `values` numbers of `bits` bits per step, in whole words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateTerm {
+    /// Values per step.
+    pub values: usize,
+    /// Bits per value.
+    pub bits: u8,
+}
+
+impl StateTerm {
+    /// Words of this term over `steps` steps.
+    pub const fn words(&self, steps: u16) -> usize {
+        (self.values * steps as usize * self.bits as usize).div_ceil(32)
     }
 }
 
-/// A model bound to a state buffer for the layer-major order, for a fixed number of steps.
+/// The state words of the layer-major order as a formula of the step count, for code that
+/// sizes a buffer at compile time (`picospike export --rust-module` writes it into `model.rs`
+/// as `const fn layered_state_words`):
+/// `fixed + max(group, steps * group_per_step) + max(even terms) + max(odd terms)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateFormula<const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> {
+    /// Words that do not depend on the steps: the readout's values.
+    pub fixed: usize,
+    /// Words of the gather buffer for the first layer's static sums.
+    pub group: usize,
+    /// Words of the gather buffer per step for a layer that reads a raster.
+    pub group_per_step: usize,
+    /// The boundaries of the even layers (0, 2, ...) and of the odd ones: each set shares one
+    /// region, as big as its largest.
+    pub regions: [heapless::Vec<StateTerm, MAX_LAYERS>; 2],
+}
+
+impl<const L: usize> StateFormula<L> {
+    /// The formula's words at `steps` steps.
+    pub fn words(&self, steps: u16) -> usize {
+        self.fixed
+            + self.group_words(steps)
+            + region_words(&self.regions[0], steps)
+            + region_words(&self.regions[1], steps)
+    }
+
+    /// Words of the gather buffer at `steps` steps.
+    fn group_words(&self, steps: u16) -> usize {
+        self.group.max(usize::from(steps) * self.group_per_step)
+    }
+}
+
+/// A model bound to a state buffer for the layer-major order, for up to a number of steps.
 ///
 /// ```
 /// # use picospike_runtime::format::InputEncoding;
@@ -92,11 +137,13 @@ pub struct LayeredNetwork<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> 
     steps: u16,
     /// What each layer passes on.
     boundaries: heapless::Vec<Boundary, MAX_LAYERS>,
-    /// A neuron's integer sums over a run of steps.
-    sums: &'s mut [i32],
+    /// Whether every boundary has a region of its own (else the even and the odd ones share).
+    separate: bool,
+    /// The gather buffer: one output pixel's sums of every step, for a group of channels.
+    group: &'s mut [i32],
     /// The readout's Q16.16 values after the last step.
     outputs: &'s mut [i32],
-    /// Every layer's boundary, first to last.
+    /// The boundaries' regions.
     passed: &'s mut [i32],
     spike_counts: heapless::Vec<u32, MAX_LAYERS>,
     synaptic_events: u32,
@@ -104,41 +151,14 @@ pub struct LayeredNetwork<'m, 's, const MAX_LAYERS: usize = DEFAULT_MAX_LAYERS> 
 
 impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     /// Exact size in words of the state buffer that [`LayeredNetwork::new`] needs for `model`
-    /// run for up to `steps` steps: each layer's boundary, the readout's values and 32 words of
-    /// sums (the formula of [`LayeredNetwork::state_terms`] at `steps`).
+    /// run for up to `steps` steps ([`LayeredNetwork::state_formula`] at `steps`).
     pub fn state_words(model: &Model<'_, MAX_LAYERS>, steps: u16) -> usize {
-        let boundaries = boundaries(model, false);
-        RUN_WORDS
-            + model.output_size()
-            + boundary_words(model.layers(), &boundaries, steps, usize::MAX)
+        Self::state_formula(model).words(steps)
     }
 
-    /// [`LayeredNetwork::state_words`] as a formula of the step count, for code that sizes a
-    /// buffer at compile time (`picospike export --rust-module` writes it as a `const fn`):
-    /// `fixed + sum of (values * steps * bits).div_ceil(32)` over the terms.
-    pub fn state_terms(
-        model: &Model<'_, MAX_LAYERS>,
-    ) -> (usize, heapless::Vec<StateTerm, MAX_LAYERS>) {
-        let layers = model.layers();
-        let mut terms = heapless::Vec::new();
-        for (index, boundary) in boundaries(model, false).iter().enumerate() {
-            let term = match boundary {
-                Boundary::Raster { bits } => layers.get(index).map(|l| StateTerm {
-                    values: l.outputs(),
-                    bits: *bits,
-                }),
-                Boundary::Sums => layers.get(index + 1).map(|next| StateTerm {
-                    values: next.outputs(),
-                    bits: 32,
-                }),
-                Boundary::Readout => None,
-            };
-            // As many terms as layers at most.
-            if let Some(term) = term {
-                let _ = terms.push(term);
-            }
-        }
-        (RUN_WORDS + model.output_size(), terms)
+    /// [`LayeredNetwork::state_words`] as a formula of the step count.
+    pub fn state_formula(model: &Model<'_, MAX_LAYERS>) -> StateFormula<MAX_LAYERS> {
+        formula(model, &boundaries(model, false))
     }
 
     /// Bind `model` to `state` for runs of up to `max_steps` steps.
@@ -154,8 +174,9 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         Self::bind(model, state, max_steps, false)
     }
 
-    /// [`LayeredNetwork::new`] with a raster at every boundary, so that [`LayeredNetwork::count`]
-    /// answers for every layer (host tests; it may need more state than `state_words`).
+    /// [`LayeredNetwork::new`] with a raster at every boundary, each in a region of its own, so
+    /// that [`LayeredNetwork::count`] answers for every layer (host tests; it needs more state,
+    /// [`LayeredNetwork::state_words_with_rasters`]).
     #[cfg(feature = "std")]
     #[doc(hidden)]
     pub fn with_rasters(
@@ -170,36 +191,38 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     #[cfg(feature = "std")]
     #[doc(hidden)]
     pub fn state_words_with_rasters(model: &Model<'_, MAX_LAYERS>, steps: u16) -> usize {
-        let boundaries = boundaries(model, true);
-        RUN_WORDS
-            + model.output_size()
-            + boundary_words(model.layers(), &boundaries, steps, usize::MAX)
+        separate_words(model, &boundaries(model, true), steps)
     }
 
     fn bind(
         model: &'m Model<'m, MAX_LAYERS>,
         state: &'s mut [i32],
         max_steps: u16,
-        rasters_only: bool,
+        separate: bool,
     ) -> Result<Self, LoadError> {
-        let boundaries = boundaries(model, rasters_only);
-        let passed = boundary_words(model.layers(), &boundaries, max_steps, usize::MAX);
-        let needed = RUN_WORDS + model.output_size() + passed;
+        let boundaries = boundaries(model, separate);
+        let formula = formula(model, &boundaries);
+        let needed = if separate {
+            separate_words(model, &boundaries, max_steps)
+        } else {
+            formula.words(max_steps)
+        };
         let too_small = LoadError::StateTooSmall {
             needed,
             given: state.len(),
         };
-        let (sums, rest) = state.split_at_mut_checked(RUN_WORDS).ok_or(too_small)?;
-        let (outputs, rest) = rest
-            .split_at_mut_checked(model.output_size())
-            .ok_or(too_small)?;
+        let group_words = formula.group_words(max_steps);
+        let (group, rest) = state.split_at_mut_checked(group_words).ok_or(too_small)?;
+        let (outputs, rest) = rest.split_at_mut_checked(formula.fixed).ok_or(too_small)?;
+        let passed = needed - group_words - formula.fixed;
         let (passed, _) = rest.split_at_mut_checked(passed).ok_or(too_small)?;
         Ok(LayeredNetwork {
             model,
             max_steps,
             steps: 0,
             boundaries,
-            sums,
+            separate,
+            group,
             outputs,
             passed,
             spike_counts: heapless::Vec::new(),
@@ -248,13 +271,19 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         // Laid out for this run's steps: no more words than for `max_steps`.
         self.steps = steps;
         self.outputs.fill(0);
-        self.passed.fill(0);
         self.spike_counts.clear();
         self.synaptic_events = 0;
         let layers = self.model.layers();
         let constants = self.model.constants();
-        let mut rest: &mut [i32] = &mut *self.passed;
-        let mut received = Received::Static(input);
+        // Where each boundary goes: one after another, or the even ones at the start of the
+        // area and the odd ones after the largest even one.
+        let odd_start = if self.separate {
+            0
+        } else {
+            region_words(&formula(self.model, &self.boundaries).regions[0], steps)
+        };
+        let mut next_start = 0;
+        let mut previous: Option<(Range<usize>, Boundary)> = None;
         for (index, (layer, own)) in layers.iter().zip(constants).enumerate() {
             let boundary = self
                 .boundaries
@@ -262,10 +291,28 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
                 .copied()
                 .unwrap_or(Boundary::Readout);
             let next = layers.get(index + 1).zip(constants.get(index + 1));
-            let words = boundary.words(layer, next.map(|(n, _)| n), steps);
-            let all = core::mem::take(&mut rest);
-            let (region, after) = all.split_at_mut(words.min(all.len()));
-            rest = after;
+            let words =
+                boundary_term(boundary, layer, next.map(|(n, _)| n)).map_or(0, |t| t.words(steps));
+            let start = match (self.separate, index % 2) {
+                (true, _) => next_start,
+                (false, 0) => 0,
+                (false, _) => odd_start,
+            };
+            next_start = start + words;
+            let written = start..start + words;
+            let read = previous.as_ref().map_or(0..0, |(range, _)| range.clone());
+            let (read_words, region) = disjoint(&mut *self.passed, read, written.clone());
+            let received = match previous {
+                None => Received::Static(input),
+                Some((_, Boundary::Raster { bits })) => Received::Raster(Raster {
+                    words: read_words,
+                    bits: u32::from(bits),
+                    steps: u32::from(steps),
+                }),
+                Some((_, Boundary::Sums)) => Received::Sums(read_words),
+                Some((_, Boundary::Readout)) => Received::Static(&[]),
+            };
+            region.fill(0);
             let mut out = Passed {
                 to: match (boundary, next) {
                     (Boundary::Raster { bits }, _) => To::Raster(Raster {
@@ -286,7 +333,7 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
             let pass = LayerPass {
                 layer,
                 constants: own,
-                run: &mut *self.sums,
+                group: &mut *self.group,
                 steps: u32::from(steps),
             };
             let gathered = pass.run(&received, &mut out);
@@ -296,11 +343,7 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
                 .saturating_add(out.additions);
             // One count per layer, as many as the model holds.
             let _ = self.spike_counts.push(out.spikes);
-            received = match out.to {
-                To::Raster(raster) => Received::Raster(raster.frozen()),
-                To::Sums { sums, .. } => Received::Sums(sums),
-                To::Readout(_) => Received::Static(&[]),
-            };
+            previous = Some((written, boundary));
         }
         Ok(Prediction {
             class: class_of(self.outputs),
@@ -313,17 +356,37 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
 
     /// The spike count of value `value` of layer `layer` at step `step` of the last run: the
     /// raster the step order's [`Network::layer_spikes`](crate::Network::layer_spikes) gives
-    /// step by step. `None` out of range and for a layer without a raster (see
-    /// [`LayeredNetwork::count_bits`]).
+    /// step by step. `None` out of range, for a layer without a raster (see
+    /// [`LayeredNetwork::count_bits`]) and for one whose raster a later layer's boundary has
+    /// taken the place of (only [`LayeredNetwork::with_rasters`] keeps them all).
     pub fn count(&self, layer: usize, value: usize, step: u16) -> Option<u32> {
         let layers = self.model.layers();
         let Boundary::Raster { bits } = *self.boundaries.get(layer)? else {
             return None;
         };
-        if value >= layers.get(layer)?.outputs() || step >= self.steps {
+        let last_in_region = layer + 2 >= layers.len();
+        if value >= layers.get(layer)?.outputs()
+            || step >= self.steps
+            || !(self.separate || last_in_region)
+        {
             return None;
         }
-        let offset = boundary_words(layers, &self.boundaries, self.steps, layer);
+        let offset = if self.separate {
+            layers
+                .iter()
+                .zip(&self.boundaries)
+                .enumerate()
+                .take(layer)
+                .map(|(i, (l, &b))| {
+                    boundary_term(b, l, layers.get(i + 1)).map_or(0, |t| t.words(self.steps))
+                })
+                .sum()
+        } else if layer.is_multiple_of(2) {
+            0
+        } else {
+            let formula = formula(self.model, &self.boundaries);
+            region_words(&formula.regions[0], self.steps)
+        };
         let raster = Raster {
             words: self.passed.get(offset..)?,
             bits: u32::from(bits),
@@ -333,32 +396,96 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
     }
 }
 
-/// One term of [`LayeredNetwork::state_terms`]: `values` counts of `bits` bits per step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StateTerm {
-    /// Values per step.
-    pub values: usize,
-    /// Bits per value.
-    pub bits: u8,
+/// The words at `read` (shared) and at `write` (exclusive) of `area`, two ranges that do not
+/// overlap (empty slices for a range outside the area).
+fn disjoint(area: &mut [i32], read: Range<usize>, write: Range<usize>) -> (&[i32], &mut [i32]) {
+    if read.end <= write.start {
+        let (before, from) = area.split_at_mut(write.start.min(area.len()));
+        let read = before.get(read).unwrap_or(&[]);
+        (
+            read,
+            from.get_mut(..write.end - write.start).unwrap_or(&mut []),
+        )
+    } else {
+        let (before, from) = area.split_at_mut(read.start.min(area.len()));
+        let read = from.get(..read.end - read.start).unwrap_or(&[]);
+        (read, before.get_mut(write).unwrap_or(&mut []))
+    }
 }
 
-/// Words of a raster of `values` values over `steps` steps at `bits` bits per count.
-fn raster_len(values: usize, bits: u32, steps: u16) -> usize {
-    (values * usize::from(steps) * bits as usize).div_ceil(32)
+/// The words per step of `boundary` after `layer`, followed by `next` (`None` for the readout).
+fn boundary_term(
+    boundary: Boundary,
+    layer: &Layer<'_>,
+    next: Option<&Layer<'_>>,
+) -> Option<StateTerm> {
+    match boundary {
+        Boundary::Raster { bits } => Some(StateTerm {
+            values: layer.outputs(),
+            bits,
+        }),
+        Boundary::Sums => next.map(|next| StateTerm {
+            values: next.outputs(),
+            bits: 32,
+        }),
+        Boundary::Readout => None,
+    }
 }
 
-/// Words of the boundaries of the first `count` of `layers`.
-fn boundary_words(
-    layers: &[Layer<'_>],
+/// The state formula of `model` with `boundaries`, the even and odd boundaries sharing a region
+/// each.
+fn formula<const L: usize>(model: &Model<'_, L>, boundaries: &[Boundary]) -> StateFormula<L> {
+    let layers = model.layers();
+    let mut formula = StateFormula {
+        fixed: model.output_size(),
+        group: 0,
+        group_per_step: 0,
+        regions: [heapless::Vec::new(), heapless::Vec::new()],
+    };
+    let mut received_raster = false;
+    for (index, (layer, &boundary)) in layers.iter().zip(boundaries).enumerate() {
+        let group = if layer.weighted().is_some() {
+            usize::from(layer.output_shape().channels).min(GROUP)
+        } else {
+            // A pool sums one value's window at a time.
+            1
+        };
+        if index == 0 {
+            formula.group = formula.group.max(group);
+        } else if received_raster {
+            formula.group_per_step = formula.group_per_step.max(group);
+        }
+        if let Some(term) = boundary_term(boundary, layer, layers.get(index + 1)) {
+            // As many terms as layers at most.
+            let _ = formula.regions[index % 2].push(term);
+        }
+        received_raster = matches!(boundary, Boundary::Raster { .. });
+    }
+    formula
+}
+
+/// The words of the state with `boundaries` each in a region of its own, at `steps` steps.
+fn separate_words<const L: usize>(
+    model: &Model<'_, L>,
     boundaries: &[Boundary],
     steps: u16,
-    count: usize,
 ) -> usize {
-    let mut words = 0;
-    for (index, (layer, boundary)) in layers.iter().zip(boundaries).enumerate().take(count) {
-        words += boundary.words(layer, layers.get(index + 1), steps);
-    }
-    words
+    let formula = formula(model, boundaries);
+    let all = formula
+        .regions
+        .iter()
+        .flatten()
+        .map(|t| t.words(steps))
+        .sum::<usize>();
+    formula.words(steps)
+        - region_words(&formula.regions[0], steps)
+        - region_words(&formula.regions[1], steps)
+        + all
+}
+
+/// The words of a region shared by `terms` at `steps` steps: the largest's.
+fn region_words(terms: &[StateTerm], steps: u16) -> usize {
+    terms.iter().map(|t| t.words(steps)).max().unwrap_or(0)
 }
 
 /// Each layer's boundary: a raster of the smallest of 1, 2, 4 and 8 bits that holds the largest
@@ -424,11 +551,10 @@ fn largest_count(layer: &Layer<'_>, fed_max: u32) -> u32 {
                 let (multiplier, shift, bias) = channel_scaling(&scaling, channel);
                 most = most.max(scale(sum, multiplier, shift).saturating_add(bias));
             }
-            let ceiling = (most as u32).div_ceil(ONE as u32);
             if most <= 0 {
                 0
             } else {
-                ceiling.min(MAX_COUNT)
+                (most as u32).div_ceil(ONE as u32).min(MAX_COUNT)
             }
         }
         (Some(neuron), _) => neuron.max_count(),
@@ -479,9 +605,29 @@ impl<W: AsRef<[i32]>> Raster<W> {
         };
         (low | high) & mask
     }
+
+    /// Call `visit(step, count)` for every non-zero count of `value`.
+    #[inline(always)]
+    fn for_each_count(&self, value: usize, mut visit: impl FnMut(u32, u32)) {
+        // Steps whose counts one read brings.
+        let run = 32 / self.bits;
+        let (width, mask) = (self.bits.trailing_zeros(), (1u32 << self.bits) - 1);
+        let mut first = 0;
+        while first < self.steps {
+            let n = run.min(self.steps - first);
+            let mut counts = self.counts(value, first, n);
+            while counts != 0 {
+                let at = counts.trailing_zeros() >> width;
+                let shift = at << width;
+                visit(first + at, (counts >> shift) & mask);
+                counts &= !(mask << shift);
+            }
+            first += n;
+        }
+    }
 }
 
-impl<'r> Raster<&'r mut [i32]> {
+impl Raster<&mut [i32]> {
     /// Record `count` (at most the width's maximum, proven at load) for `value` at `step`.
     #[inline(always)]
     fn put(&mut self, value: usize, step: u32, count: u32) {
@@ -491,15 +637,6 @@ impl<'r> Raster<&'r mut [i32]> {
         debug_assert!(count <= most, "count {count} beyond the proven {most}");
         if let Some(word) = self.words.get_mut(bit / 32) {
             *word |= (count.min(most) << (bit % 32)) as i32;
-        }
-    }
-
-    /// The raster, read-only, for the next layer.
-    fn frozen(self) -> Raster<&'r [i32]> {
-        Raster {
-            words: self.words,
-            bits: self.bits,
-            steps: self.steps,
         }
     }
 }
@@ -517,7 +654,7 @@ enum Received<'r> {
 /// Where a layer's output goes.
 enum To<'t, 'v, 'n> {
     Raster(Raster<&'t mut [i32]>),
-    /// The next layer's sums at every step, through its fan-out kernel.
+    /// The next layer's sums at every step, through its drive kernel.
     Sums {
         sums: &'t mut [i32],
         next: &'n Layer<'n>,
@@ -532,12 +669,12 @@ struct Passed<'t, 'v, 'n> {
     to: To<'t, 'v, 'n>,
     /// Spikes emitted (pooled sums for a pool).
     spikes: u32,
-    /// Weight additions of the next layer's fan-out into its sums.
+    /// Weight additions of the next layer's drive into its sums.
     additions: u32,
 }
 
 impl Passed<'_, '_, '_> {
-    /// Pass on `count` spikes of the value at `place` at `step`, or the readout's `value`.
+    /// Pass on `count` spikes of the value at `place` at `step`.
     #[inline(always)]
     fn emit(&mut self, place: Place, step: u32, count: u32) {
         if count == 0 {
@@ -583,108 +720,150 @@ impl Passed<'_, '_, '_> {
 struct LayerPass<'p> {
     layer: &'p Layer<'p>,
     constants: &'p LayerConstants,
-    /// A neuron's sums over a run of steps.
-    run: &'p mut [i32],
+    /// The gather buffer.
+    group: &'p mut [i32],
     steps: u32,
 }
 
 impl LayerPass<'_> {
     /// Run every neuron (or pooled value) of the layer over every step; returns the weight
     /// additions of its own gather (a weighted layer reading a raster).
-    fn run(self, received: &Received<'_>, out: &mut Passed<'_, '_, '_>) -> u32 {
-        let LayerPass {
-            layer,
-            constants,
-            run,
-            steps,
-        } = self;
-        let weighted = layer.weighted();
-        let gain = constants.synapse_gain;
+    fn run(mut self, received: &Received<'_>, out: &mut Passed<'_, '_, '_>) -> u32 {
+        let shape = self.layer.output_shape();
+        let channels = usize::from(shape.channels);
+        if self.layer.weighted().is_none() {
+            if let Received::Raster(raster) = received {
+                self.pool(raster, out);
+            }
+            return 0;
+        }
         let mut additions = 0u32;
-        for place in places(layer.output_shape()) {
-            let (multiplier, shift, bias) = match &weighted {
-                Some((_, scaling)) => channel_scaling(scaling, usize::from(place.c)),
-                None => (0, 0, 0),
-            };
-            let packed = pack_scale(multiplier, shift as u8);
-            let mut neuron = Cell::new(constants, gain, bias);
-            // One step of this neuron under its integer sum of the step.
-            let mut step = |step: u32, sum: i32, out: &mut Passed<'_, '_, '_>| {
-                if weighted.is_none() {
-                    // A pool passes its window's sum on.
-                    out.emit(place, step, sum as u32 & MAX_COUNT);
-                    return;
+        let mut pixels = places(shape).step_by(channels.max(1));
+        // Each output pixel, in groups of channels.
+        for pixel in &mut pixels {
+            let mut first = 0;
+            while first < channels {
+                let group = GROUP.min(channels - first);
+                additions = additions.wrapping_add(self.group(received, pixel, first, group, out));
+                first += group;
+            }
+        }
+        additions
+    }
+
+    /// The channels `first..first + n` of the output pixel at `pixel` (its channel 0); returns
+    /// the weight additions of the gather.
+    fn group(
+        &mut self,
+        received: &Received<'_>,
+        pixel: Place,
+        first: usize,
+        n: usize,
+        out: &mut Passed<'_, '_, '_>,
+    ) -> u32 {
+        let Some((_, scaling)) = self.layer.weighted() else {
+            return 0;
+        };
+        let gain = self.constants.synapse_gain;
+        let steps = self.steps;
+        let layer = self.layer;
+        let mut additions = 0u32;
+        let rows = n * match received {
+            Received::Raster(_) => steps as usize,
+            Received::Static(_) => 1,
+            // The sums are in the boundary already.
+            Received::Sums(_) => 0,
+        };
+        let Some(sums) = self.group.get_mut(..rows) else {
+            return 0;
+        };
+        sums.fill(0);
+        match received {
+            Received::Static(input) => layer.for_each_input_row(pixel, |i, row| {
+                let x = input.get(i).copied().unwrap_or(0);
+                if let (true, Some(row)) = (x != 0, row.get(first..first + n)) {
+                    add_scaled::<Selected>(sums, row, u32::from(x));
                 }
-                let target = scaled_sum(sum, packed).saturating_add(bias);
-                let (count, value) = neuron.step(target, step);
+            }),
+            Received::Raster(raster) => layer.for_each_input_row(pixel, |i, row| {
+                let Some(row) = row.get(first..first + n) else {
+                    return;
+                };
+                raster.for_each_count(i, |step, count| {
+                    let at = step as usize * n;
+                    if let Some(sums) = sums.get_mut(at..at + n) {
+                        add_scaled::<Selected>(sums, row, count);
+                        additions = additions.wrapping_add(n as u32);
+                    }
+                });
+            }),
+            Received::Sums(_) => {}
+        }
+        for k in 0..n {
+            let c = first + k;
+            let place = Place {
+                index: pixel.index + c,
+                c: c as u16,
+                ..pixel
+            };
+            let (multiplier, shift, bias) = channel_scaling(&scaling, c);
+            let mut neuron = Cell::new(self.constants, gain, bias);
+            if let Received::Static(_) = received {
+                let sum = sums.get(k).copied().unwrap_or(0);
+                // The step order's static current: scaled even when the sum is zero.
+                let current = scale(sum, multiplier, shift).saturating_add(bias);
+                neuron.start_clock(current, self.constants);
+            }
+            let mut run = |step: u32, current: i32, out: &mut Passed<'_, '_, '_>| {
+                let (count, value) = neuron.step(current, step);
                 out.emit(place, step, count);
                 if let Some(value) = value {
                     out.value(place, value);
                 }
             };
             match received {
-                Received::Static(input) => {
-                    let mut sum = 0i32;
-                    layer.for_each_fan_in(place, |i, weight| {
-                        let x = input.get(i).copied().unwrap_or(0);
-                        if x != 0 {
-                            sum = sum.wrapping_add(weight * i32::from(x));
-                        }
-                    });
-                    // The step order's static current: scaled even when the sum is zero.
+                Received::Static(_) => {
+                    let sum = sums.get(k).copied().unwrap_or(0);
                     let current = scale(sum, multiplier, shift).saturating_add(bias);
-                    neuron.start_clock(current, constants);
-                    for t in 0..steps {
-                        let (count, value) = neuron.step(current, t);
-                        out.emit(place, t, count);
-                        if let Some(value) = value {
-                            out.value(place, value);
-                        }
+                    for step in 0..steps {
+                        run(step, current, out);
                     }
                 }
-                Received::Sums(sums) => {
-                    let n = layer.outputs();
-                    for t in 0..steps {
-                        let sum = sums.get(t as usize * n + place.index).copied().unwrap_or(0);
-                        step(t, sum, out);
-                    }
-                }
-                Received::Raster(raster) => {
-                    // Steps whose counts one read of a value's raster brings.
-                    let length = (32 / raster.bits).min(RUN_WORDS as u32).max(1);
-                    let (width, mask) = (raster.bits.trailing_zeros(), (1u32 << raster.bits) - 1);
-                    let mut first = 0;
-                    while first < steps {
-                        let n = length.min(steps - first);
-                        let Some(run) = run.get_mut(..n as usize) else {
-                            break;
+                Received::Raster(_) | Received::Sums(_) => {
+                    let packed = pack_scale(multiplier, shift as u8);
+                    let outputs = layer.outputs();
+                    for step in 0..steps {
+                        let sum = match received {
+                            Received::Sums(all) => all.get(step as usize * outputs + place.index),
+                            _ => sums.get(step as usize * n + k),
                         };
-                        run.fill(0);
-                        layer.for_each_fan_in(place, |i, weight| {
-                            let mut counts = raster.counts(i, first, n);
-                            while counts != 0 {
-                                let at = counts.trailing_zeros() >> width;
-                                let count = (counts >> (at << width)) & mask;
-                                counts &= !(mask << (at << width));
-                                if let Some(sum) = run.get_mut(at as usize) {
-                                    *sum = sum.wrapping_add(weight * count as i32);
-                                }
-                                additions = additions.wrapping_add(1);
-                            }
-                        });
-                        for (k, &sum) in run.iter().enumerate() {
-                            step(first + k as u32, sum, out);
-                        }
-                        first += n;
+                        let sum = sum.copied().unwrap_or(0);
+                        run(step, scaled_sum(sum, packed).saturating_add(bias), out);
                     }
                 }
             }
         }
-        // The step order counts the additions of weighted layers only.
-        if weighted.is_some() {
-            additions
-        } else {
-            0
+        additions
+    }
+
+    /// A pool: each output's window sum of the previous layer's counts at every step.
+    fn pool(&mut self, raster: &Raster<&[i32]>, out: &mut Passed<'_, '_, '_>) {
+        let steps = self.steps as usize;
+        for place in places(self.layer.output_shape()) {
+            let Some(sums) = self.group.get_mut(..steps) else {
+                return;
+            };
+            sums.fill(0);
+            self.layer.for_each_fan_in(place, |i| {
+                raster.for_each_count(i, |step, count| {
+                    if let Some(sum) = sums.get_mut(step as usize) {
+                        *sum = sum.wrapping_add(count as i32);
+                    }
+                });
+            });
+            for (step, &sum) in sums.iter().enumerate() {
+                out.emit(place, step as u32, sum as u32 & MAX_COUNT);
+            }
         }
     }
 }

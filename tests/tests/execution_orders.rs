@@ -242,31 +242,6 @@ fn a_layered_state_runs_any_step_count_up_to_its_own() {
     );
 }
 
-#[test]
-fn the_state_formula_gives_the_state_words_at_every_step_count() {
-    let mut blobs: Vec<(String, Vec<u8>)> = committed_models();
-    for (name, network) in variants() {
-        blobs.push((name, quantize(&network).unwrap()));
-    }
-    for (name, blob) in blobs {
-        let model: Model = Model::from_bytes(&blob).unwrap();
-        let (fixed, terms) = LayeredNetwork::state_terms(&model);
-        for steps in [0u16, 1, 2, 3, 7, 10, 20, 31, 33, 100, 1000] {
-            let s = usize::from(steps);
-            let formula = fixed
-                + terms
-                    .iter()
-                    .map(|t| (t.values * s * usize::from(t.bits)).div_ceil(32))
-                    .sum::<usize>();
-            assert_eq!(
-                formula,
-                LayeredNetwork::state_words(&model, steps),
-                "{name} at {steps} steps"
-            );
-        }
-    }
-}
-
 /// The committed model modules carry the layer-major order's state formula that `picospike
 /// export --rust-module` writes for their model (the firmware sizes its buffer from it). Update
 /// them with `PICOSPIKE_WRITE_MODEL_MODULES=1 cargo test -p picospike-tests --test
@@ -293,4 +268,39 @@ fn committed_model_modules_carry_their_layered_state_formula() {
             path.display()
         );
     }
+}
+
+/// The committed model modules, compiled: their `layered_state_words` against the runtime's.
+macro_rules! model_modules {
+    ($($name:ident => $dir:literal),* $(,)?) => {
+        $(
+            #[allow(dead_code)]
+            mod $name {
+                include!(concat!("../../boards/models/", $dir, "/model.rs"));
+            }
+        )*
+
+        #[test]
+        fn the_model_modules_state_formula_is_the_runtimes_at_every_step_count() {
+            $(
+                let model: Model = Model::from_bytes($name::MODEL).unwrap();
+                for steps in [0u16, 1, 2, 3, 7, 10, 16, 20, 31, 33, 100, 1000, u16::MAX] {
+                    assert_eq!(
+                        $name::layered_state_words(steps),
+                        LayeredNetwork::state_words(&model, steps),
+                        "{} at {steps} steps",
+                        $dir
+                    );
+                }
+            )*
+        }
+    };
+}
+
+model_modules! {
+    demo => "demo",
+    digits => "digits",
+    mnist_conv => "mnist-conv",
+    mnist_conv_x3 => "mnist-conv-x3",
+    mnist_dense => "mnist-dense",
 }

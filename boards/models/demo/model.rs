@@ -25,9 +25,19 @@ pub static SAMPLES: &[(&[u8], u8)] = &[
     (&[2, 6, 16, 6, 15, 9, 4, 7, 11, 0, 14, 9, 14, 2, 8, 8, 5, 13, 0, 0, 15, 3, 4, 16, 0, 12, 9, 9, 9, 1, 0, 14, 3, 7, 16, 0, 6, 14, 11, 1, 16, 10, 6, 3, 14, 11, 15, 16, 15, 8, 0, 10, 14, 1, 5, 7, 16, 9, 14, 0, 6, 7, 3, 10], 9),
 ];
 /// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs
-/// for up to `steps` steps.
+/// for up to `steps` steps: the readout's values, the gather buffer and the two regions
+/// the layers' boundaries alternate between.
 pub const fn layered_state_words(steps: u16) -> usize {
+    const fn max(a: usize, b: usize) -> usize {
+        if a > b {
+            a
+        } else {
+            b
+        }
+    }
     let steps = steps as usize;
-    42
-        + (32 * steps).div_ceil(32)
+    let gather = max(16, 10 * steps);
+    let even = (32 * steps).div_ceil(32);
+    let odd = 0;
+    10 + gather + even + odd
 }

@@ -35,9 +35,19 @@ pub static SAMPLES: &[(&[u8], u8)] = &[
     (&[0, 4, 15, 15, 8, 0, 0, 0, 0, 8, 16, 16, 16, 3, 0, 0, 0, 1, 0, 1, 15, 5, 0, 0, 0, 0, 0, 0, 11, 6, 0, 0, 0, 0, 0, 3, 15, 2, 0, 0, 0, 0, 4, 15, 16, 14, 6, 0, 0, 6, 16, 16, 15, 11, 3, 0, 0, 7, 14, 11, 0, 0, 0, 0], 2),
 ];
 /// `i32` words of state the layer-major order (`picospike_runtime::LayeredNetwork`) needs
-/// for up to `steps` steps.
+/// for up to `steps` steps: the readout's values, the gather buffer and the two regions
+/// the layers' boundaries alternate between.
 pub const fn layered_state_words(steps: u16) -> usize {
+    const fn max(a: usize, b: usize) -> usize {
+        if a > b {
+            a
+        } else {
+            b
+        }
+    }
     let steps = steps as usize;
-    42
-        + (100 * steps).div_ceil(32)
+    let gather = max(16, 10 * steps);
+    let even = (100 * steps).div_ceil(32);
+    let odd = 0;
+    10 + gather + even + odd
 }

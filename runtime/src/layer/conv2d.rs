@@ -132,8 +132,9 @@ impl Kind for Conv2d<'_> {
         Conv2d::accumulate::<K>(self, events, sums, divisor_reciprocal)
     }
 
-    /// The kernel window of the output's pixel, inside the input, in the output's channel.
-    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
+    /// The kernel window of the output pixel, inside the input: for each input its row of
+    /// weights into every filter.
+    fn for_each_input_row(&self, pixel: Place, mut visit: impl FnMut(usize, &[u8])) {
         let (kh, kw) = (
             usize::from(self.kernel_height),
             usize::from(self.kernel_width),
@@ -142,32 +143,30 @@ impl Kind for Conv2d<'_> {
             usize::from(self.input.height),
             usize::from(self.input.width),
         );
-        let (channels, filters) = (
-            usize::from(self.input.channels),
-            usize::from(self.output.channels),
-        );
+        let channels = usize::from(self.input.channels);
+        let filters = usize::from(self.output.channels);
         let stride = usize::from(self.stride);
-        // Rows and columns of the window in the padded input; the padding is left out.
-        let (top, left) = (usize::from(place.y) * stride, usize::from(place.x) * stride);
+        // The window's rows and columns in the padded input, clipped to the input.
+        let (top, left) = (usize::from(pixel.y) * stride, usize::from(pixel.x) * stride);
         let (pad_top, pad_left) = (
             usize::from(self.padding_top),
             usize::from(self.padding_left),
         );
+        let rows = pad_top.saturating_sub(top)..kh.min((height + pad_top).saturating_sub(top));
+        let cols = pad_left.saturating_sub(left)..kw.min((width + pad_left).saturating_sub(left));
         // Weights are `[in_channel][ky][kx][filter]`: one input channel further is this far on.
         let channel_step = kh * kw * filters;
-        for ky in 0..kh {
-            let Some(y) = (top + ky).checked_sub(pad_top).filter(|&y| y < height) else {
-                continue;
-            };
-            for kx in 0..kw {
-                let Some(x) = (left + kx).checked_sub(pad_left).filter(|&x| x < width) else {
-                    continue;
-                };
+        for ky in rows {
+            let y = top + ky - pad_top;
+            for kx in cols.clone() {
+                let x = left + kx - pad_left;
                 let input = (y * width + x) * channels;
-                let tap = (ky * kw + kx) * filters + usize::from(place.c);
-                let taps = self.weights.get(tap..).unwrap_or(&[]);
-                for (c, &weight) in taps.iter().step_by(channel_step).take(channels).enumerate() {
-                    visit(input + c, i32::from(weight as i8));
+                let mut tap = (ky * kw + kx) * filters;
+                for c in 0..channels {
+                    if let Some(row) = self.weights.get(tap..tap + filters) {
+                        visit(input + c, row);
+                    }
+                    tap += channel_step;
                 }
             }
         }

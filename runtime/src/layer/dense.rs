@@ -90,12 +90,11 @@ impl Kind for Dense<'_> {
         Dense::accumulate::<K>(self, events, sums)
     }
 
-    /// Every input, with its weight from the output's column of the input-major weights.
-    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
-        let column = self.weights.get(place.index..).unwrap_or(&[]);
+    /// Every input, with its input-major row of weights.
+    fn for_each_input_row(&self, _: Place, mut visit: impl FnMut(usize, &[u8])) {
         let outputs = usize::from(self.outputs).max(1);
-        for (input, &weight) in column.iter().step_by(outputs).enumerate() {
-            visit(input, i32::from(weight as i8));
+        for (input, row) in self.weights.chunks_exact(outputs).enumerate() {
+            visit(input, row);
         }
     }
 }

@@ -75,9 +75,19 @@ pub(crate) trait Kind {
         divisor_reciprocal: u32,
     ) -> u32;
 
-    /// The gather of the layer-major order ([`crate::layered`]): call `visit(input, weight)`
-    /// for every input that feeds the output at `place`, with the input's index in HWC order
-    /// and its `i8` weight (1 for a pool). Inputs outside the layer (a convolution's padding)
-    /// are skipped.
-    fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize, i32));
+    /// The gather of the layer-major order ([`crate::layered`]) for a weighted kind: call
+    /// `visit(input, row)` for every input that feeds the output pixel of `pixel`, with the
+    /// input's index in HWC order and its `i8` weights into each of the pixel's channels (the
+    /// row the drive kernel adds for an event of that input). Inputs outside the layer (a
+    /// convolution's padding) are skipped. A kind without weights has none.
+    fn for_each_input_row(&self, pixel: Place, visit: impl FnMut(usize, &[u8])) {
+        let _ = (pixel, visit);
+    }
+
+    /// The gather of the layer-major order for a kind without weights (a pool): call
+    /// `visit(input)` for every input that feeds the output value at `place`. A weighted kind
+    /// gathers by rows ([`Kind::for_each_input_row`]) instead.
+    fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize)) {
+        let _ = (place, visit);
+    }
 }

@@ -153,10 +153,17 @@ impl<'a> Layer<'a> {
         }
     }
 
-    /// The inputs feeding the output at `place` and their weights (see
+    /// The inputs feeding the output pixel of `pixel` and their rows of weights (see
+    /// [`Kind::for_each_input_row`]).
+    #[inline(always)]
+    pub(crate) fn for_each_input_row(&self, pixel: Place, visit: impl FnMut(usize, &[u8])) {
+        each_kind!(self, layer => layer.for_each_input_row(pixel, visit))
+    }
+
+    /// The inputs feeding the value at `place` of a layer without weights (see
     /// [`Kind::for_each_fan_in`]).
     #[inline(always)]
-    pub(crate) fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize, i32)) {
+    pub(crate) fn for_each_fan_in(&self, place: Place, visit: impl FnMut(usize)) {
         each_kind!(self, layer => layer.for_each_fan_in(place, visit))
     }
 

@@ -91,7 +91,7 @@ impl Kind for SumPool {
     }
 
     /// The window of the output's pixel, in its channel.
-    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize, i32)) {
+    fn for_each_fan_in(&self, place: Place, mut visit: impl FnMut(usize)) {
         let size = usize::from(self.size);
         let (width, channels) = (
             usize::from(self.input.width),
@@ -100,7 +100,7 @@ impl Kind for SumPool {
         let (top, left) = (usize::from(place.y) * size, usize::from(place.x) * size);
         for y in top..top + size {
             for x in left..left + size {
-                visit((y * width + x) * channels + usize::from(place.c), 1);
+                visit((y * width + x) * channels + usize::from(place.c));
             }
         }
     }
