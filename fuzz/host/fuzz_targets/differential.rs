@@ -8,7 +8,10 @@
 //! 1. **Kernel sets agree bit for bit.** The portable kernels (Cortex-M0) and the DSP kernels with
 //!    the twins of their instructions (Cortex-M4) give the same events in every layer at every
 //!    step and the same outputs, and so does the build's own set (`Network::run`).
-//! 2. **The first layer stays within SEMANTICS.md's bound of the float reference.** The float
+//! 2. **The execution orders agree bit for bit.** `LayeredNetwork` (each layer over the whole
+//!    window) gives `Network::run`'s prediction, and with a raster at every boundary the same
+//!    spikes of every layer at every step.
+//! 3. **The first layer stays within SEMANTICS.md's bound of the float reference.** The float
 //!    reference runs the dequantized network (the weights the runtime holds), so only the
 //!    fixed-point arithmetic differs: each neuron of the first layer spikes within one spike of
 //!    the reference's count, unless its current lies within 1% of the LIF threshold (where the
@@ -26,7 +29,7 @@ use picospike_runtime::format::InputEncoding;
 use picospike_runtime::layer::Shape;
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
-use picospike_runtime::{KernelSet, Model, Network};
+use picospike_runtime::{KernelSet, LayeredNetwork, Model, Network};
 
 /// Largest weight count of a recipe: keeps an execution short.
 const MAX_WEIGHTS: usize = 4096;
@@ -346,7 +349,43 @@ fuzz_target!(|data: &[u8]| {
         "outputs: Network::run"
     );
 
-    // 2. The first layer against the float reference on the weights the runtime holds.
+    // 2. The execution orders: layer by layer gives the step order's prediction, and (with a
+    // raster at every boundary) its spikes of every layer at every step.
+    let expected = prediction.clone();
+    let mut layered_state = vec![0i32; LayeredNetwork::state_words(&model, steps)];
+    let mut layered = LayeredNetwork::new(&model, &mut layered_state, steps)
+        .expect("a buffer of state_words words");
+    assert_eq!(
+        layered
+            .run(&input, steps)
+            .expect("an input of the model's size"),
+        expected,
+        "prediction: layer by layer vs step by step"
+    );
+    let words = LayeredNetwork::state_words_with_rasters(&model, steps);
+    let mut raster_state = vec![0i32; words];
+    let mut rasters = LayeredNetwork::with_rasters(&model, &mut raster_state, steps)
+        .expect("a buffer of state_words_with_rasters words");
+    rasters
+        .run(&input, steps)
+        .expect("an input of the model's size");
+    for (step, layers) in portable.iter().enumerate() {
+        for (layer, events) in layers.iter().enumerate().take(layers.len() - 1) {
+            let mut counts: Vec<(usize, u32)> = (0..model.layers()[layer].outputs())
+                .filter_map(|value| {
+                    let count = rasters.count(layer, value, step as u16).expect("in range");
+                    (count != 0).then_some((value, count))
+                })
+                .collect();
+            counts.sort_unstable();
+            assert_eq!(
+                &counts, events,
+                "layer {layer} step {step}: layer by layer vs step by step"
+            );
+        }
+    }
+
+    // 3. The first layer against the float reference on the weights the runtime holds.
     let reference = dequantized(&network).expect("quantized once already");
     let first = &reference.layers[0];
     let currents = reference.first_currents(&input);
