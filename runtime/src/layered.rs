@@ -5,7 +5,7 @@
 //! feed-forward network does not need that order: a layer's neurons at step `t` depend only on
 //! their own past and on the previous layer's output of steps up to `t`. So [`LayeredNetwork`]
 //! runs the first layer over all the steps, then the second, and so on, one output pixel at a
-//! time: the pixel's integer sums of every step are gathered into a small buffer (up to 16
+//! time: the pixel's integer sums of every step are gathered into a small buffer (up to 32
 //! channels at a time), then each of its neurons runs the whole window with its state in
 //! registers. What a layer passes to the next is kept in one of two forms, whichever is smaller
 //! (a *boundary*):
@@ -45,7 +45,7 @@ use crate::shape::{places, Place};
 
 /// Most channels of one output pixel gathered at a time: the gather buffer holds their sums
 /// of every step.
-const GROUP: usize = 16;
+const GROUP: usize = 32;
 
 /// What one layer passes to the next (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

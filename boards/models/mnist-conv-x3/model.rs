@@ -46,7 +46,7 @@ pub const fn layered_state_words(steps: u16) -> usize {
         }
     }
     let steps = steps as usize;
-    let gather = max(16, 16 * steps);
+    let gather = max(16, 32 * steps);
     let even = max((2304 * steps * 2).div_ceil(32), 10 * steps);
     let odd = 128 * steps;
     10 + gather + even + odd

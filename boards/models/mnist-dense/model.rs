@@ -36,7 +36,7 @@ pub const fn layered_state_words(steps: u16) -> usize {
         }
     }
     let steps = steps as usize;
-    let gather = max(16, 10 * steps);
+    let gather = max(32, 10 * steps);
     let even = (256 * steps).div_ceil(32);
     let odd = 0;
     10 + gather + even + odd
