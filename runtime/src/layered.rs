@@ -878,8 +878,8 @@ impl LayerPass<'_> {
 }
 
 /// One neuron's run over the whole window: its synapse and its dynamics, dispatched once, each
-/// combination a loop of its own (a dispatch per step measured 128 instructions per neuron and
-/// step on the Cortex-M0).
+/// combination a loop of its own (with a dispatch per step, the conv MNIST network at 10 steps
+/// took 7.6 M instructions on the Cortex-M0; with a loop per combination, 5.9 M).
 struct Neuron<'c> {
     constants: &'c LayerConstants,
     /// The synapse's gain (its filter rests at the bias).
