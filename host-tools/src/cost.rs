@@ -325,7 +325,9 @@ pub struct BoardMemory {
     /// The firmware's RAM besides the network state: its statics (the loaded model, the
     /// bound network, the formatting buffers) and its peak stack, in bytes. From
     /// `boards/<board>/size.txt` for the demo model: `ram_total - 4 * STATE_WORDS + stack_peak`
-    /// (`memory_figures_match_the_boards` checks them).
+    /// (`memory_figures_match_the_boards` checks them). Measured in the step order: the
+    /// layer-major order's inference takes more stack (1,372 bytes at the peak against 928 on
+    /// qemu-microbit, conv MNIST at 10 steps), which its fits leave out.
     pub firmware_ram_bytes: usize,
 }
 
@@ -349,13 +351,13 @@ impl Board {
                 board: "qemu-mps2-an386",
                 ram_bytes: 4 << 20,
                 // ram_total 1,900 - 4 * 242 + stack_peak 804.
-                firmware_ram_bytes: 1_736,
+                firmware_ram_bytes: 1_848,
             },
             Board::CortexM0 => BoardMemory {
                 board: "qemu-microbit",
                 ram_bytes: 16 << 10,
                 // ram_total 1,900 - 4 * 242 + stack_peak 920.
-                firmware_ram_bytes: 1_852,
+                firmware_ram_bytes: 1_948,
             },
         }
     }

@@ -9,7 +9,7 @@ use serde_json::json;
 use picospike_runtime::layer::{Layer, Shape};
 use picospike_runtime::neuron::Neuron;
 use picospike_runtime::synapse::Synapse;
-use picospike_runtime::Model;
+use picospike_runtime::{LayeredNetwork, Model};
 
 use super::{check_model_bounds, positive_f64, print_stdout, CommandError, Result};
 use crate::cost::{predict, Activity, Board, CostPrediction, Workload};
@@ -130,6 +130,11 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
         "workload": Workload::of(&model),
     });
     let mut value = value;
+    // The layer-major order's state (a static input), at the steps of the prediction or the
+    // model's own.
+    let layered_steps = predicted.as_ref().map_or(input.timesteps, |(_, p)| p.steps);
+    let layered_bytes = 4 * LayeredNetwork::state_words(&model, layered_steps);
+    value["layered"] = json!({ "steps": layered_steps, "state_bytes": layered_bytes });
     if let Some((board, p)) = &predicted {
         let memory = board.memory();
         value["memory"] = json!({
@@ -138,6 +143,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
             "firmware_ram_bytes": memory.firmware_ram_bytes,
             "ram_needed": memory.ram_needed(sizes.ram_bytes),
             "fits": memory.fits(sizes.ram_bytes),
+            "fits_layer_by_layer": memory.fits(layered_bytes),
         });
         value["prediction"] = json!({
             "board": board,
@@ -194,7 +200,8 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
     }
     let _ = writeln!(
         t,
-        "flash: {} bytes; state RAM: {} bytes ({} words)",
+        "flash: {} bytes; state RAM: {} bytes ({} words); layer by layer (a static input, \
+         runtime/SEMANTICS.md \"Execution orders\"): {layered_bytes} bytes at {layered_steps} steps",
         sizes.flash_bytes, sizes.ram_bytes, sizes.state_words
     );
     if let Some((board, p)) = &predicted {
@@ -212,10 +219,19 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
             memory.board,
             if fits {
                 "fits".to_string()
+            } else if memory.fits(layered_bytes) {
+                format!(
+                    "does not fit step by step ({} bytes too many); fits layer by layer ({} \
+                     bytes in all), the order the QEMU board then runs it in",
+                    needed - memory.ram_bytes,
+                    memory.ram_needed(layered_bytes)
+                )
             } else {
                 format!(
-                    "does NOT fit ({} bytes too many; the model cannot load there)",
-                    needed - memory.ram_bytes
+                    "does NOT fit ({} bytes too many, {} layer by layer; the model cannot load \
+                     there)",
+                    needed - memory.ram_bytes,
+                    memory.ram_needed(layered_bytes) - memory.ram_bytes
                 )
             }
         );
@@ -225,7 +241,11 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
              drive, {:.0} in the steps, about {:.0} synaptic events), {:.3} ms at {} MHz \
              (per-kind costs measured on {}, boards/BENCH.md; instructions, not cycles)",
             board_name(*board),
-            if fits { "" } else { "if it fit, " },
+            if fits {
+                ""
+            } else {
+                "step by step, if it fit: "
+            },
             p.instructions,
             p.steps,
             p.static_part,
