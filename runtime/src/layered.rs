@@ -919,6 +919,10 @@ impl Neuron<'_> {
                 });
                 None
             }
+            // Under a constant current of at most 0 (and no synapse) a spiking ReLU neuron at rest
+            // stays at rest: `spiking_relu::step` adds `max(J, 0)`. Most of a conv network's first
+            // layer sees the blank background of an image.
+            (Some(Dynamics::SpikingRectifiedLinear), Some(current), None) if current <= 0 => None,
             (Some(Dynamics::SpikingRectifiedLinear), _, _) => {
                 let mut voltage = 0;
                 self.each_step(target, emit, |current| {
