@@ -47,7 +47,7 @@ pub trait Classifier {
 }
 
 #[cfg(feature = "runtime")]
-pub use self::runtime::{LayeredClassifier, NetworkClassifier};
+pub use self::runtime::{Engine, EngineClassifier, LayeredClassifier, NetworkClassifier};
 
 #[cfg(feature = "runtime")]
 mod runtime {
@@ -55,17 +55,56 @@ mod runtime {
     use picospike_runtime::DEFAULT_MAX_LAYERS;
     use picospike_runtime::{LayeredNetwork, Model, Network, Prediction, RunError};
 
-    /// [`Classifier`] over a loaded `picospike_runtime::Network` of at most `L` layers (the
-    /// runtime's default capacity unless a board picks a smaller one to save stack and RAM).
+    /// A bound `picospike_runtime` network, in either execution order: `Network` (step by step)
+    /// or `LayeredNetwork` (layer by layer, `runtime/SEMANTICS.md`).
+    pub trait Engine<const L: usize> {
+        /// Inference from rest for `steps` steps.
+        ///
+        /// # Errors
+        /// The runtime's [`RunError`].
+        fn infer(&mut self, input: &[u8], steps: u16) -> Result<Prediction<'_, L>, RunError>;
+        /// The most steps one inference may run (`None`: no bound).
+        fn max_steps(&self) -> Option<u16>;
+    }
+
+    impl<const L: usize> Engine<L> for Network<'_, '_, L> {
+        fn infer(&mut self, input: &[u8], steps: u16) -> Result<Prediction<'_, L>, RunError> {
+            self.run(input, steps)
+        }
+        fn max_steps(&self) -> Option<u16> {
+            None
+        }
+    }
+
+    impl<const L: usize> Engine<L> for LayeredNetwork<'_, '_, L> {
+        fn infer(&mut self, input: &[u8], steps: u16) -> Result<Prediction<'_, L>, RunError> {
+            self.run(input, steps)
+        }
+        fn max_steps(&self) -> Option<u16> {
+            Some(LayeredNetwork::max_steps(self))
+        }
+    }
+
+    /// [`Classifier`] over a bound network `E` of a model of at most `L` layers (the runtime's
+    /// default capacity unless a board picks a smaller one to save stack and RAM).
     ///
     /// The network is borrowed, not owned: it can then be built where it lives (a `static` on
     /// the boards, with `Network::new_into`) and never be moved, a copy of its size in stack
     /// saved (on the Cortex-M0 board, wrapping an owned network cost a 1 KB frame).
-    pub struct NetworkClassifier<'n, 'm, 's, const L: usize = DEFAULT_MAX_LAYERS> {
+    pub struct EngineClassifier<'n, 'm, E, const L: usize = DEFAULT_MAX_LAYERS> {
         model: &'m Model<'m, L>,
-        network: &'n mut Network<'m, 's, L>,
+        network: &'n mut E,
         spikes: heapless::Vec<u32, L>,
     }
+
+    /// The step order's classifier (`picospike_runtime::Network`).
+    pub type NetworkClassifier<'n, 'm, 's, const L: usize = DEFAULT_MAX_LAYERS> =
+        EngineClassifier<'n, 'm, Network<'m, 's, L>, L>;
+
+    /// The layer-major order's classifier (`picospike_runtime::LayeredNetwork`): for a model
+    /// whose step-by-step state does not fit the board (the same outputs, bit for bit).
+    pub type LayeredClassifier<'n, 'm, 's, const L: usize = DEFAULT_MAX_LAYERS> =
+        EngineClassifier<'n, 'm, LayeredNetwork<'m, 's, L>, L>;
 
     impl<'n, 'm, 's> NetworkClassifier<'n, 'm, 's> {
         /// Wrap a network built from `model` (default layer capacity).
@@ -74,9 +113,9 @@ mod runtime {
         }
     }
 
-    impl<'n, 'm, 's, const L: usize> NetworkClassifier<'n, 'm, 's, L> {
+    impl<'n, 'm, E, const L: usize> EngineClassifier<'n, 'm, E, L> {
         /// Wrap a network built from `model`, for a layer capacity `L` other than the default.
-        pub fn with_capacity(model: &'m Model<'m, L>, network: &'n mut Network<'m, 's, L>) -> Self {
+        pub fn with_capacity(model: &'m Model<'m, L>, network: &'n mut E) -> Self {
             Self {
                 model,
                 network,
@@ -85,79 +124,7 @@ mod runtime {
         }
     }
 
-    impl<const L: usize> Classifier for NetworkClassifier<'_, '_, '_, L> {
-        type Error = RunError;
-
-        fn input_size(&self) -> usize {
-            self.model.input_size()
-        }
-
-        fn output_size(&self) -> usize {
-            self.model.output_size()
-        }
-
-        fn default_timesteps(&self) -> u16 {
-            self.model.default_timesteps()
-        }
-
-        fn classify(&mut self, input: &[u8], steps: u16) -> Result<Inference<'_>, RunError> {
-            let prediction = self.network.run(input, steps)?;
-            self.spikes.clear();
-            for &count in prediction.spike_counts.iter() {
-                // Same capacity `L` on both sides: this never drops a layer.
-                let _ = self.spikes.push(count);
-            }
-            Ok(Inference {
-                class: prediction.class,
-                outputs: prediction.outputs,
-                spike_counts: &self.spikes,
-                synaptic_events: prediction.synaptic_events,
-            })
-        }
-    }
-
-    /// The [`Inference`] of a runtime prediction, its spike counts copied into `spikes`.
-    ///
-    /// Always inlined: a call would take the prediction by value, a copy of it on the stack
-    /// under every inference (48 bytes on the Cortex-M0).
-    #[inline(always)]
-    fn inference<'p, const L: usize>(
-        prediction: Prediction<'p, L>,
-        spikes: &'p mut heapless::Vec<u32, L>,
-    ) -> Inference<'p> {
-        spikes.clear();
-        for &count in prediction.spike_counts.iter() {
-            // Same capacity `L` on both sides: this never drops a layer.
-            let _ = spikes.push(count);
-        }
-        Inference {
-            class: prediction.class,
-            outputs: prediction.outputs,
-            spike_counts: spikes,
-            synaptic_events: prediction.synaptic_events,
-        }
-    }
-
-    /// A [`Classifier`] over a `picospike_runtime::LayeredNetwork`: the layer-major order, for
-    /// a model whose step-by-step state does not fit the board (the same outputs, bit for bit).
-    pub struct LayeredClassifier<'n, 'm, 's, const L: usize = DEFAULT_MAX_LAYERS> {
-        model: &'m Model<'m, L>,
-        network: &'n mut LayeredNetwork<'m, 's, L>,
-        spikes: heapless::Vec<u32, L>,
-    }
-
-    impl<'n, 'm, 's, const L: usize> LayeredClassifier<'n, 'm, 's, L> {
-        /// Wrap `network`, bound to `model`.
-        pub fn new(model: &'m Model<'m, L>, network: &'n mut LayeredNetwork<'m, 's, L>) -> Self {
-            Self {
-                model,
-                network,
-                spikes: heapless::Vec::new(),
-            }
-        }
-    }
-
-    impl<const L: usize> Classifier for LayeredClassifier<'_, '_, '_, L> {
+    impl<E: Engine<L>, const L: usize> Classifier for EngineClassifier<'_, '_, E, L> {
         type Error = RunError;
 
         fn input_size(&self) -> usize {
@@ -173,12 +140,22 @@ mod runtime {
         }
 
         fn max_timesteps(&self) -> Option<u16> {
-            Some(self.network.max_steps())
+            self.network.max_steps()
         }
 
         fn classify(&mut self, input: &[u8], steps: u16) -> Result<Inference<'_>, RunError> {
-            let prediction = self.network.run(input, steps)?;
-            Ok(inference(prediction, &mut self.spikes))
+            let prediction = self.network.infer(input, steps)?;
+            self.spikes.clear();
+            for &count in prediction.spike_counts.iter() {
+                // Same capacity `L` on both sides: this never drops a layer.
+                let _ = self.spikes.push(count);
+            }
+            Ok(Inference {
+                class: prediction.class,
+                outputs: prediction.outputs,
+                spike_counts: &self.spikes,
+                synaptic_events: prediction.synaptic_events,
+            })
         }
     }
 }

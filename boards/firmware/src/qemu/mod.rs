@@ -374,7 +374,7 @@ fn bind_layered<E: Embedded, const L: usize>(
     };
     Ok(cells
         .layered_classifier
-        .try_init(LayeredClassifier::new(model, network)))
+        .try_init(LayeredClassifier::with_capacity(model, network)))
 }
 
 /// Classify every sample and print the figures; `Ok(false)` when a sample failed.
