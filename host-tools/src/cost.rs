@@ -292,23 +292,23 @@ impl Board {
             Board::CortexM4 => BoardCosts {
                 measured_on: "qemu-mps2-an386",
                 clock_mhz: 25.0,
-                per_state_word: 14.737,
+                per_state_word: 14.750,
                 per_static_mac_dense: 2.019,
-                per_static_mac_conv: 4.913,
-                per_neuron_step_dense: 11.049,
+                per_static_mac_conv: 4.900,
+                per_neuron_step_dense: 11.047,
                 per_neuron_step_conv: 28.807,
                 per_event_conv: 8.876,
             },
             Board::CortexM0 => BoardCosts {
                 measured_on: "qemu-microbit",
                 clock_mhz: 16.0,
-                per_state_word: 24.390,
-                per_static_mac_dense: 7.561,
+                per_state_word: 24.399,
+                per_static_mac_dense: 7.560,
                 // Extrapolated: the conv network does not fit the micro:bit's RAM.
-                per_static_mac_conv: 18.393,
-                per_neuron_step_dense: 19.216,
-                per_neuron_step_conv: 50.101,
-                per_event_conv: 15.436,
+                per_static_mac_conv: 18.346,
+                per_neuron_step_dense: 19.217,
+                per_neuron_step_conv: 50.111,
+                per_event_conv: 15.440,
             },
         }
     }

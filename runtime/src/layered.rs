@@ -750,9 +750,8 @@ impl LayerPass<'_> {
             return 0;
         }
         let mut additions = 0u32;
-        let mut pixels = places(shape).step_by(channels.max(1));
-        // Each output pixel, in groups of channels.
-        for pixel in &mut pixels {
+        // Each output pixel (its channel 0), in groups of channels.
+        for pixel in places(shape).step_by(channels.max(1)) {
             let mut first = 0;
             while first < channels {
                 let group = GROUP.min(channels - first);

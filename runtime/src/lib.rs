@@ -83,6 +83,6 @@ pub use error::{EncodeError, LoadError, RunError};
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub use kernels::KernelSet;
-pub use layered::{LayeredNetwork, StateTerm};
+pub use layered::{LayeredNetwork, StateFormula, StateTerm};
 pub use model::{Model, ModelBuilder, DEFAULT_MAX_LAYERS, WRITER_MAX_LAYERS};
 pub use network::{Network, Prediction, Spike};
