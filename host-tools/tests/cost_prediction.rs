@@ -227,6 +227,44 @@ fn inspect_board_prints_the_prediction_or_names_the_missing_activity() {
     );
 }
 
+/// `inspect --board cortex-m0` on the conv network: at 20 steps it fits the micro:bit in neither
+/// order; at 10 steps (`--timesteps 10`) it fits layer by layer, in the state the runtime sizes.
+#[test]
+fn inspect_says_when_a_model_fits_the_board_only_layer_by_layer() {
+    let bin = env!("CARGO_BIN_EXE_picospike");
+    let model = boards_dir().join("models/mnist-conv/model.pspk");
+    let inspect = |extra: &[&str]| {
+        let out = std::process::Command::new(bin)
+            .arg("inspect")
+            .arg(&model)
+            .args(["--board", "cortex-m0"])
+            .args(extra)
+            .output()
+            .expect("picospike runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let blob = std::fs::read(&model).expect("committed model");
+    let loaded: Model = Model::from_bytes(&blob).expect("loads");
+    let at_10 = 4 * picospike_runtime::LayeredNetwork::state_words(&loaded, 10);
+    let text = inspect(&["--timesteps", "10"]);
+    assert!(
+        text.contains("layer by layer (a static input")
+            && text.contains(&format!("{at_10} bytes at 10 steps")),
+        "{text}"
+    );
+    assert!(
+        text.contains("does not fit step by step") && text.contains("fits layer by layer"),
+        "{text}"
+    );
+    assert!(text.contains("at 10 steps ("), "{text}");
+    let text = inspect(&[]);
+    assert!(
+        text.contains("does NOT fit") && text.contains("layer by layer; the model cannot load"),
+        "{text}"
+    );
+}
+
 /// `key=value` figures of a board's size file.
 fn size_figure(board: &str, key: &str) -> usize {
     let path = boards_dir().join(board).join("size.txt");

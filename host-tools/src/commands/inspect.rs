@@ -33,6 +33,10 @@ pub struct InspectArgs {
     /// on: 25 for cortex-m4, 16 for cortex-m0).
     #[arg(long, requires = "board", value_parser = positive_f64)]
     pub clock_mhz: Option<f64>,
+    /// Steps per inference for the prediction and the layer-by-layer state (default: the
+    /// model's own).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub timesteps: Option<u16>,
 }
 
 /// Reads a model file, at most [`MAX_MODEL_BYTES`].
@@ -53,11 +57,13 @@ pub fn prediction(
     model: &Model<'_>,
     board: Board,
     clock_mhz: Option<f64>,
+    timesteps: Option<u16>,
 ) -> Result<CostPrediction> {
     let activity = Activity::recorded(model).ok_or_else(|| CommandError::NoActivity {
         path: path.to_owned(),
     })?;
-    if model.default_timesteps() == 0 {
+    let steps = timesteps.unwrap_or(model.default_timesteps());
+    if steps == 0 {
         return Err(CommandError::NoSteps {
             path: path.to_owned(),
         });
@@ -66,18 +72,24 @@ pub fn prediction(
         &Workload::of(model),
         &activity,
         &board.costs(),
-        model.default_timesteps(),
+        steps,
         clock_mhz,
     ))
 }
 
 /// `picospike inspect`: a loaded model's description (text or JSON), and with `board` its
-/// predicted cost per inference there (at `clock_mhz`, default the measured board's clock).
+/// predicted cost per inference there (at `clock_mhz`, default the measured board's clock), at
+/// `timesteps` steps (default the model's own).
 ///
 /// # Errors
 /// A one-line error naming the file if it cannot be read or does not validate, or (with
 /// `board`) records no activity.
-pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) -> Result<String> {
+pub fn inspect(
+    path: &Path,
+    as_json: bool,
+    board: Option<(Board, Option<f64>)>,
+    timesteps: Option<u16>,
+) -> Result<String> {
     let blob = read_model(path)?;
     let model: Model = Model::from_bytes(&blob).map_err(|source| CommandError::InvalidModel {
         path: path.to_owned(),
@@ -85,7 +97,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
     })?;
     check_model_bounds(path, &model)?;
     let predicted = match board {
-        Some((board, clock)) => Some((board, prediction(path, &model, board, clock)?)),
+        Some((board, clock)) => Some((board, prediction(path, &model, board, clock, timesteps)?)),
         None => None,
     };
     let sizes = ModelSizes::of(&model, blob.len());
@@ -132,7 +144,7 @@ pub fn inspect(path: &Path, as_json: bool, board: Option<(Board, Option<f64>)>) 
     let mut value = value;
     // The layer-major order's state (a static input), at the steps of the prediction or the
     // model's own.
-    let layered_steps = predicted.as_ref().map_or(input.timesteps, |(_, p)| p.steps);
+    let layered_steps = timesteps.unwrap_or(input.timesteps);
     let layered_bytes = 4 * LayeredNetwork::state_words(&model, layered_steps);
     value["layered"] = json!({ "steps": layered_steps, "state_bytes": layered_bytes });
     if let Some((board, p)) = &predicted {
@@ -319,5 +331,5 @@ fn neuron_text(neuron: &Neuron) -> String {
 /// A [`CommandError`] naming the file.
 pub fn run(args: &InspectArgs) -> Result<()> {
     let board = args.board.map(|b| (b, args.clock_mhz));
-    print_stdout(&inspect(&args.model, args.json, board)?)
+    print_stdout(&inspect(&args.model, args.json, board, args.timesteps)?)
 }
