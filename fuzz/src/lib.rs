@@ -6,7 +6,7 @@
 //! therefore also tries [`reseal`]ed and [`refit`]ted copies of its input, which get past the
 //! length and checksum checks to the body decoder, the layer validation and the network.
 
-use picospike_runtime::{LoadError, Model, ModelBuilder, Network, RunError};
+use picospike_runtime::{LayeredNetwork, LoadError, Model, ModelBuilder, Network, RunError};
 
 /// Layer capacity the targets load with (the runtime's default).
 pub const MAX_LAYERS: usize = 8;
@@ -75,7 +75,11 @@ pub fn check_model(model: &Model<'_, MAX_LAYERS>, blob: &[u8]) {
     assert_eq!(layers[0].inputs(), model.input_size());
     assert_eq!(layers[0].input_shape(), model.input().shape);
     for pair in layers.windows(2) {
-        assert_eq!(pair[0].output_shape(), pair[1].input_shape(), "shapes chain");
+        assert_eq!(
+            pair[0].output_shape(),
+            pair[1].input_shape(),
+            "shapes chain"
+        );
     }
     let last = layers.len() - 1;
     for (index, layer) in layers.iter().enumerate() {
@@ -190,6 +194,30 @@ pub fn run(model: &Model<'_, MAX_LAYERS>, input: &[u8], steps: u16) {
     assert_eq!(second.class, class);
     assert_eq!(second.outputs, &outputs[..]);
     assert_eq!(second.spike_counts, spikes);
+    let expected = second.clone();
+
+    // The layer-major order gives the same bits, in exactly the state it asks for.
+    let words = LayeredNetwork::state_words(model, steps);
+    let mut layered_state = vec![0x5a5a_5a5a_i32; words];
+    if let Some(short) = words.checked_sub(1) {
+        assert!(LayeredNetwork::new(model, &mut layered_state[..short], steps).is_err());
+    }
+    let mut layered =
+        LayeredNetwork::new(model, &mut layered_state, steps).expect("state sized by the model");
+    assert_eq!(
+        layered.run(&input, steps.saturating_add(1)).err(),
+        Some(RunError::TooManySteps {
+            found: steps.saturating_add(1),
+            most: steps
+        })
+    );
+    assert_eq!(
+        layered
+            .run(&input, steps)
+            .expect("input sized by the model"),
+        expected,
+        "layer by layer vs step by step"
+    );
 }
 
 /// Layout of a `load_and_run` input: a flags byte, the blob length (`u16` LE), the blob, then
