@@ -174,7 +174,7 @@ pub fn report<E: Embedded, const L: usize>(
     };
     // Two calls that are never inlined, so that the load's frames and the sample loop's frames
     // are never on the stack together.
-    // The order is a constant: the other branch is not compiled in.
+    // The order is a constant: the optimizer drops the other branch.
     let ok = if E::LAYERED {
         match setup::<E, L, _>(out, state, cells, bind_layered::<E, L>) {
             Ok(Some(setup)) => run::<E, L, _>(out, setup).unwrap_or(false),
