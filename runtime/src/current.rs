@@ -89,15 +89,7 @@ fn filter_with<const SMALL: bool>(
     source: Source,
     channels: usize,
 ) {
-    let lowpass = |z: &mut i32, target: i32| {
-        let difference = target.saturating_sub(*z);
-        let step = if SMALL {
-            mul_small_gain(difference, gain)
-        } else {
-            mul_gain(difference, gain)
-        };
-        *z = z.saturating_add(step);
-    };
+    let lowpass = |z: &mut i32, target: i32| *z = lowpass_with::<SMALL>(*z, target, gain);
     let run = |sums: &[i32], filter: &mut [i32]| match source {
         Source::Static => {
             for (z, &target) in filter.iter_mut().zip(sums) {
@@ -127,16 +119,27 @@ fn filter_with<const SMALL: bool>(
     }
 }
 
-/// One step of one neuron's filter, `z += g * (target - z)`: the product and the rounding of
-/// [`filter_currents`], for the layer-major order's one neuron at a time.
+/// One step of one neuron's filter, `z += g * (target - z)`, with the product
+/// [`filter_currents`] picks for `gain` (for the layer-major order's one neuron at a time).
 #[inline(always)]
 pub(crate) fn lowpass(z: i32, target: i32, gain: i32) -> i32 {
-    let difference = target.saturating_sub(z);
     #[cfg(picospike_long_multiply)]
     if gain < crate::fixed_point::SMALL_GAIN_LIMIT {
-        return z.saturating_add(mul_small_gain(difference, gain));
+        return lowpass_with::<true>(z, target, gain);
     }
-    z.saturating_add(mul_gain(difference, gain))
+    lowpass_with::<false>(z, target, gain)
+}
+
+/// One filter step with the product [`mul_small_gain`] (`SMALL`) or [`mul_gain`].
+#[inline(always)]
+fn lowpass_with<const SMALL: bool>(z: i32, target: i32, gain: i32) -> i32 {
+    let difference = target.saturating_sub(z);
+    let step = if SMALL {
+        mul_small_gain(difference, gain)
+    } else {
+        mul_gain(difference, gain)
+    };
+    z.saturating_add(step)
 }
 
 /// A step's integer sum as a Q16.16 drive.

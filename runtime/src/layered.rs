@@ -34,7 +34,7 @@ use crate::error::{LoadError, RunError};
 use crate::event::{event, pixel_position, MAX_COUNT};
 use crate::fixed_point::{scale, ONE};
 use crate::kernels::{add_scaled, Selected};
-use crate::layer::{Layer, Scaling};
+use crate::layer::Layer;
 use crate::model::{Model, DEFAULT_MAX_LAYERS};
 use crate::network::{class_of, Prediction};
 use crate::neuron::clock::{first_crossing, ClockConstants};
@@ -275,14 +275,6 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         self.synaptic_events = 0;
         let layers = self.model.layers();
         let constants = self.model.constants();
-        // Where each boundary goes: one after another, or the even ones at the start of the
-        // area and the odd ones after the largest even one.
-        let odd_start = if self.separate {
-            0
-        } else {
-            region_words(&formula(self.model, &self.boundaries).regions[0], steps)
-        };
-        let mut next_start = 0;
         let mut previous: Option<(Range<usize>, Boundary)> = None;
         for (index, (layer, own)) in layers.iter().zip(constants).enumerate() {
             let boundary = self
@@ -293,12 +285,7 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
             let next = layers.get(index + 1).zip(constants.get(index + 1));
             let words =
                 boundary_term(boundary, layer, next.map(|(n, _)| n)).map_or(0, |t| t.words(steps));
-            let start = match (self.separate, index % 2) {
-                (true, _) => next_start,
-                (false, 0) => 0,
-                (false, _) => odd_start,
-            };
-            next_start = start + words;
+            let start = self.boundary_start(index, steps);
             let written = start..start + words;
             let read = previous.as_ref().map_or(0..0, |(range, _)| range.clone());
             let (read_words, region) = disjoint(&mut *self.passed, read, written.clone());
@@ -320,6 +307,8 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
                         sums: region,
                         next,
                         divisor_reciprocal: next_constants.divisor_reciprocal,
+                        outputs: next.outputs(),
+                        vector: next.input_shape().is_vector(),
                     },
                     _ => To::Readout(&mut *self.outputs),
                 },
@@ -350,6 +339,25 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         })
     }
 
+    /// Where layer `index`'s boundary starts in the boundary area at `steps` steps: after the
+    /// earlier boundaries when each has a region of its own, else at the start (even layers) or
+    /// after the largest even boundary (odd layers).
+    fn boundary_start(&self, index: usize, steps: u16) -> usize {
+        let layers = self.model.layers();
+        if self.separate {
+            let earlier = layers.iter().zip(&self.boundaries).enumerate().take(index);
+            earlier
+                .map(|(i, (l, &b))| {
+                    boundary_term(b, l, layers.get(i + 1)).map_or(0, |t| t.words(steps))
+                })
+                .sum()
+        } else if index.is_multiple_of(2) {
+            0
+        } else {
+            region_words(&formula(self.model, &self.boundaries).regions[0], steps)
+        }
+    }
+
     /// The spike count of value `value` of layer `layer` at step `step` of the last run: the
     /// raster the step order's [`Network::layer_spikes`](crate::Network::layer_spikes) gives
     /// step by step. `None` out of range, for a layer without a raster (see
@@ -367,24 +375,8 @@ impl<'m, 's, const MAX_LAYERS: usize> LayeredNetwork<'m, 's, MAX_LAYERS> {
         {
             return None;
         }
-        let offset = if self.separate {
-            layers
-                .iter()
-                .zip(&self.boundaries)
-                .enumerate()
-                .take(layer)
-                .map(|(i, (l, &b))| {
-                    boundary_term(b, l, layers.get(i + 1)).map_or(0, |t| t.words(self.steps))
-                })
-                .sum()
-        } else if layer.is_multiple_of(2) {
-            0
-        } else {
-            let formula = formula(self.model, &self.boundaries);
-            region_words(&formula.regions[0], self.steps)
-        };
         let raster = Raster::new(
-            self.passed.get(offset..)?,
+            self.passed.get(self.boundary_start(layer, self.steps)..)?,
             u32::from(bits),
             u32::from(self.steps),
         );
@@ -467,16 +459,13 @@ fn separate_words<const L: usize>(
     steps: u16,
 ) -> usize {
     let formula = formula(model, boundaries);
-    let all = formula
+    let boundaries: usize = formula
         .regions
         .iter()
         .flatten()
         .map(|t| t.words(steps))
-        .sum::<usize>();
-    formula.words(steps)
-        - region_words(&formula.regions[0], steps)
-        - region_words(&formula.regions[1], steps)
-        + all
+        .sum();
+    formula.fixed + formula.group_words(steps) + boundaries
 }
 
 /// The words of a region shared by `terms` at `steps` steps: the largest's.
@@ -532,7 +521,6 @@ fn boundaries<const L: usize>(
 /// scale is monotonic, and a synapse's filter moves between its bias and its targets).
 fn largest_count(layer: &Layer<'_>, fed_max: u32) -> u32 {
     match (layer.neuron(), layer.weighted()) {
-        (None, _) => fed_max.saturating_mul(layer.fan_in() as u32).min(MAX_COUNT),
         (Some(crate::neuron::Neuron::SpikingRectifiedLinear { .. }), Some((weights, scaling))) => {
             let channels = usize::from(layer.output_shape().channels).max(1);
             let mut most = 0i32;
@@ -544,7 +532,7 @@ fn largest_count(layer: &Layer<'_>, fed_max: u32) -> u32 {
                     .map(|&w| (w as i8).max(0) as u64)
                     .sum();
                 let sum = (positive * u64::from(fed_max)).min(i32::MAX as u64) as i32;
-                let (multiplier, shift, bias) = channel_scaling(&scaling, channel);
+                let (multiplier, shift, bias) = scaling.channel(channel);
                 most = most.max(scale(sum, multiplier, shift).saturating_add(bias));
             }
             if most <= 0 {
@@ -553,23 +541,10 @@ fn largest_count(layer: &Layer<'_>, fed_max: u32) -> u32 {
                 (most as u32).div_ceil(ONE as u32).min(MAX_COUNT)
             }
         }
-        (Some(neuron), _) => neuron.max_count(),
+        // LIF: one spike a step; a pool: its window's sum (which the loader bounds by the
+        // largest count an event carries).
+        _ => layer.output_max(fed_max).min(MAX_COUNT),
     }
-}
-
-/// Channel `channel`'s multiplier, shift and Q16.16 bias (zeros past the stored ones; the
-/// loader checked their lengths).
-fn channel_scaling(scaling: &Scaling<'_>, channel: usize) -> (u16, i8, i32) {
-    let multiplier = scaling
-        .multipliers
-        .get(2 * channel..2 * channel + 2)
-        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
-    let shift = scaling.shifts.get(channel).map_or(0, |&s| s as i8);
-    let bias = scaling
-        .biases
-        .get(4 * channel..4 * channel + 4)
-        .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-    (multiplier, shift, bias)
 }
 
 /// A layer's spike counts: `bits` bits per count, each value's `steps` counts contiguous
@@ -598,12 +573,20 @@ impl<W> Raster<W> {
     }
 }
 
+impl<W> Raster<W> {
+    /// The bit where the count of `value` at `step` starts.
+    #[inline(always)]
+    fn bit(&self, value: usize, step: u32) -> usize {
+        (value * self.steps as usize + step as usize) * self.bits as usize
+    }
+}
+
 impl<W: AsRef<[i32]>> Raster<W> {
     /// The counts of `value` at steps `first..first + n` (`n * bits <= 32`), step `first` lowest.
     #[inline(always)]
     fn counts(&self, value: usize, first: u32, n: u32) -> u32 {
         let words = self.words.as_ref();
-        let bit = (value * self.steps as usize + first as usize) * self.bits as usize;
+        let bit = self.bit(value, first);
         let (word, shift) = (bit / 32, (bit % 32) as u32);
         let low = words.get(word).map_or(0, |&w| w as u32) >> shift;
         let width = n * self.bits;
@@ -644,7 +627,7 @@ impl Raster<&mut [i32]> {
     #[inline(always)]
     fn put(&mut self, value: usize, step: u32, count: u32) {
         // Counts are aligned to their width, a divisor of 32: one never straddles two words.
-        let bit = (value * self.steps as usize + step as usize) * self.bits as usize;
+        let bit = self.bit(value, step);
         let most = (1u32 << self.bits) - 1;
         debug_assert!(count <= most, "count {count} beyond the proven {most}");
         if let Some(word) = self.words.get_mut(bit / 32) {
@@ -671,6 +654,10 @@ enum To<'t, 'v, 'n> {
         sums: &'t mut [i32],
         next: &'n Layer<'n>,
         divisor_reciprocal: u32,
+        /// The next layer's outputs (one step's sums), and whether it takes a vector (whose
+        /// event positions are indices): per layer, not per spike.
+        outputs: usize,
+        vector: bool,
     },
     /// The readout's values.
     Readout(&'v mut [i32]),
@@ -699,10 +686,12 @@ impl Passed<'_, '_, '_> {
                 sums,
                 next,
                 divisor_reciprocal,
+                outputs,
+                vector,
             } => {
-                let n = next.outputs();
+                let n = *outputs;
                 let at = step as usize * n;
-                let position = if next.input_shape().is_vector() {
+                let position = if *vector {
                     place.index as u32
                 } else {
                     pixel_position(u32::from(place.y), u32::from(place.x)) | u32::from(place.c)
@@ -818,7 +807,7 @@ impl LayerPass<'_> {
                 c: c as u16,
                 ..pixel
             };
-            let (multiplier, shift, bias) = channel_scaling(&scaling, c);
+            let (multiplier, shift, bias) = scaling.channel(c);
             let neuron = Neuron {
                 constants: self.constants,
                 gain,

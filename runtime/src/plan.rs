@@ -209,15 +209,10 @@ impl<'s> LayerState<'s> {
         };
         let channels = self.constants.len() / 2;
         let (scales, biases) = self.constants.split_at_mut(channels);
-        for ((word, multiplier), &shift) in scales
-            .iter_mut()
-            .zip(scaling.multipliers.chunks_exact(2))
-            .zip(scaling.shifts)
-        {
-            *word = pack_scale(u16::from_le_bytes([multiplier[0], multiplier[1]]), shift);
-        }
-        for (word, bias) in biases.iter_mut().zip(scaling.biases.chunks_exact(4)) {
-            *word = i32::from_le_bytes([bias[0], bias[1], bias[2], bias[3]]);
+        for (channel, (scale, bias)) in scales.iter_mut().zip(biases).enumerate() {
+            let (multiplier, shift, channel_bias) = scaling.channel(channel);
+            *scale = pack_scale(multiplier, shift as u8);
+            *bias = channel_bias;
         }
     }
 }

@@ -18,3 +18,23 @@ pub struct Scaling<'a> {
     /// `i32` little-endian Q16.16 biases, 4 bytes per output channel.
     pub biases: &'a [u8],
 }
+
+impl Scaling<'_> {
+    /// Channel `channel`'s multiplier, (signed) shift and Q16.16 bias; zeros past the stored
+    /// channels (the loader checks the lengths).
+    // Inlined: the layer-major order asks once per neuron (not inlined, 1.0 % more instructions
+    // for conv MNIST on the Cortex-M0).
+    #[inline(always)]
+    pub(crate) fn channel(&self, channel: usize) -> (u16, i8, i32) {
+        let multiplier = self
+            .multipliers
+            .get(2 * channel..2 * channel + 2)
+            .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]));
+        let shift = self.shifts.get(channel).map_or(0, |&s| s as i8);
+        let bias = self
+            .biases
+            .get(4 * channel..4 * channel + 4)
+            .map_or(0, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        (multiplier, shift, bias)
+    }
+}
