@@ -17,6 +17,7 @@ use cortex_m_semihosting::hio;
 use picospike_runtime::{LayeredNetwork, Model, Network, Prediction};
 
 use super::Embedded;
+use crate::classifier::Engine;
 
 /// Load the model (of at most `L` layers: the model module's `LAYERS`), classify and print every
 /// sample, in the order [`Embedded::LAYERED`] names; `true` if all of it worked.
@@ -29,30 +30,32 @@ pub fn run<E: Embedded, const L: usize>(state: &'static mut [i32]) -> bool {
         return false;
     };
     let steps = E::STEPS.unwrap_or(model.default_timesteps());
-    let samples = E::samples().iter().enumerate();
     if E::LAYERED {
-        let Ok(mut network) = LayeredNetwork::new(&model, state, steps) else {
-            return false;
-        };
-        for (index, &(input, label)) in samples {
-            let Ok(prediction) = network.run(input, steps) else {
-                return false;
-            };
-            if !print(&mut out, index, label, &prediction) {
-                return false;
-            }
+        match LayeredNetwork::new(&model, state, steps) {
+            Ok(mut network) => samples::<E, L>(&mut out, &mut network, steps),
+            Err(_) => false,
         }
     } else {
-        let Ok(mut network) = Network::new(&model, state) else {
+        match Network::new(&model, state) {
+            Ok(mut network) => samples::<E, L>(&mut out, &mut network, steps),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Classify and print every sample with `network`, in either order; `false` at the first
+/// failure.
+fn samples<E: Embedded, const L: usize>(
+    out: &mut hio::HostStream,
+    network: &mut impl Engine<L>,
+    steps: u16,
+) -> bool {
+    for (index, &(input, label)) in E::samples().iter().enumerate() {
+        let Ok(prediction) = network.infer(input, steps) else {
             return false;
         };
-        for (index, &(input, label)) in samples {
-            let Ok(prediction) = network.run(input, steps) else {
-                return false;
-            };
-            if !print(&mut out, index, label, &prediction) {
-                return false;
-            }
+        if !print(out, index, label, &prediction) {
+            return false;
         }
     }
     true
